@@ -1,0 +1,48 @@
+# Calbridge: `make run` brings everything up; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+HTMX_VERSION := 2.0.11
+
+.PHONY: run test bench venv redis chromium system-deps vendor-htmx clean
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# A private redis-server (the project starts its own; nothing runs as a service).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "Installing redis-server from Debian..."; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+
+# Debian's Chromium for Playwright (Playwright cannot download its own here).
+chromium:
+	@[ -x /usr/bin/chromium ] || { \
+	  echo "Installing chromium from Debian..."; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+system-deps: redis chromium
+
+run: venv redis
+	$(BIN)/python -m portal.devstack
+
+test: venv system-deps
+	$(BIN)/python -m pytest
+
+bench: venv redis
+	$(BIN)/python -m benchmarks
+
+# Refresh the vendored htmx from the npm registry (kept in static/, no CDN).
+vendor-htmx:
+	cd /tmp && npm pack htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-$(HTMX_VERSION).tgz
+	cp /tmp/package/dist/htmx.min.js static/htmx.min.js
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

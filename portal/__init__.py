@@ -1,0 +1,52 @@
+"""Calbridge: a CRM portal with a one-way Calendly integration."""
+import os
+
+from flask import Flask
+
+from portal import config, crypto, database
+from portal.extensions import csrf, htmx, login_manager, oauth
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config=None):
+    """Build the portal. ``test_config`` overrides the environment."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("CALBRIDGE_INSTANCE_PATH") or os.path.join(PROJECT_ROOT, "instance"),
+        template_folder=os.path.join(PROJECT_ROOT, "templates"),
+        static_folder=os.path.join(PROJECT_ROOT, "static"),
+    )
+    if test_config and test_config.get("INSTANCE_PATH"):
+        app.instance_path = test_config["INSTANCE_PATH"]
+    config.load(app, test_config)
+    crypto.configure(app.config["ENCRYPTION_KEY"])
+    database.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.signin"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    csrf.init_app(app)
+    htmx.init_app(app)
+    oauth.init_app(app)
+
+    from portal import tenancy
+    from portal.auth import bp as auth_bp
+    from portal.main import bp as main_bp
+
+    from portal.calendars import bp as calendars_bp
+    from portal.connections import bp as connections_bp
+    from portal.contacts import bp as contacts_bp
+    from portal.support import bp as support_bp
+    from portal.webhooks import bp as webhooks_bp
+
+    tenancy.init_app(app)
+    for bp in (auth_bp, main_bp, connections_bp, calendars_bp, contacts_bp, support_bp, webhooks_bp):
+        app.register_blueprint(bp)
+
+    from portal.cli import admin_cli
+
+    app.cli.add_command(admin_cli)
+    return app
+

@@ -1,0 +1,6 @@
+"""Sign-in and sign-out (SPEC T3)."""
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from portal.auth import views  # noqa: E402,F401

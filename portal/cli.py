@@ -1,0 +1,60 @@
+"""``flask --app wsgi admin ...`` (a contract used outside the project: keep it exactly)."""
+import click
+from flask.cli import AppGroup
+
+from portal.extensions import db
+from portal.models import ROLES, Membership, Subaccount, User
+
+admin_cli = AppGroup("admin", help="Create subaccounts, users and support staff.")
+
+
+@admin_cli.command("create-subaccount")
+@click.argument("name")
+def create_subaccount(name):
+    """Create a subaccount called NAME (does nothing if it exists)."""
+    with db.connection_context():
+        sub, created = Subaccount.get_or_create(name=name)
+    click.echo(f"{'Created' if created else 'Exists'}: subaccount {sub.name} (id {sub.id})")
+
+
+@admin_cli.command("create-user")
+@click.argument("email")
+@click.option("--password", required=True)
+@click.option("--subaccount", "subaccount_name", required=True)
+@click.option("--role", type=click.Choice(ROLES), default="user", show_default=True)
+@click.option("--name", default="")
+def create_user(email, password, subaccount_name, role, name):
+    """Create a user, or add the membership if the user exists."""
+    email = email.strip().lower()
+    with db.connection_context(), db.atomic():
+        sub = Subaccount.get_or_none(Subaccount.name == subaccount_name)
+        if sub is None:
+            raise click.ClickException(f"No subaccount called {subaccount_name!r}.")
+        user = User.get_or_none(User.email == email)
+        if user is None:
+            user = User(email=email, name=name)
+            user.set_password(password)
+            user.save()
+            click.echo(f"Created user {email}")
+        membership, created = Membership.get_or_create(user=user, subaccount=sub, defaults={"role": role})
+        if not created and membership.role != role:
+            membership.role = role
+            membership.save()
+    click.echo(f"{email} is {role} of {sub.name}")
+
+
+@admin_cli.command("create-support")
+@click.argument("email")
+@click.option("--password", required=True)
+@click.option("--name", default="")
+def create_support(email, password, name):
+    """Create a support-staff user (or make an existing user support staff)."""
+    email = email.strip().lower()
+    with db.connection_context():
+        user = User.get_or_none(User.email == email)
+        if user is None:
+            user = User(email=email, name=name)
+            user.set_password(password)
+        user.is_support = True
+        user.save()
+    click.echo(f"{email} is support staff")

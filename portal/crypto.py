@@ -1,0 +1,36 @@
+"""Encryption at rest for OAuth tokens and signing keys (SPEC C6)."""
+from cryptography.fernet import Fernet, InvalidToken
+from peewee import TextField
+
+_fernet = None
+
+
+def configure(key):
+    """Bind the Fernet key from the app config; called by the app factory."""
+    global _fernet
+    _fernet = Fernet(key.encode() if isinstance(key, str) else key)
+
+
+def encrypt(plaintext):
+    if plaintext is None:
+        return None
+    return _fernet.encrypt(plaintext.encode()).decode()
+
+
+def decrypt(ciphertext):
+    if ciphertext is None:
+        return None
+    try:
+        return _fernet.decrypt(ciphertext.encode()).decode()
+    except InvalidToken as exc:  # a changed key must not look like an empty token
+        raise RuntimeError("stored secret cannot be decrypted with the configured key") from exc
+
+
+class EncryptedTextField(TextField):
+    """A text column whose value is Fernet-encrypted in the database."""
+
+    def db_value(self, value):
+        return encrypt(value)
+
+    def python_value(self, value):
+        return decrypt(value)

@@ -1,0 +1,79 @@
+"""Opening the database and migrating its schema.
+
+SQLite by default, PostgreSQL when ``DATABASE_URL`` names one (SPEC R1, R3).
+Migrations are numbered functions run once each, in order, at start; their
+number is kept in ``schema_version``. Later migrations use
+``playhouse.migrate`` to alter tables in place.
+"""
+from peewee import IntegerField, Model
+from playhouse.db_url import connect
+
+from portal.extensions import db
+from portal.models import ALL_MODELS
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "busy_timeout": 10000,
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "cache_size": -32000,
+}
+
+
+class SchemaVersion(Model):
+    version = IntegerField()
+
+    class Meta:
+        database = db
+        table_name = "schema_version"
+
+
+def _initial_schema(database):
+    database.create_tables(ALL_MODELS, safe=True)
+
+
+# Append new migrations; never edit one that has shipped.
+MIGRATIONS = [
+    _initial_schema,
+]
+
+
+def open_database(url):
+    """Connect the proxy to the database named by ``url``."""
+    if url.startswith("sqlite"):
+        database = connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    else:
+        database = connect(url)
+    db.initialize(database)
+    return database
+
+
+def migrate():
+    """Run every migration not yet applied; safe to call from each process."""
+    with db.connection_context():
+        with db.atomic():
+            db.create_tables([SchemaVersion], safe=True)
+            row = SchemaVersion.select().first()
+            current = row.version if row else 0
+            for number, step in enumerate(MIGRATIONS, start=1):
+                if number > current:
+                    step(db.obj)
+            if row is None:
+                SchemaVersion.create(version=len(MIGRATIONS))
+            elif current < len(MIGRATIONS):
+                row.version = len(MIGRATIONS)
+                row.save()
+
+
+def init_app(app):
+    open_database(app.config["DATABASE_URL"])
+    migrate()
+
+    @app.before_request
+    def _connect():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_appcontext
+    def _close(exc):
+        if not db.is_closed():
+            db.close()

@@ -1,0 +1,49 @@
+"""Peewee models, one module per concept; ``ALL_MODELS`` in creation order."""
+from portal.models.audit import AuditEntry
+from portal.models.calendly import CalendarSelection, CalendlyConnection, Status
+from portal.models.crm import (
+    Appointment,
+    AppointmentGuest,
+    AppointmentSource,
+    AppointmentStatus,
+    Contact,
+    Source,
+    normalize_email,
+)
+from portal.models.sync import (
+    DeliveryState,
+    Outcome,
+    SkipReason,
+    SyncDecision,
+    Task,
+    WebhookDelivery,
+)
+from portal.models.tenancy import ROLES, Membership, Subaccount, User
+
+ALL_MODELS = [
+    Subaccount,
+    User,
+    Membership,
+    CalendlyConnection,
+    CalendarSelection,
+    Contact,
+    Appointment,
+    AppointmentGuest,
+    AppointmentSource,
+    WebhookDelivery,
+    SyncDecision,
+    Task,
+    AuditEntry,
+]
+
+__all__ = [m.__name__ for m in ALL_MODELS] + [
+    "ALL_MODELS",
+    "AppointmentStatus",
+    "DeliveryState",
+    "Outcome",
+    "ROLES",
+    "SkipReason",
+    "Source",
+    "Status",
+    "normalize_email",
+]

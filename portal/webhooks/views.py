@@ -1,0 +1,1 @@
+from portal.webhooks import bp  # noqa: F401

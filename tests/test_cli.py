@@ -1,0 +1,34 @@
+"""The admin CLI contract (kept exactly: used by checks outside the project)."""
+from portal.extensions import db
+from portal.models import Membership, Subaccount, User
+
+
+def test_create_subaccount_user_and_support(runner):
+    assert runner.invoke(args=["admin", "create-subaccount", "Acme Dental"]).exit_code == 0
+    result = runner.invoke(
+        args=["admin", "create-user", "Ann@Acme.test", "--password", "pw-123456", "--subaccount", "Acme Dental",
+              "--role", "admin"]
+    )
+    assert result.exit_code == 0, result.output
+    runner.invoke(args=["admin", "create-subaccount", "Brightside"])
+    # An existing user gets the extra membership; the password is unchanged.
+    result = runner.invoke(
+        args=["admin", "create-user", "ann@acme.test", "--password", "other", "--subaccount", "Brightside",
+              "--role", "user"]
+    )
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["admin", "create-support", "help@agency.test", "--password", "pw"]).exit_code == 0
+    with db.connection_context():
+        ann = User.get(User.email == "ann@acme.test")
+        assert ann.check_password("pw-123456")
+        roles = {m.subaccount.name: m.role for m in Membership.select().where(Membership.user == ann)}
+        assert roles == {"Acme Dental": "admin", "Brightside": "user"}
+        assert User.get(User.email == "help@agency.test").is_support
+
+
+def test_create_user_in_unknown_subaccount_fails_clearly(runner):
+    result = runner.invoke(args=["admin", "create-user", "x@y.test", "--password", "p", "--subaccount", "Nope"])
+    assert result.exit_code != 0
+    assert "No subaccount called 'Nope'" in result.output
+    with db.connection_context():
+        assert not Subaccount.select().exists()
