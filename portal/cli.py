@@ -58,3 +58,13 @@ def create_support(email, password, name):
         user.is_support = True
         user.save()
     click.echo(f"{email} is support staff")
+
+
+@admin_cli.command("seed-demo")
+def seed_demo():
+    """Create the demo subaccounts, users and contacts (idempotent)."""
+    from portal import demo
+
+    with db.connection_context():
+        demo.seed()
+    click.echo(f"Demo data ready ({len(demo.DEMO_USERS)} users).")

@@ -134,10 +134,10 @@ def local_credentials(instance_dir):
 
 
 def stack_env(*, portal_port, sandbox_port, redis_url, database_url, instance_dir, sandbox_db, creds,
-              extra=None):
+              extra=None, host="127.0.0.1"):
     """The environment every process of one stack shares."""
-    portal_base = f"http://127.0.0.1:{portal_port}"
-    sandbox_base = f"http://127.0.0.1:{sandbox_port}"
+    portal_base = f"http://{host}:{portal_port}"
+    sandbox_base = f"http://{host}:{sandbox_port}"
     env = dict(os.environ)
     env.update(
         {
@@ -172,3 +172,87 @@ def stack_env(*, portal_port, sandbox_port, redis_url, database_url, instance_di
     if extra:
         env.update(extra)
     return env
+
+
+# ------------------------------------------------------------------ make run
+def python_bin():
+    return os.path.join(os.path.dirname(sys.executable), "python")
+
+
+def run_stack():
+    """Bring everything up with demo data; Ctrl-C stops all of it (SPEC R1)."""
+    instance = os.environ.get("CALBRIDGE_INSTANCE_PATH") or os.path.join(PROJECT_ROOT, "instance")
+    log_dir = os.path.join(instance, "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    portal_port = int(os.environ.get("PORTAL_PORT", 5000))
+    sandbox_port = int(os.environ.get("SANDBOX_PORT", 5001))
+    workers = int(os.environ.get("WORKERS", 2))
+
+    redis = None
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        redis = RedisServer(port=int(os.environ.get("REDIS_PORT", 6390)),
+                            directory=os.path.join(instance, "redis")).start()
+        redis_url = redis.url
+    database_url = os.environ.get("DATABASE_URL") or "sqlite:///" + os.path.join(instance, "calbridge.db")
+    env = stack_env(
+        portal_port=portal_port, sandbox_port=sandbox_port, redis_url=redis_url, database_url=database_url,
+        instance_dir=instance, sandbox_db=os.path.join(instance, "sandbox.db"),
+        creds=local_credentials(instance), extra={"SANDBOX_DEMO": "1"}, host="localhost",
+    )
+    py = python_bin()
+    services = []
+    try:
+        # Migrations run on app start; the seed is idempotent.
+        subprocess.run([py, "-m", "flask", "--app", "wsgi", "admin", "seed-demo"], env=env, cwd=PROJECT_ROOT,
+                       check=True)
+        services.append(Service("sandbox", [py, "-m", "sandbox", "--port", str(sandbox_port)], env, log_dir,
+                                health_url=f"http://127.0.0.1:{sandbox_port}/_sandbox/health").start())
+        services.append(Service(
+            "portal",
+            [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--workers", "2", "--threads", "4",
+             "--bind", f"0.0.0.0:{portal_port}", "--access-logfile", "-", "wsgi:app"],
+            env, log_dir, health_url=f"http://127.0.0.1:{portal_port}/signin").start())
+        for n in range(workers):
+            services.append(Service(f"worker-{n + 1}", [py, "-m", "jobs.worker"], env, log_dir).start(wait=False))
+        services.append(Service("scheduler", [py, "-m", "jobs.scheduler"], env, log_dir).start(wait=False))
+        _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir)
+        while all(s.process.poll() is None for s in services):
+            time.sleep(1)
+        dead = [s.name for s in services if s.process.poll() is not None]
+        print(f"\nStopped because {', '.join(dead)} exited; see {log_dir}.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping Calbridge...")
+        return 0
+    finally:
+        for service in reversed(services):
+            service.stop()
+        if redis:
+            redis.stop()
+
+
+def _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir):
+    from portal.demo import DEMO_PASSWORD, DEMO_USERS
+    from sandbox.demo import DEMO_ACCOUNTS
+
+    lines = [
+        "",
+        "Calbridge is running.",
+        f"  Portal:            http://localhost:{portal_port}",
+        f"  Calendly sandbox:  http://localhost:{sandbox_port}",
+        f"  Redis:             {redis_url}",
+        f"  Database:          {database_url}",
+        f"  Logs:              {log_dir}",
+        "",
+        f"Portal sign-ins (password {DEMO_PASSWORD}):",
+    ]
+    lines += [f"  {u['email']:<28} {u['description']}" for u in DEMO_USERS]
+    lines += ["", "Calendly sandbox accounts (for Connect):"]
+    lines += [f"  {a['email']:<28} password {a['password']:<16} {a['description']}" for a in DEMO_ACCOUNTS]
+    lines += ["", "Press Ctrl-C to stop everything.", ""]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(run_stack())
