@@ -77,6 +77,7 @@ class CalendlyConnection(BaseModel):
     disconnected_at = DateTimeField(null=True)
     last_webhook_at = DateTimeField(null=True)
     last_reconciled_at = DateTimeField(null=True)
+    backfilled_at = DateTimeField(null=True)  # when the W2 backfill finished
 
     @property
     def status_label(self):

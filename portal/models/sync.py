@@ -19,6 +19,8 @@ class DeliveryState:
     APPLIED = "applied"  # decision taken (imported or skipped)
     REJECTED = "rejected"  # malformed or unverifiable: recorded, never applied
     FAILED = "failed"  # apply raised; retried by RQ and the sweeper
+    DUPLICATE = "duplicate"  # same body as an earlier delivery: acknowledged, not applied again
+    SKIPPED = "skipped"  # verified, but an event the portal does not import
 
     PENDING = (RECEIVED, QUEUED)
 
@@ -37,15 +39,17 @@ class WebhookDelivery(BaseModel):
     error = TextField(null=True)
     attempts = IntegerField(default=0)
     applied_at = DateTimeField(null=True)
+    body_sha256 = CharField(null=True)  # replay detection (same body, same connection)
 
     class Meta:
-        indexes = ((("state", "received_at"), False),)
+        indexes = ((("state", "received_at"), False), (("connection", "body_sha256"), False))
 
 
 class Outcome:
     IMPORTED = "imported"
     SKIPPED = "skipped"
     UPDATED = "updated"  # E4 cancellation or reschedule reflected
+    UNCHANGED = "unchanged"  # E4 off: a cancellation noted, the appointment left as it was
 
 
 class SkipReason:
