@@ -1,0 +1,39 @@
+"""``python -m jobs.scheduler``: the periodic sync work, on RQ's own cron scheduler.
+
+- ``reconcile_all`` every ``RECONCILE_INTERVAL_SECONDS`` (SPEC E5, C5, C7);
+- ``sweep_inbox`` every ``SWEEP_INTERVAL_SECONDS`` (a delivery stored while
+  Redis was down, or left by a dead worker, is applied anyway).
+
+It only enqueues; the workers run the jobs. Run one scheduler per Redis.
+"""
+import argparse
+import logging
+
+from rq.cron import CronScheduler
+
+from jobs import sync
+from jobs.context import get_app
+from portal.queues import get_redis
+
+SWEEP_INTERVAL_SECONDS = 15
+
+
+def build(app, redis):
+    """A ``CronScheduler`` with the sync jobs registered."""
+    scheduler = CronScheduler(connection=redis, logging_level="INFO", name=app.config.get("SCHEDULER_NAME", ""))
+    scheduler.register(sync.reconcile_all, "default", interval=int(app.config["RECONCILE_INTERVAL_SECONDS"]),
+                       result_ttl=600)
+    scheduler.register(sync.sweep_inbox, "sync", interval=SWEEP_INTERVAL_SECONDS, result_ttl=60)
+    return scheduler
+
+
+def main(argv=None):
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app = get_app()
+    with app.app_context():
+        build(app, get_redis()).start()
+
+
+if __name__ == "__main__":
+    main()

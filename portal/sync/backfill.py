@@ -1,0 +1,108 @@
+"""The first import after connecting (SPEC W2, S1 Importing).
+
+Lists the connected user's scheduled events starting from ``connected_at -
+BACKFILL_DAYS`` on (so upcoming ones are included) and applies every invitee
+of a selected calendar through the same path as webhooks. ``decide`` judges
+each one by its creation time: an event created 100 days ago that started 150
+days ago is inside "created within 180 days" only because the listing starts
+at the window's start, not at ``connected_at``.
+"""
+import logging
+from datetime import timedelta
+
+from flask import current_app
+
+from portal.calendly.client import CalendlyClient
+from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, TransientError
+from portal.models import CalendarSelection, CalendlyConnection, Status
+from portal.sync.apply import BACKFILL, apply_booking
+from portal.sync.booking import BookingError, parse_booking
+from portal.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def selected_event_types(connection_id):
+    """Every calendar the connection ever selected: ``decide`` judges the rest."""
+    return {
+        s.event_type_uri
+        for s in CalendarSelection.select(CalendarSelection.event_type_uri).where(
+            CalendarSelection.connection == connection_id)
+    }
+
+
+def apply_events(connection, client, events, via, progress=None):
+    """Apply every invitee of ``events`` (selected calendars only); returns the number applied.
+
+    The connection row is read again before each event so a disconnect or a
+    status set by the client stops the run.
+    """
+    applied = 0
+    for index, event in enumerate(events, start=1):
+        current = CalendlyConnection.get_or_none(CalendlyConnection.id == connection.id)
+        if current is None or not current.is_syncing:
+            break
+        for invitee in client.list_invitees(event["uri"]):
+            try:
+                booking = parse_booking(invitee, event)
+            except BookingError as exc:
+                log.warning("connection %s: skipped an unreadable invitee of %s: %s", connection.id,
+                            event.get("uri"), exc)
+                continue
+            apply_booking(current, booking, via)
+            applied += 1
+        if progress is not None:
+            progress(index)
+    return applied
+
+
+def run(connection_id):
+    """``jobs.sync.backfill_connection``: W2 for one connection, with progress for the UI."""
+    connection = CalendlyConnection.get_or_none(CalendlyConnection.id == connection_id)
+    if connection is None or connection.connected_at is None or not connection.is_syncing:
+        return 0
+    days = current_app.config.get("BACKFILL_DAYS", 180)
+    since = connection.connected_at - timedelta(days=days)
+    CalendlyConnection.update(status=Status.IMPORTING, backfill_total=0, backfill_done=0).where(
+        (CalendlyConnection.id == connection_id) & CalendlyConnection.status.in_(Status.SYNCING)).execute()
+    client = CalendlyClient(connection)
+    try:
+        wanted = selected_event_types(connection_id)
+        events = [
+            e for e in client.list_scheduled_events(user_uri=connection.calendly_user_uri, min_start_time=since)
+            if e.get("event_type") in wanted and e.get("uri")
+        ]
+        _update(connection_id, backfill_total=len(events))
+        applied = apply_events(
+            connection, client, events, BACKFILL,
+            progress=lambda done: _update(connection_id, backfill_done=done),
+        )
+    except (ReconnectNeeded, PlanNotSupported) as exc:
+        # The client has set Reconnect needed / Plan not supported (C5, C6).
+        log.info("backfill of connection %s stopped: %s", connection_id, exc)
+        return 0
+    except CalendlyError as exc:
+        _fail(connection_id, exc)
+        if isinstance(exc, TransientError):
+            raise
+        return 0
+    finally:
+        client.close()
+    CalendlyConnection.update(
+        status=Status.CONNECTED, last_error=None, failure_count=0, backfilled_at=utcnow()
+    ).where((CalendlyConnection.id == connection_id) & CalendlyConnection.status.in_(
+        (Status.IMPORTING, Status.ERROR))).execute()
+    log.info("backfill of connection %s done: %d invitees over %d events", connection_id, applied, len(events))
+    return applied
+
+
+def _update(connection_id, **fields):
+    CalendlyConnection.update(**fields).where(CalendlyConnection.id == connection_id).execute()
+
+
+def _fail(connection_id, exc):
+    """S1 Error with the last error; the reconciliation watchdog starts the backfill again."""
+    CalendlyConnection.update(
+        status=Status.ERROR, last_error=f"Importing from Calendly failed: {exc}"[:2000],
+        failure_count=CalendlyConnection.failure_count + 1,
+    ).where((CalendlyConnection.id == connection_id) & CalendlyConnection.status.in_(Status.SYNCING)).execute()

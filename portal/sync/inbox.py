@@ -1,0 +1,254 @@
+"""The durable webhook inbox (SPEC C7, E5, W6).
+
+``receive`` is the whole intake: find the connection by its webhook token,
+verify the signature over the raw body, store the delivery, enqueue
+``jobs.sync.apply_delivery`` and answer. It does nothing slow, so Calendly
+gets its 2xx in milliseconds. Every request leaves a ``WebhookDelivery`` row,
+refused ones included (state ``rejected`` with the reason), so support can see
+what arrived.
+
+A delivery is stored before it is acknowledged; if Redis is down it stays
+``received`` and ``sweep`` hands it to a worker later. ``apply`` runs in the
+worker and is safe to run twice.
+"""
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from redis.exceptions import RedisError
+from rq import Retry
+from rq.job import Job, JobStatus
+
+from portal.calendly import signatures
+from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDelivery
+from portal.queues import get_queue, get_redis
+from portal.sync.apply import WEBHOOK, apply_booking, record_error
+from portal.sync.booking import BOOKING_EVENTS, BookingError, parse_delivery
+from portal.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+APPLY_JOB = "jobs.sync.apply_delivery"
+QUEUE = "sync"
+RETRY = dict(max=3, interval=[5, 30, 120])
+# After this many attempts a failed delivery is left for support (S2 retry action).
+MAX_ATTEMPTS = 8
+SWEEP_BATCH = 500
+ACTIVE_JOB_STATES = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+# Headers never stored with a delivery.
+PRIVATE_HEADERS = ("cookie", "authorization", "proxy-authorization")
+DONE_STATES = (DeliveryState.APPLIED, DeliveryState.REJECTED, DeliveryState.DUPLICATE, DeliveryState.SKIPPED)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the intake answers Calendly."""
+
+    status: int
+    message: str
+    delivery_id: int | None = None
+
+    @property
+    def ok(self):
+        return self.status < 300
+
+
+def job_id(delivery_id):
+    return f"delivery-{delivery_id}"
+
+
+# ------------------------------------------------------------------ intake
+def receive(webhook_token, headers, body):
+    """Verify, store and enqueue one delivery; returns the ``Reply`` to send."""
+    connection = CalendlyConnection.get_or_none(CalendlyConnection.webhook_token == webhook_token)
+    if connection is None:
+        return _reject(None, webhook_token, headers, body, 404, "no connection has this webhook address")
+    if connection.status == Status.DISCONNECTED:
+        return _reject(connection, webhook_token, headers, body, 410, "the connection was removed")
+
+    refusal = check_signature(connection, headers.get(signatures.HEADER), body)
+    if refusal is not None:
+        return _reject(connection, webhook_token, headers, body, *refusal)
+
+    try:
+        envelope = json.loads(body)
+        if not isinstance(envelope, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        return _reject(connection, webhook_token, headers, body, 400, "the body is not a JSON object")
+
+    event = str(envelope.get("event") or "")
+    payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else {}
+    invitee_uri = payload.get("uri") if isinstance(payload.get("uri"), str) else None
+    row = dict(connection=connection, webhook_token=webhook_token[:255], headers=_headers_json(headers),
+               body=_text(body), event=event[:255], invitee_uri=(invitee_uri or "")[:255] or None)
+
+    if event not in BOOKING_EVENTS:
+        delivery = WebhookDelivery.create(**row, state=DeliveryState.SKIPPED,
+                                          error=f"event {event or '(none)'} is not imported")
+        return Reply(200, "ignored: event not imported", delivery.id)
+
+    digest = hashlib.sha256(body).hexdigest()
+    earlier = (
+        WebhookDelivery.select(WebhookDelivery.id)
+        .where((WebhookDelivery.connection == connection.id) & (WebhookDelivery.body_sha256 == digest)
+               & (WebhookDelivery.state != DeliveryState.REJECTED) & (WebhookDelivery.state != DeliveryState.DUPLICATE))
+        .order_by(WebhookDelivery.id)
+        .first()
+    )
+    if earlier is not None:
+        # A retry of a delivery we already hold, or a replay: acknowledged, applied once (W6).
+        delivery = WebhookDelivery.create(**row, body_sha256=digest, state=DeliveryState.DUPLICATE,
+                                          error=f"same body as delivery {earlier.id}; not applied again")
+        return Reply(200, "already received", delivery.id)
+
+    delivery = WebhookDelivery.create(**row, body_sha256=digest, state=DeliveryState.RECEIVED)
+    CalendlyConnection.update(last_webhook_at=delivery.received_at).where(
+        CalendlyConnection.id == connection.id).execute()
+    enqueue(delivery.id)
+    return Reply(200, "received", delivery.id)
+
+
+def check_signature(connection, header, body):
+    """``None`` when ``header`` signs ``body`` for this connection, else ``(status, reason)``.
+
+    The connection's own signing key is tried first, then the OAuth app's key
+    (Calendly signs with the app key when a subscription has none, C7).
+    """
+    if not header:
+        return 401, "missing Calendly-Webhook-Signature header"
+    t, _ = signatures.parse(header)
+    if t is None:
+        return 400, "malformed Calendly-Webhook-Signature header"
+    tolerance = current_app.config.get("WEBHOOK_TOLERANCE_SECONDS", 180)
+    keys = [k for k in dict.fromkeys((connection.signing_key, current_app.config.get("CALENDLY_WEBHOOK_SIGNING_KEY"))) if k]
+    if not keys:
+        return 401, "no signing key is configured for this connection"
+    now = time.time()
+    if any([signatures.verify(header, body, key, tolerance=tolerance, now=now) for key in keys]):
+        return None
+    if abs(now - t) > tolerance:
+        return 401, f"signature timestamp outside the {tolerance} s tolerance"
+    return 401, "signature does not match"
+
+
+def refuse_oversize(webhook_token, headers, size):
+    """413 for a body over ``WEBHOOK_MAX_BODY_BYTES``; recorded without its body."""
+    connection = CalendlyConnection.get_or_none(CalendlyConnection.webhook_token == webhook_token)
+    limit = current_app.config["WEBHOOK_MAX_BODY_BYTES"]
+    return _reject(connection, webhook_token, headers, b"", 413,
+                   f"body of {size} bytes is over the {limit}-byte limit")
+
+
+def _reject(connection, webhook_token, headers, body, status, reason):
+    delivery = WebhookDelivery.create(
+        connection=connection, webhook_token=(webhook_token or "")[:255], headers=_headers_json(headers),
+        body=_text(body), state=DeliveryState.REJECTED, error=reason,
+    )
+    log.warning("webhook delivery %s refused (%s): %s", delivery.id, status, reason)
+    return Reply(status, reason, delivery.id)
+
+
+def _headers_json(headers):
+    kept = {k: v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
+    return json.dumps(kept)
+
+
+def _text(body):
+    return body.decode("utf-8", errors="replace") if isinstance(body, bytes) else (body or "")
+
+
+# ------------------------------------------------------------------ hand-off to RQ
+def enqueue(delivery_id):
+    """Hand the delivery to a worker (queue ``sync``); False when Redis is unavailable."""
+    try:
+        get_queue(QUEUE).enqueue(APPLY_JOB, delivery_id, job_id=job_id(delivery_id), retry=Retry(**RETRY),
+                                 description=f"Apply Calendly delivery {delivery_id}")
+    except RedisError as exc:
+        log.warning("delivery %s stays in the inbox: Redis unavailable (%s)", delivery_id, exc)
+        return False
+    # Conditional: the worker may already have applied it.
+    WebhookDelivery.update(state=DeliveryState.QUEUED).where(
+        (WebhookDelivery.id == delivery_id)
+        & WebhookDelivery.state.in_((DeliveryState.RECEIVED, DeliveryState.FAILED))
+    ).execute()
+    return True
+
+
+def sweep(now=None):
+    """Re-enqueue deliveries a worker never finished (E5); returns how many.
+
+    Picks rows received, queued or failed more than ``INBOX_SWEEP_AFTER_SECONDS``
+    ago whose RQ job is not queued, running or scheduled for a retry.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=current_app.config.get("INBOX_SWEEP_AFTER_SECONDS", 30))
+    rows = list(
+        WebhookDelivery.select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.state.in_(DeliveryState.PENDING + (DeliveryState.FAILED,))
+            & (WebhookDelivery.received_at < cutoff)
+            & WebhookDelivery.connection.is_null(False)
+            & (WebhookDelivery.attempts < MAX_ATTEMPTS)
+        )
+        .order_by(WebhookDelivery.id)
+        .limit(SWEEP_BATCH)
+    )
+    if not rows:
+        return 0
+    ids = [r.id for r in rows]
+    try:
+        jobs = Job.fetch_many([job_id(i) for i in ids], connection=get_redis())
+        active = {i for i, j in zip(ids, jobs) if j is not None and j.get_status() in ACTIVE_JOB_STATES}
+    except RedisError as exc:
+        log.warning("inbox sweep skipped: Redis unavailable (%s)", exc)
+        return 0
+    count = 0
+    for delivery_id in ids:
+        if delivery_id not in active and enqueue(delivery_id):
+            count += 1
+    if count:
+        log.info("inbox sweep re-enqueued %d deliveries", count)
+    return count
+
+
+# ------------------------------------------------------------------ the worker's side
+def apply(delivery_id):
+    """Apply one stored delivery (``jobs.sync.apply_delivery``); safe to run again.
+
+    A delivery whose body is not a booking is rejected with the reason. Any
+    other error marks it failed and is re-raised so RQ retries it.
+    """
+    delivery = WebhookDelivery.get_or_none(WebhookDelivery.id == delivery_id)
+    if delivery is None or delivery.state in DONE_STATES:
+        return None
+    if delivery.connection_id is None:
+        return _finish(delivery, DeliveryState.REJECTED, "the delivery has no connection")
+    WebhookDelivery.update(attempts=WebhookDelivery.attempts + 1).where(WebhookDelivery.id == delivery.id).execute()
+    delivery.attempts += 1
+    try:
+        _, booking = parse_delivery(json.loads(delivery.body))
+    except (ValueError, BookingError) as exc:
+        return _finish(delivery, DeliveryState.REJECTED, f"not a booking Calbridge can read: {exc}")
+    connection = CalendlyConnection.get_by_id(delivery.connection_id)
+    try:
+        result = apply_booking(connection, booking, WEBHOOK, delivery=delivery)
+    except Exception as exc:
+        text = f"{exc.__class__.__name__}: {exc}"[:2000]
+        _finish(delivery, DeliveryState.FAILED, text)
+        if delivery.attempts == 1:
+            record_error(connection, booking, WEBHOOK, delivery, text)
+        raise
+    _finish(delivery, DeliveryState.APPLIED, None)
+    return result
+
+
+def _finish(delivery, state, error):
+    WebhookDelivery.update(state=state, error=error, applied_at=utcnow() if state == DeliveryState.APPLIED else None).where(
+        WebhookDelivery.id == delivery.id).execute()
+    delivery.state, delivery.error = state, error
+    return None

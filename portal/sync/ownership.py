@@ -1,0 +1,96 @@
+"""Who owns an appointment (SPEC O1, O2) and who a contact is assigned to (O3)."""
+import random
+
+from peewee import fn
+
+from portal.models import (
+    Appointment,
+    AppointmentGuest,
+    CalendarSelection,
+    CalendlyConnection,
+    Contact,
+    Status,
+    User,
+)
+
+# O2's random source: a function picking one item of a sequence. Tests fix it,
+# e.g. ``ownership.choose = random.Random(7).choice``.
+choose = random.Random().choice
+
+
+def members_selecting(subaccount_id, event_type_uri):
+    """Users of the subaccount whose syncing connection has the calendar selected now (O2)."""
+    return list(
+        User.select()
+        .join(CalendlyConnection, on=(CalendlyConnection.user == User.id))
+        .join(CalendarSelection, on=(CalendarSelection.connection == CalendlyConnection.id))
+        .where(
+            (CalendlyConnection.subaccount == subaccount_id)
+            & CalendlyConnection.status.in_(Status.SYNCING)
+            & (CalendarSelection.event_type_uri == event_type_uri)
+            & CalendarSelection.selected_until.is_null()
+        )
+        .distinct()
+        .order_by(User.id)
+    )
+
+
+def owner_for(connection, shared, event_type_uri, chooser=None):
+    """``(user, reason)``: the owner of a newly imported appointment.
+
+    O1: a personal calendar's booking belongs to the connection's user.
+    O2: a shared calendar's booking goes to a member chosen at random among
+    those with the calendar selected; the caller stores the choice for good.
+    """
+    if not shared:
+        user = connection.user
+        return user, f"O1: personal calendar of {user.display_name}"
+    members = members_selecting(connection.subaccount_id, event_type_uri)
+    if not members:
+        # The calendar was deselected (Keep) after this booking was made.
+        user = connection.user
+        return user, f"O2: round robin, no member has it selected now; owner is {user.display_name}"
+    user = (chooser or choose)(members)
+    noun = "member" if len(members) == 1 else "members"
+    return user, f"O2: round robin, chosen among {len(members)} {noun}"
+
+
+def latest_appointment(contact):
+    """The contact's latest appointment (O3): most recently booked, ties to the later start.
+
+    A contact's appointments are those it booked and those it is a guest on;
+    portal-made appointments count by their creation time.
+    """
+    guest_of = AppointmentGuest.select(AppointmentGuest.appointment).where(AppointmentGuest.contact == contact)
+    return (
+        Appointment.select()
+        .where((Appointment.contact == contact) | Appointment.id.in_(guest_of))
+        .order_by(
+            fn.COALESCE(Appointment.booked_at, Appointment.created_at).desc(),
+            Appointment.start.desc(),
+            Appointment.id.desc(),
+        )
+        .first()
+    )
+
+
+def assigned_user_for(contact):
+    """O3: the owner (a ``User`` or None) of the contact's latest appointment."""
+    latest = latest_appointment(contact)
+    return latest.owner if latest is not None and latest.owner_id else None
+
+
+def refresh_assigned_user(contact):
+    """Recompute and store ``contact.assigned_user`` (O3); returns the user or None."""
+    user = assigned_user_for(contact)
+    user_id = user.id if user else None
+    if contact.assigned_user_id != user_id:
+        Contact.update(assigned_user=user_id).where(Contact.id == contact.id).execute()
+        contact.assigned_user = user_id
+    return user
+
+
+def refresh_assigned_users(contact_ids):
+    """O3 for many contacts, e.g. after deleting their appointments (D5)."""
+    for contact in Contact.select().where(Contact.id.in_(list(contact_ids))):
+        refresh_assigned_user(contact)

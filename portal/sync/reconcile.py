@@ -1,0 +1,165 @@
+"""Reconciliation: what a lost webhook missed, plan and webhook upkeep (SPEC E5, C5, C7).
+
+Every ``RECONCILE_INTERVAL_SECONDS`` each connection lists the events that
+start from ``RECONCILE_LOOKBACK_DAYS`` ago on and applies every invitee
+through the one idempotent path, so a dropped delivery still becomes an
+appointment and a delivered one is not imported twice (W6). It also
+
+- re-reads the Calendly plan: a lapsed trial turns the connection to **Plan
+  not supported** and it stops syncing; once the plan allows it again the
+  connection resumes by itself (C5);
+- checks the webhook subscription and recreates it when Calendly disabled or
+  lost it (C7);
+- restarts a backfill that never finished (watchdog for S1 Importing/Error).
+"""
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from portal.calendly.client import CalendlyClient
+from portal.calendly.errors import CalendlyError, NotFound, PlanNotSupported, ReconnectNeeded, TransientError
+from portal.calendly.plans import plan_allowed, plan_refusal_message
+from portal.models import CalendlyConnection, Status
+from portal.queues import get_queue, get_redis
+from portal.sync.apply import RECONCILE
+from portal.sync.backfill import apply_events, selected_event_types
+from portal.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+RECONCILE_JOB, BACKFILL_JOB = "jobs.sync.reconcile_connection", "jobs.sync.backfill_connection"
+ACTIVE_JOB_STATES = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+# Consecutive failed reconciliations before the status turns to Error (one
+# blip at Calendly should not alarm anyone).
+ERROR_AFTER_FAILURES = 3
+# Statuses worth a reconciliation: syncing ones, and Plan not supported to notice an upgrade.
+RECONCILED = Status.SYNCING + (Status.PLAN_NOT_SUPPORTED,)
+
+
+def run(connection_id):
+    """``jobs.sync.reconcile_connection``: returns the number of invitees applied, or None."""
+    connection = CalendlyConnection.get_or_none(CalendlyConnection.id == connection_id)
+    if connection is None or connection.connected_at is None or connection.status not in RECONCILED:
+        return None
+    client = CalendlyClient(connection)
+    try:
+        if not check_plan(connection, client):
+            return None
+        check_webhook(connection, client)
+        since = utcnow() - timedelta(days=current_app.config.get("RECONCILE_LOOKBACK_DAYS", 7))
+        wanted = selected_event_types(connection.id)
+        events = (
+            e for e in client.list_scheduled_events(user_uri=connection.calendly_user_uri, min_start_time=since)
+            if e.get("event_type") in wanted and e.get("uri")
+        )
+        applied = apply_events(connection, client, events, RECONCILE)
+    except (ReconnectNeeded, PlanNotSupported) as exc:
+        log.info("reconciliation of connection %s stopped: %s", connection_id, exc)
+        return None
+    except CalendlyError as exc:
+        _failed(connection_id, exc)
+        if isinstance(exc, TransientError):
+            raise
+        return None
+    finally:
+        client.close()
+    recovered = {"failure_count": 0, "last_reconciled_at": utcnow()}
+    CalendlyConnection.update(**recovered).where(CalendlyConnection.id == connection_id).execute()
+    # An Error left by failed reconciliations clears once one succeeds (a failed backfill is the watchdog's).
+    CalendlyConnection.update(status=Status.CONNECTED, last_error=None).where(
+        (CalendlyConnection.id == connection_id) & (CalendlyConnection.status == Status.ERROR)
+        & CalendlyConnection.backfilled_at.is_null(False)).execute()
+    return applied
+
+
+def check_plan(connection, client):
+    """C5: read the plan; stop a lapsed connection, resume an upgraded one. True when it may sync."""
+    if not connection.organization_uri:
+        return connection.is_syncing
+    org = client.get_organization(connection.organization_uri)
+    plan, stage = org.get("plan") or "", org.get("stage") or ""
+    fields = {"plan": plan, "stage": stage}
+    if not plan_allowed(plan, stage):
+        if connection.status != Status.PLAN_NOT_SUPPORTED:
+            log.info("connection %s: plan %s/%s no longer allowed", connection.id, plan, stage)
+        fields.update(status=Status.PLAN_NOT_SUPPORTED, last_error=plan_refusal_message(plan, stage))
+        _update_unless_gone(connection, fields)
+        return False
+    if connection.status == Status.PLAN_NOT_SUPPORTED:
+        log.info("connection %s: plan %s/%s allowed again, resuming", connection.id, plan, stage)
+        resumed = Status.CONNECTED if connection.backfilled_at else Status.IMPORTING
+        fields.update(status=resumed, last_error=None, failure_count=0)
+        if resumed == Status.IMPORTING:
+            enqueue_once("bulk", BACKFILL_JOB, connection.id, f"backfill-{connection.id}")
+    _update_unless_gone(connection, fields)
+    return connection.is_syncing
+
+
+def check_webhook(connection, client):
+    """C7: store the subscription's state; recreate it when disabled or missing."""
+    from portal.connections.service import ensure_webhook
+
+    if connection.webhook_subscription_uri:
+        try:
+            sub = client.get_webhook_subscription(connection.webhook_subscription_uri)
+            state = sub.get("state") or "active"
+        except NotFound:
+            state = "missing"
+        if state == "active":
+            _update_unless_gone(connection, {"webhook_state": state})
+            return state
+        log.info("connection %s: webhook subscription %s, recreating", connection.id, state)
+        _update_unless_gone(connection, {"webhook_state": state})
+    sub = ensure_webhook(connection, client)
+    return sub.get("state")
+
+
+def _update_unless_gone(connection, fields):
+    for name, value in fields.items():
+        setattr(connection, name, value)
+    CalendlyConnection.update(**fields).where(
+        (CalendlyConnection.id == connection.id) & (CalendlyConnection.status != Status.DISCONNECTED)
+    ).execute()
+
+
+def _failed(connection_id, exc):
+    text = f"Reconciliation with Calendly failed: {exc}"[:2000]
+    CalendlyConnection.update(failure_count=CalendlyConnection.failure_count + 1, last_error=text).where(
+        CalendlyConnection.id == connection_id).execute()
+    CalendlyConnection.update(status=Status.ERROR).where(
+        (CalendlyConnection.id == connection_id) & (CalendlyConnection.failure_count >= ERROR_AFTER_FAILURES)
+        & CalendlyConnection.status.in_(Status.SYNCING)).execute()
+
+
+# ------------------------------------------------------------------ scheduling
+def enqueue_once(queue_name, func, connection_id, job_id):
+    """Enqueue ``func(connection_id)`` as ``job_id`` unless that job is queued or running; True if enqueued."""
+    redis = get_redis()
+    try:
+        if Job.fetch(job_id, connection=redis).get_status() in ACTIVE_JOB_STATES:
+            return False
+    except NoSuchJobError:
+        pass
+    get_queue(queue_name).enqueue(func, connection_id, job_id=job_id)
+    return True
+
+
+def enqueue_all():
+    """``jobs.sync.reconcile_all``: a reconciliation per connection, and restart stalled backfills."""
+    count = 0
+    connections = CalendlyConnection.select().where(
+        CalendlyConnection.status.in_(RECONCILED) & CalendlyConnection.connected_at.is_null(False))
+    for connection in connections:
+        try:
+            if enqueue_once("default", RECONCILE_JOB, connection.id, f"reconcile-{connection.id}"):
+                count += 1
+            if connection.backfilled_at is None and connection.status in (Status.IMPORTING, Status.ERROR):
+                enqueue_once("bulk", BACKFILL_JOB, connection.id, f"backfill-{connection.id}")
+        except RedisError as exc:
+            log.warning("reconcile_all: Redis unavailable (%s)", exc)
+            break
+    return count
