@@ -1,7 +1,35 @@
-// Small behaviour HTMX does not cover: closing the modal with Escape.
-document.addEventListener("keydown", function (e) {
-  if (e.key === "Escape") {
+// Small behaviour HTMX does not cover: closing the modal, and showing the
+// server's message when an HTMX request is refused (409) instead of dropping it.
+(function () {
+  function closeModal() {
     var modal = document.getElementById("modal");
-    if (modal && modal.firstElementChild) modal.innerHTML = "";
+    if (modal && modal.firstElementChild) {
+      modal.innerHTML = "";
+      return true;
+    }
+    return false;
   }
-});
+
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") closeModal();
+  });
+
+  // [data-close-modal]: a Cancel/close control, or the backdrop itself (clicks inside the dialog don't count).
+  document.addEventListener("click", function (e) {
+    var el = e.target.closest("[data-close-modal]");
+    if (!el || !el.closest("#modal")) return;
+    if (el.classList.contains("modal-backdrop") && e.target !== el) return;
+    e.preventDefault();
+    closeModal();
+  });
+
+  // HTMX does not swap 4xx bodies by default. The server marks the ones meant
+  // for the user (409 conflicts, 422 form errors) with HX-Retarget/its target.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var status = e.detail.xhr.status;
+    if (status === 409 || status === 422) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+})();

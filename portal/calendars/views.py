@@ -1,10 +1,202 @@
-from flask import render_template
+"""Calendars: the appointments list, the week view and the appointment pages.
 
-from portal.calendars import bp
-from portal.tenancy import subaccount_required
+SPEC E1 (what an appointment shows), E3 (Calendly ones are read-only: every
+change answers 409), E6 (portal ones stay in the portal), T2 (scoped; another
+subaccount's appointment is a 404).
+"""
+from datetime import date, timedelta
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_htmx import make_response
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+from portal.calendars import bp, queries, service
+from portal.calendars.forms import AppointmentForm
+from portal.extensions import htmx
+from portal.main.errors import error_response, wants_json
+from portal.models import Appointment
+from portal.tenancy import current_subaccount, get_scoped_or_404, subaccount_required
+from portal.timeutil import utcnow
+
+
+def _list_args():
+    when = request.args.get("when", "upcoming")
+    if when not in queries.WHEN_FILTERS:
+        when = "upcoming"
+    return {"when": when, "calendar": request.args.get("calendar") or None}
 
 
 @bp.route("/")
 @subaccount_required
 def index():
-    return render_template("main/dashboard.html")
+    """The appointments list; HTMX polls it and gets 204 while nothing changed."""
+    sub = current_subaccount()
+    args = _list_args()
+    after, before = request.args.get("after"), request.args.get("before")
+    page = queries.appointment_page(sub, after=after, before=before, now=utcnow(), **args)
+    has_any = bool(page.rows) or queries.has_any(sub)
+    version = queries.fingerprint(page, has_any)
+    if htmx and request.args.get("v") == version:
+        return "", 204
+    context = {"page": page, "version": version, "args": args, "after": after, "before": before,
+               "paged": bool(after or before), "has_any": has_any}
+    if htmx:
+        return render_template("calendars/_appointments.html", **context)
+    calendars = queries.calendar_options(sub)
+    calendar_names = dict(calendars)
+    return render_template("calendars/index.html", calendars=calendars,
+                           calendar_label=calendar_names.get(args["calendar"]), **context)
+
+
+def _parse_day(value):
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.route("/week")
+@subaccount_required
+def week():
+    """Seven columns, Monday to Sunday (UTC), with prev/next week links."""
+    today = utcnow().date()
+    asked = _parse_day(request.args.get("start"))
+    if request.args.get("start") and asked is None:
+        flash("That isn't a date we understand, so here is this week.", "warning")
+    monday = queries.week_start(asked or today)
+    days, truncated = queries.week(current_subaccount(), monday)
+    return render_template(
+        "calendars/week.html", days=days, today=today, monday=monday, truncated=truncated,
+        prev_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
+        this_week=queries.week_start(today),
+    )
+
+
+# ------------------------------------------------------------------ one appointment
+def _refuse_managed_in_calendly(appointment):
+    """E3: 409 for any change to a Calendly appointment, in the form the caller reads."""
+    message = service.MANAGED_IN_CALENDLY
+    if wants_json() or htmx:
+        return error_response(409, message)
+    flash(message, "error")
+    return _detail_response(appointment, status=409)
+
+
+def _detail_response(appointment, status=200):
+    return render_template(
+        "calendars/appointment.html", a=appointment,
+        guests=queries.guests(appointment), sources=queries.sources(appointment),
+        rescheduled_from=queries.rescheduled_from(appointment),
+    ), status
+
+
+def _form_from_appointment(appointment, formdata=None):
+    contact = appointment.contact
+    return AppointmentForm(
+        formdata=formdata,
+        data={"title": appointment.title, "start": appointment.start, "end": appointment.end,
+              "notes": appointment.notes, "contact_email": contact.email if contact else "",
+              "contact_name": contact.name if contact else ""},
+    )
+
+
+def _patch_formdata(appointment):
+    """PATCH: fields not sent keep their current value."""
+    merged = _form_from_appointment(appointment).data
+    for name in ("start", "end"):
+        merged[name] = merged[name].strftime("%Y-%m-%dT%H:%M") if merged[name] else ""
+    current = MultiDict({k: v or "" for k, v in merged.items()})
+    for key in request.form:
+        current.setlist(key, request.form.getlist(key))
+    return current
+
+
+def _update(appointment):
+    """Validate and save a portal appointment, or show the form again with the errors."""
+    formdata = _patch_formdata(appointment) if request.method == "PATCH" else request.form
+    form = AppointmentForm(formdata=formdata)
+    if not form.validate():
+        if wants_json():
+            return {"errors": form.errors}, 422
+        return render_template("calendars/form.html", form=form, a=appointment), 422
+    service.update_appointment(appointment, form.data)
+    if wants_json():
+        return {"id": appointment.id, "title": appointment.title}, 200
+    flash("Appointment updated.", "success")
+    target = url_for("calendars.appointment", appointment_id=appointment.id)
+    if htmx:
+        return make_response("", 200, redirect=target)
+    return redirect(target, 303)
+
+
+def _delete(appointment):
+    service.delete_appointment(appointment)
+    if wants_json():
+        return "", 204
+    flash(f"Appointment “{appointment.title}” deleted.", "success")
+    target = url_for("calendars.index")
+    if htmx:
+        return make_response("", 200, redirect=target)
+    return redirect(target, 303)
+
+
+@bp.route("/appointments/<int:appointment_id>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@subaccount_required
+def appointment(appointment_id):
+    a = get_scoped_or_404(Appointment, appointment_id)
+    if request.method == "GET":
+        return _detail_response(a)
+    if a.is_managed_in_calendly:
+        return _refuse_managed_in_calendly(a)
+    if request.method == "DELETE":
+        return _delete(a)
+    return _update(a)
+
+
+@bp.route("/appointments/<int:appointment_id>/edit", methods=["GET", "POST", "PUT", "PATCH"])
+@subaccount_required
+def edit(appointment_id):
+    a = get_scoped_or_404(Appointment, appointment_id)
+    if a.is_managed_in_calendly:
+        if request.method == "GET":
+            flash(service.MANAGED_IN_CALENDLY, "info")
+            return redirect(url_for("calendars.appointment", appointment_id=a.id))
+        return _refuse_managed_in_calendly(a)
+    if request.method == "GET":
+        return render_template("calendars/form.html", form=_form_from_appointment(a), a=a)
+    return _update(a)
+
+
+@bp.route("/appointments/<int:appointment_id>/delete", methods=["GET", "POST", "DELETE"])
+@subaccount_required
+def delete(appointment_id):
+    """GET asks for confirmation (a modal for HTMX); POST/DELETE deletes."""
+    a = get_scoped_or_404(Appointment, appointment_id)
+    if a.is_managed_in_calendly:
+        if request.method == "GET":
+            flash(service.MANAGED_IN_CALENDLY, "info")
+            return redirect(url_for("calendars.appointment", appointment_id=a.id))
+        return _refuse_managed_in_calendly(a)
+    if request.method == "GET":
+        template = "calendars/_confirm_delete.html" if htmx else "calendars/confirm_delete.html"
+        return render_template(template, a=a)
+    return _delete(a)
+
+
+@bp.route("/appointments/new", methods=["GET", "POST"])
+@subaccount_required
+def new():
+    """A portal appointment (E6): kept in the portal, never sent to Calendly."""
+    form = AppointmentForm(formdata=request.form if request.method == "POST" else None)
+    if request.method == "GET":
+        start = (utcnow() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+        form = AppointmentForm(data={"start": start, "end": start + timedelta(minutes=30),
+                                     "contact_email": request.args.get("contact_email", ""),
+                                     "contact_name": request.args.get("contact_name", "")})
+        return render_template("calendars/form.html", form=form, a=None)
+    if not form.validate():
+        return render_template("calendars/form.html", form=form, a=None), 422
+    a = service.create_appointment(current_subaccount(), current_user._get_current_object(), form.data)
+    flash("Appointment created. It stays in the portal and is not sent to Calendly.", "success")
+    return redirect(url_for("calendars.appointment", appointment_id=a.id), 303)

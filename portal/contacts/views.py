@@ -1,10 +1,55 @@
-from flask import render_template
+"""Contacts: the searchable list, adding one by hand, and the detail page.
 
-from portal.contacts import bp
-from portal.tenancy import subaccount_required
+SPEC E2 (contacts are unique by email within a subaccount), O3 (the assigned
+user), T2 (another subaccount's contact is a 404).
+"""
+from flask import flash, redirect, render_template, request, url_for
+
+from portal.contacts import bp, queries
+from portal.contacts.forms import ContactForm
+from portal.contacts.service import DuplicateEmail, create_contact
+from portal.extensions import htmx
+from portal.models import Contact
+from portal.tenancy import current_subaccount, get_scoped_or_404, subaccount_required
 
 
 @bp.route("/")
 @subaccount_required
 def index():
-    return render_template("main/dashboard.html")
+    """The list; the search box asks for the results fragment as the user types (HTMX)."""
+    q = (request.args.get("q") or "").strip()
+    after, before = request.args.get("after"), request.args.get("before")
+    page = queries.contact_page(current_subaccount(), q=q, after=after, before=before)
+    context = {"page": page, "q": q, "paged": bool(after or before)}
+    if htmx:
+        return render_template("contacts/_results.html", **context)
+    return render_template("contacts/index.html", **context)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@subaccount_required
+def new():
+    form = ContactForm(formdata=request.form if request.method == "POST" else None)
+    duplicate = None
+    if request.method == "POST" and form.validate():
+        try:
+            contact = create_contact(current_subaccount(), form.name.data, form.email.data)
+        except DuplicateEmail as exc:
+            duplicate = exc.contact
+            form.email.errors = [str(exc)]
+        else:
+            flash(f"Contact {contact.display_name} added.", "success")
+            return redirect(url_for("contacts.detail", contact_id=contact.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("contacts/form.html", form=form, duplicate=duplicate), status
+
+
+@bp.route("/<int:contact_id>")
+@subaccount_required
+def detail(contact_id):
+    contact = get_scoped_or_404(Contact, contact_id)
+    return render_template(
+        "contacts/detail.html", c=contact,
+        booked=queries.booked_appointments(contact), as_guest=queries.guest_appointments(contact),
+        shown=queries.APPOINTMENTS_SHOWN,
+    )

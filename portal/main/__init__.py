@@ -1,6 +1,6 @@
-"""The dashboard and the subaccount switcher."""
+"""The dashboard, the subaccount switcher, the error pages and the date filters."""
 from flask import Blueprint
 
 bp = Blueprint("main", __name__)
 
-from portal.main import views  # noqa: E402,F401
+from portal.main import errors, formatting, views  # noqa: E402,F401

@@ -1,0 +1,53 @@
+"""Reading contacts: the searchable list and a contact's appointments (SPEC E2, O3)."""
+from peewee import JOIN, fn
+
+from portal.calendars.queries import with_people
+from portal.main.keyset import paginate
+from portal.models import Appointment, AppointmentGuest, Contact, User
+
+PER_PAGE = 25
+APPOINTMENTS_SHOWN = 50
+
+
+def contact_page(subaccount, *, q="", after=None, before=None, per_page=PER_PAGE):
+    """One page of contacts by (name, id), seeking through the (subaccount, name, id) index."""
+    assigned = User.alias("assigned")
+    query = (
+        Contact.select(Contact, assigned)
+        .join(assigned, JOIN.LEFT_OUTER, on=(Contact.assigned_user == assigned.id), attr="assigned_user")
+        .where(Contact.subaccount == subaccount)
+    )
+    q = (q or "").strip()
+    if q:
+        # contains(): case-insensitive, and "%" or "_" typed by the user match themselves.
+        query = query.where(Contact.name.contains(q) | Contact.email_normalized.contains(q.lower()))
+    page = paginate(query, Contact.name, Contact.id, per_page=per_page, after=after, before=before)
+    page.extra["counts"] = appointment_counts([c.id for c in page.rows])
+    return page
+
+
+def appointment_counts(contact_ids):
+    """{contact id: number of appointments as booker or guest} for one page of contacts."""
+    counts = dict.fromkeys(contact_ids, 0)
+    if not contact_ids:
+        return counts
+    booked = (Appointment.select(Appointment.contact, fn.COUNT(Appointment.id).alias("n"))
+              .where(Appointment.contact.in_(contact_ids)).group_by(Appointment.contact).tuples())
+    guest = (AppointmentGuest.select(AppointmentGuest.contact, fn.COUNT(AppointmentGuest.id).alias("n"))
+             .where(AppointmentGuest.contact.in_(contact_ids)).group_by(AppointmentGuest.contact).tuples())
+    for contact_id, n in list(booked) + list(guest):
+        counts[contact_id] += n
+    return counts
+
+
+def booked_appointments(contact, limit=APPOINTMENTS_SHOWN):
+    """The contact's appointments as the booker, latest start first."""
+    return list(with_people().where(Appointment.contact == contact)
+                .order_by(Appointment.start.desc(), Appointment.id.desc()).limit(limit))
+
+
+def guest_appointments(contact, limit=APPOINTMENTS_SHOWN):
+    """Appointments the contact was an extra guest of (E2)."""
+    return list(with_people().join_from(Appointment, AppointmentGuest)
+                .where(AppointmentGuest.contact == contact)
+                .order_by(Appointment.start.desc(), Appointment.id.desc()).limit(limit))
