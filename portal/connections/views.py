@@ -1,10 +1,241 @@
-from flask import render_template
+"""Calendars > Calendar Settings: Connections and Preferences (SPEC C1-C7, S1, E4).
 
+Views parse, call ``portal.connections.service`` and render. Each modal is
+one partial: an HTMX request gets the partial alone, a full page load gets
+the Connections page with that modal already open.
+"""
+import logging
+
+import requests
+from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_htmx.responses import HTMXResponseClientRedirect, HTMXResponseStopPolling
+from flask_login import current_user, login_required
+
+from portal.calendly.errors import CalendlyError, user_message
+from portal.calendly.oauth import CALLBACK_PATH, calendly_oauth, redirect_uri
+from portal.calendly.plans import plan_label
 from portal.connections import bp
-from portal.tenancy import subaccount_required
+from portal.connections import service
+from portal.extensions import htmx
+from portal.models import CalendlyConnection, Status, User
+from portal.tenancy import current_role, current_subaccount, get_scoped_or_404, subaccount_required, switch_to
+
+log = logging.getLogger(__name__)
+
+CONNECT_SUBACCOUNT = "calendly_connect_subaccount"
+DENIED_MESSAGE = "Calendly access was not granted."
+STATE_MESSAGE = ("We could not verify this Calendly sign-in: it did not come from a connection started here, "
+                 "or it was already used. Please try connecting again.")
+CODE_MESSAGE = ("Calendly did not accept the sign-in: the authorization code has expired or was already used. "
+                "Please try connecting again.")
 
 
+@bp.context_processor
+def _helpers():
+    return {"plan_label": plan_label}
+
+
+# ------------------------------------------------------------------ pages
 @bp.route("/")
 @subaccount_required
+def settings():
+    return redirect(url_for("connections.index"))
+
+
+@bp.route("/connections")
+@subaccount_required
 def index():
-    return render_template("main/dashboard.html")
+    modal = None
+    select_id = request.args.get("select", type=int)
+    if select_id:
+        modal = _selection_modal(_own_connection_or_404(select_id))
+    return _page(modal)
+
+
+@bp.route("/connections/new")
+@subaccount_required
+def add():
+    """The provider chooser ("Add a calendar connection")."""
+    modal = render_template("connections/_providers_modal.html", mine=_mine())
+    return modal if htmx else _page(modal)
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@subaccount_required
+def preferences():
+    """SPEC E4: the subaccount's "Reflect cancellations and reschedules" setting; admins change it."""
+    sub = current_subaccount()
+    is_admin = current_role() == "admin"
+    status = 200
+    if request.method == "POST":
+        if not is_admin:
+            flash("Only an admin of this subaccount can change its preferences.", "error")
+            status = 403
+        else:
+            sub.reflect_cancellations = request.form.get("reflect_cancellations") == "on"
+            sub.save(only=[type(sub).reflect_cancellations])
+            flash("Preferences saved.", "success")
+            return redirect(url_for("connections.preferences"))
+    return render_template("connections/preferences.html", is_admin=is_admin, subaccount=sub), status
+
+
+def _page(modal=None, status=200):
+    sub = current_subaccount()
+    mine = _mine()
+    others = []
+    if current_role() == "admin":
+        others = list(
+            service.live_connections()
+            .join(User)
+            .where((CalendlyConnection.subaccount == sub) & (CalendlyConnection.user != current_user.id))
+            .order_by(User.email)
+        )
+    return render_template("connections/index.html", mine=mine, others=others, modal=modal), status
+
+
+def _mine():
+    return service.live_connection_of(current_user.id, current_subaccount())
+
+
+def _own_connection_or_404(connection_id):
+    """The signed-in user's own connection in this subaccount; anything else is a 404 (T2)."""
+    return get_scoped_or_404(CalendlyConnection, connection_id, CalendlyConnection.user == current_user.id)
+
+
+# ------------------------------------------------------------------ OAuth (C1)
+@bp.route("/connections/calendly/connect", methods=["GET", "POST"])
+@subaccount_required
+def connect_calendly():
+    """Send the browser to Calendly's consent page (authorization code + PKCE + state)."""
+    session[CONNECT_SUBACCOUNT] = current_subaccount().id
+    return calendly_oauth().authorize_redirect(redirect_uri())
+
+
+@login_required
+def calendly_callback():
+    """Calendly sends the browser back here; nothing is kept unless every check passes."""
+    subaccount_id = session.pop(CONNECT_SUBACCOUNT, None)
+    if subaccount_id is not None:
+        switch_to(subaccount_id)  # the subaccount the flow started in (404 if no longer a member)
+    sub = current_subaccount()
+    if sub is None:
+        abort(404)
+    client = calendly_oauth()
+    error = request.args.get("error")
+    if error:
+        client.framework.clear_state_data(session, request.args.get("state"))
+        if error == "access_denied":
+            flash(DENIED_MESSAGE, "warning")
+        else:
+            detail = request.args.get("error_description") or error
+            flash(f"Calendly did not connect your account ({detail}). Please try again.", "error")
+        return redirect(url_for("connections.index"))
+    try:
+        token = client.authorize_access_token()
+    except MismatchingStateError:
+        flash(STATE_MESSAGE, "error")
+        return redirect(url_for("connections.index"))
+    except OAuthError as exc:
+        log.info("Calendly token exchange refused: %s", exc.error)
+        flash(CODE_MESSAGE if exc.error == "invalid_grant"
+              else f"Calendly refused the sign-in ({exc.error}). Please try connecting again.", "error")
+        return redirect(url_for("connections.index"))
+    except (requests.RequestException, ValueError) as exc:
+        log.warning("Calendly token exchange failed: %s", exc.__class__.__name__)
+        flash("Calendly could not be reached to finish the sign-in. Please try connecting again.", "error")
+        return redirect(url_for("connections.index"))
+
+    try:
+        connection, reconnected = service.connect_from_oauth(current_user._get_current_object(), sub, token)
+    except service.Refused as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("connections.index"))
+    if connection.status == Status.PENDING:
+        return redirect(url_for("connections.index", select=connection.id))
+    flash(f"Calendly reconnected ({connection.calendly_email}).", "success")
+    return redirect(url_for("connections.index"))
+
+
+@bp.record_once
+def _register_callback(state):
+    # The redirect URI registered with Calendly lies outside this blueprint's prefix.
+    state.app.add_url_rule(CALLBACK_PATH, endpoint="connections.calendly_callback", view_func=calendly_callback)
+
+
+# ------------------------------------------------------------------ calendar selection (C1, C2)
+@bp.route("/connections/<int:connection_id>/calendars", methods=["GET", "POST"])
+@subaccount_required
+def select(connection_id):
+    connection = _own_connection_or_404(connection_id)
+    if request.method == "GET":
+        modal = _selection_modal(connection)
+        return modal if htmx else _page(modal)
+    return _save_first_selection(connection)
+
+
+def _save_first_selection(connection):
+    chosen_uris = request.form.getlist("event_type")
+    consent = request.form.get("consent") == "yes"
+    try:
+        offered = service.offered_calendars(connection)
+    except CalendlyError as exc:
+        return _selection_error(connection, user_message(exc), [], chosen_uris, consent, 502)
+    try:
+        chosen = service.save_selection(connection, offered, chosen_uris, consent, current_user.id)
+    except service.SelectionProblem as exc:
+        return _selection_error(connection, exc.message, offered, chosen_uris, consent, exc.status_code)
+    except service.Refused as exc:
+        flash(exc.message, "error")
+        return _to_index()
+    names = ", ".join(o.name for o in chosen)
+    flash(f"Calendly connected. Importing your events… ({names})", "success")
+    return _to_index()
+
+
+def _selection_error(connection, message, offered, chosen_uris, consent, status):
+    modal = _selection_modal(connection, offered=offered, chosen=chosen_uris, consent=consent, error=message)
+    return (modal, status) if htmx else _page(modal, status)
+
+
+def _selection_modal(connection, *, offered=None, chosen=None, consent=None, error=None):
+    """The selection modal; reusable for Edit (the current choice is ticked)."""
+    if offered is None:
+        try:
+            offered = service.offered_calendars(connection)
+        except CalendlyError as exc:
+            offered, error = [], user_message(exc)
+    if chosen is None:
+        chosen = [s.event_type_uri for s in connection.current_selections()]
+    if consent is None:
+        consent = connection.connected_at is not None
+    return render_template(
+        "connections/_selection_modal.html",
+        connection=connection,
+        offered=offered,
+        chosen=set(chosen),
+        consent=consent,
+        error=error,
+        action=url_for("connections.select", connection_id=connection.id),
+        setup=connection.connected_at is None,
+    )
+
+
+def _to_index():
+    target = url_for("connections.index")
+    return HTMXResponseClientRedirect(target) if htmx else redirect(target, code=303)
+
+
+# ------------------------------------------------------------------ import progress (S1)
+@bp.route("/connections/<int:connection_id>/status")
+@subaccount_required
+def status(connection_id):
+    """The status cell; polled every 2 s while Importing, then 286 stops the polling."""
+    if current_role() == "admin":
+        connection = get_scoped_or_404(CalendlyConnection, connection_id)
+    else:
+        connection = _own_connection_or_404(connection_id)
+    html = render_template("connections/_status.html", c=connection)
+    if connection.status == Status.IMPORTING:
+        return html
+    return HTMXResponseStopPolling(html)

@@ -1,0 +1,334 @@
+"""Connecting a Calendly account: the rules of SPEC C, kept out of the views.
+
+``connect_from_oauth`` runs after Calendly hands back a token: it reads the
+account, applies C5 (plan), C3 (one account per user and subaccount) and C4
+(one portal user per Calendly account) and leaves a ``pending`` connection.
+``save_selection`` is the first Save (C1, C7, W2): webhook subscription,
+selection periods, status Importing, backfill job.
+"""
+import logging
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+
+from portal.calendly.client import CalendlyClient, lock_key
+from portal.calendly.errors import CalendlyError, NotFound, PlanNotSupported, user_message
+from portal.calendly.plans import REQUIREMENT, plan_allowed, plan_refusal_message
+from portal.extensions import db
+from portal.models import CalendarSelection, CalendlyConnection, Status
+from portal.models.audit import record
+from portal.queues import get_queue, get_redis
+from portal.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+BACKFILL_JOB = "jobs.sync.backfill_connection"
+
+C3_MESSAGE = "You already have a Calendly account connected in this subaccount ({email}). Disconnect it first."
+C4_MESSAGE = "This Calendly account is already connected by another Calbridge user."
+CONSENT_MISSING = "Tick the consent box to let Calbridge pull your events from Calendly."
+NOTHING_CHOSEN = "Choose at least one calendar to import."
+
+
+class Refused(Exception):
+    """The connection is refused; ``message`` says why and what to do. Nothing was kept."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class SelectionProblem(Exception):
+    """The selection cannot be saved as submitted; the user can fix it and save again."""
+
+    def __init__(self, message, status_code=422):
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class CalendarOption:
+    """One Calendly event type the connecting user hosts (C2)."""
+
+    uri: str
+    name: str
+    shared: bool = False
+    pooling_type: str | None = None
+    active: bool = True
+
+    @property
+    def kind_label(self):
+        """E.g. ``Shared · Round robin``; empty for a personal calendar."""
+        if not self.shared:
+            return ""
+        kinds = {"round_robin": "Round robin", "collective": "Collective", "multi_pool": "Multi-pool"}
+        kind = kinds.get(self.pooling_type or "")
+        return f"Shared · {kind}" if kind else "Shared"
+
+
+# ------------------------------------------------------------------ queries
+def live_connections():
+    return CalendlyConnection.select().where(CalendlyConnection.status != Status.DISCONNECTED)
+
+
+def live_connection_of(user, subaccount):
+    """The user's connection in this subaccount that is not disconnected (C3: at most one)."""
+    return live_connections().where(
+        (CalendlyConnection.user == user) & (CalendlyConnection.subaccount == subaccount)
+    ).order_by(CalendlyConnection.id.desc()).first()
+
+
+def webhook_url(connection):
+    """The per-connection callback route ``webhooks.calendly``."""
+    return current_app.config["PORTAL_BASE_URL"].rstrip("/") + "/webhooks/calendly/" + connection.webhook_token
+
+
+# ------------------------------------------------------------------ rules
+def check_plan(plan, stage):
+    """C5: refuse Free, Essentials, lapsed and unknown plans with a message naming the plan."""
+    if not plan_allowed(plan, stage):
+        raise Refused(plan_refusal_message(plan, stage))
+
+
+def check_one_account_per_subaccount(user, subaccount, calendly_user_uri):
+    """C3: return the user's live connection here for the same account, refuse a different one."""
+    mine = live_connection_of(user, subaccount)
+    if mine is not None and mine.calendly_user_uri != calendly_user_uri:
+        raise Refused(C3_MESSAGE.format(email=mine.calendly_email or mine.calendly_name or "another account"))
+    return mine
+
+
+def check_account_not_taken(user, calendly_user_uri):
+    """C4: a Calendly account belongs to one portal user, in every subaccount."""
+    taken = live_connections().where(
+        (CalendlyConnection.calendly_user_uri == calendly_user_uri) & (CalendlyConnection.user != user)
+    ).exists()
+    if taken:
+        raise Refused(C4_MESSAGE)
+
+
+# ------------------------------------------------------------------ connect
+def connect_from_oauth(user, subaccount, token):
+    """Turn a fresh OAuth token into a pending connection (C1, C3-C5).
+
+    Returns ``(connection, reconnected)``: ``reconnected`` is True when the
+    user connected the account they already had here (its tokens are renewed
+    and a status that asked them to reconnect is cleared). On refusal the new
+    token is revoked at Calendly and ``Refused`` is raised; nothing is kept.
+    """
+    client = CalendlyClient.for_token(token)
+    try:
+        try:
+            me = client.me()
+            org = client.get_organization(me.get("current_organization") or token.get("organization"))
+        except CalendlyError as exc:
+            raise Refused(user_message(exc)) from exc
+        check_plan(org.get("plan"), org.get("stage"))
+        mine = check_one_account_per_subaccount(user, subaccount, me["uri"])
+        check_account_not_taken(user, me["uri"])
+    except Refused:
+        _revoke_quietly(client)
+        raise
+    finally:
+        client.close()
+
+    account = {
+        "calendly_user_uri": me["uri"],
+        "calendly_email": me.get("email") or "",
+        "calendly_name": me.get("name") or "",
+        "organization_uri": org.get("uri") or me.get("current_organization") or "",
+        "plan": org.get("plan") or "",
+        "stage": org.get("stage") or "",
+    }
+    if mine is None:
+        connection = CalendlyConnection.create(
+            subaccount=subaccount, user=user, status=Status.PENDING,
+            webhook_token=secrets.token_urlsafe(24),
+            access_token=client.connection.access_token, refresh_token=client.connection.refresh_token,
+            token_expires_at=client.connection.token_expires_at, **account,
+        )
+        record("calendly.authorize", actor=user, subaccount=subaccount, target=account["calendly_email"])
+        return connection, False
+    connection = _replace_tokens(mine, client.connection, account)
+    record("calendly.reconnect", actor=user, subaccount=subaccount, target=account["calendly_email"])
+    if connection.connected_at is not None:
+        _ensure_webhook_quietly(connection)
+    return connection, True
+
+
+def _replace_tokens(connection, fresh, account):
+    """Store a new token pair on an existing connection, revoke the old pair, return the row.
+
+    Taken under the refresh lock so a worker renewing the old pair at the
+    same moment cannot write it back over the new one.
+    """
+    lock = get_redis().lock(lock_key(connection.id), timeout=60, blocking_timeout=20)
+    with lock:
+        current = CalendlyConnection.get_by_id(connection.id)
+        old = CalendlyConnection(access_token=current.access_token, refresh_token=current.refresh_token)
+        status = current.status
+        if status in (Status.RECONNECT_NEEDED, Status.PLAN_NOT_SUPPORTED, Status.ERROR):
+            status = Status.CONNECTED if current.connected_at else Status.PENDING
+        CalendlyConnection.update(
+            access_token=fresh.access_token, refresh_token=fresh.refresh_token,
+            token_expires_at=fresh.token_expires_at, status=status,
+            last_error=None if status != current.status else current.last_error, failure_count=0, **account,
+        ).where(CalendlyConnection.id == connection.id).execute()
+    if old.access_token or old.refresh_token:
+        _revoke_quietly(CalendlyClient(old))
+    return CalendlyConnection.get_by_id(connection.id)
+
+
+def _revoke_quietly(client):
+    try:
+        client.revoke()
+    except CalendlyError as exc:
+        log.warning("could not revoke a Calendly token: %s", exc)
+
+
+# ------------------------------------------------------------------ calendars (C2)
+def offered_calendars(connection, client=None):
+    """The event types the connection's Calendly user hosts, personal and shared (C2).
+
+    Inactive event types are left out unless they are selected now, so an
+    Edit can still show (and remove) them.
+    """
+    client = client or CalendlyClient(connection)
+    user_uri = connection.calendly_user_uri
+    selected = {s.event_type_uri for s in connection.current_selections()} if connection.id else set()
+    options = []
+    for et in client.list_event_types(user_uri):
+        if et.get("deleted_at"):
+            continue
+        active = et.get("active", True)
+        if not active and et["uri"] not in selected:
+            continue
+        pooling = et.get("pooling_type")
+        owner = (et.get("profile") or {}).get("owner")
+        shared = False
+        if pooling or owner != user_uri:
+            hosts = {(m.get("member") or {}).get("uri") for m in client.list_event_type_hosts(et["uri"])}
+            if user_uri not in hosts:
+                continue
+            shared = bool(pooling) or len(hosts) > 1
+        options.append(CalendarOption(uri=et["uri"], name=et.get("name") or "Untitled", shared=shared,
+                                      pooling_type=pooling, active=active))
+    return sorted(options, key=lambda o: (o.shared, o.name.lower()))
+
+
+def validate_selection(offered, chosen_uris, consent):
+    """C1: consent and at least one calendar, among those offered. Returns the chosen options."""
+    by_uri = {o.uri: o for o in offered}
+    chosen = [by_uri[u] for u in dict.fromkeys(chosen_uris) if u in by_uri]
+    problems = []
+    if not chosen:
+        problems.append(NOTHING_CHOSEN)
+    if not consent:
+        problems.append(CONSENT_MISSING)
+    if problems:
+        raise SelectionProblem(" ".join(problems))
+    return chosen
+
+
+# ------------------------------------------------------------------ first Save
+def save_selection(connection, offered, chosen_uris, consent, actor):
+    """The first Save (C1, C7, W2): subscribe the webhook, record the periods, start the backfill.
+
+    Raises ``SelectionProblem`` for input the user can fix or a Calendly
+    error worth retrying, and ``Refused`` (connection removed, token
+    revoked) when Calendly's plan gate refuses webhooks.
+    """
+    chosen = validate_selection(offered, chosen_uris, consent)
+    if connection.connected_at is not None or connection.status != Status.PENDING:
+        raise SelectionProblem("This connection is already set up.", status_code=409)
+
+    # The key is stored before Calendly knows the URL, so a delivery that
+    # races the rest of this function can already be verified.
+    signing_key = secrets.token_urlsafe(32)
+    connection.signing_key = signing_key
+    connection.save(only=[CalendlyConnection.signing_key])
+    client = CalendlyClient(connection)
+    try:
+        subscription = client.create_webhook_subscription(webhook_url(connection), signing_key)
+    except PlanNotSupported as exc:
+        _revoke_quietly(client)
+        subaccount, email = connection.subaccount, connection.calendly_email
+        connection.delete_instance()
+        record("calendly.refused", actor=actor, subaccount=subaccount, target=email, detail="C5 webhook plan gate")
+        raise Refused(
+            f"Calendly refused to send this account's bookings to Calbridge ({exc.message}). "
+            f"{REQUIREMENT}: upgrade in Calendly, then connect again."
+        ) from exc
+    except CalendlyError as exc:
+        raise SelectionProblem(user_message(exc), status_code=502) from exc
+
+    now = utcnow()
+    try:
+        with db.atomic():
+            connection.webhook_subscription_uri = subscription["uri"]
+            connection.webhook_state = subscription.get("state") or "active"
+            connection.connected_at = now
+            connection.status = Status.IMPORTING
+            connection.last_error = None
+            connection.backfill_total = connection.backfill_done = 0
+            connection.save(only=[
+                CalendlyConnection.webhook_subscription_uri, CalendlyConnection.webhook_state,
+                CalendlyConnection.connected_at, CalendlyConnection.status, CalendlyConnection.last_error,
+                CalendlyConnection.backfill_total, CalendlyConnection.backfill_done,
+            ])
+            for option in chosen:
+                CalendarSelection.create(
+                    connection=connection, event_type_uri=option.uri, name=option.name, shared=option.shared,
+                    pooling_type=option.pooling_type, selected_from=now, includes_backfill=True,
+                )
+            record("calendly.connect", actor=actor, subaccount=connection.subaccount_id,
+                   target=connection.calendly_email, count=len(chosen),
+                   detail=", ".join(o.name for o in chosen))
+    except Exception:
+        _delete_subscription_quietly(client, subscription["uri"])
+        raise
+    get_queue("bulk").enqueue(BACKFILL_JOB, connection.id, job_id=f"backfill-{connection.id}")
+    return chosen
+
+
+def _delete_subscription_quietly(client, uri):
+    try:
+        client.delete_webhook_subscription(uri)
+    except CalendlyError as exc:
+        log.warning("could not delete webhook subscription %s: %s", uri, exc)
+
+
+# ------------------------------------------------------------------ webhook upkeep (C7)
+def ensure_webhook(connection, client=None):
+    """Make sure Calendly still has an active subscription for the connection; recreate it if not."""
+    client = client or CalendlyClient(connection)
+    if connection.webhook_subscription_uri:
+        try:
+            sub = client.get_webhook_subscription(connection.webhook_subscription_uri)
+            if sub.get("state") == "active":
+                _set_webhook(connection, sub)
+                return sub
+            client.delete_webhook_subscription(connection.webhook_subscription_uri)
+        except NotFound:
+            pass
+    if not connection.signing_key:
+        connection.signing_key = secrets.token_urlsafe(32)
+        connection.save(only=[CalendlyConnection.signing_key])
+    sub = client.create_webhook_subscription(webhook_url(connection), connection.signing_key)
+    _set_webhook(connection, sub)
+    return sub
+
+
+def _set_webhook(connection, sub):
+    connection.webhook_subscription_uri = sub["uri"]
+    connection.webhook_state = sub.get("state")
+    connection.save(only=[CalendlyConnection.webhook_subscription_uri, CalendlyConnection.webhook_state])
+
+
+def _ensure_webhook_quietly(connection):
+    try:
+        ensure_webhook(connection)
+    except CalendlyError as exc:
+        log.warning("webhook check of connection %s failed: %s", connection.id, exc)
