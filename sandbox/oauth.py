@@ -271,6 +271,7 @@ def _exchange_code(body):
     code = AuthorizationCode.get_or_none(AuthorizationCode.code_hash == token_hash(code_value))
     if code is None or code.client_id != client.id or code.expires_at <= utcnow():
         raise OAuthError("invalid_grant")
+    _count_token_request(code.user)
     # Claim the code atomically: single use even under concurrent exchanges, spent even if a check below fails.
     claimed = (AuthorizationCode.update(used_at=utcnow())
                .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_null()).execute())
@@ -289,7 +290,6 @@ def _exchange_code(body):
             raise OAuthError("invalid_grant")
     elif not confidential:
         raise OAuthError("invalid_client", 401)
-    _count_token_request(code.user)
     return issue_token(client, code.user, code.scope)
 
 
@@ -301,12 +301,12 @@ def _refresh(body):
     old = Token.get_or_none(Token.refresh_hash == token_hash(value))
     if old is None or old.client_id != client.id or old.refresh_revoked:
         raise OAuthError("invalid_grant")
+    _count_token_request(old.user)
     # Rotation: the old refresh token dies now, atomically, whatever happens next.
     claimed = (Token.update(refresh_used_at=utcnow())
                .where(Token.id == old.id, Token.refresh_used_at.is_null(), Token.revoked_at.is_null()).execute())
     if not claimed:
         raise OAuthError("invalid_grant")
-    _count_token_request(old.user)
     with db.atomic():
         return issue_token(client, old.user, old.scope)
 

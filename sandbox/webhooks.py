@@ -196,8 +196,12 @@ def send_due(app=None, now=None, limit=50):
                 WebhookJob.update(status="sending").where(WebhookJob.id.in_([j.id for j in jobs])).execute()
     if not jobs:
         return 0
+    # In order within a subscription, in parallel across subscriptions (a slow receiver delays only itself).
+    lanes = {}
+    for job in jobs:
+        lanes.setdefault(job.subscription_id, []).append(job.id)
     state = app.extensions["sandbox"]
-    list(state.executor.map(lambda job_id: _attempt(app, job_id), [j.id for j in jobs]))
+    list(state.executor.map(lambda ids: [_attempt(app, job_id) for job_id in ids], lanes.values()))
     return len(jobs)
 
 

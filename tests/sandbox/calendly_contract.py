@@ -1,0 +1,130 @@
+"""Validate sandbox responses and webhook payloads against Calendly's published
+OpenAPI description (``<repo>/../shared/calendly/openapi.yaml``) with openapi-core.
+
+The 2023 copy of the spec has a few defects and gaps (see shared/calendly/SOURCE.txt
+and API-FACTS.md); ``patched_spec`` repairs exactly those, each with its reason,
+so that everything else is checked as published.
+"""
+import copy
+import functools
+import json
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import yaml
+from openapi_core import Config, OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+from openapi_core.testing import MockRequest, MockResponse
+from openapi_core.validation.schemas import oas30_read_schema_validators_factory
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SPEC_PATH = REPO_ROOT.parent / "shared" / "calendly" / "openapi.yaml"
+
+ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def _error_response(description):
+    return {"description": description, "content": {"application/json": {"schema": ERROR}}}
+
+
+def _fix_scalar_enums(node):
+    """``enum: The access token is invalid`` (a YAML scalar) must be a list."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "enum" and not isinstance(value, list):
+                node[key] = [value]
+            else:
+                _fix_scalar_enums(value)
+    elif isinstance(node, list):
+        for item in node:
+            _fix_scalar_enums(item)
+
+
+@functools.lru_cache(maxsize=1)
+def _published_spec():
+    if not SPEC_PATH.exists():
+        raise FileNotFoundError(f"Calendly OpenAPI spec missing: {SPEC_PATH}")
+    return yaml.load(SPEC_PATH.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def patched_spec(base_url):
+    spec = copy.deepcopy(_published_spec())
+    spec["servers"] = [{"url": base_url}]
+    # Defect: scalar enums.
+    _fix_scalar_enums(spec)
+    components = spec["components"]
+    # 401 messages: API-FACTS §2 documents "...invalid" / "...expired" / "...was revoked".
+    unauth = components["responses"]["UNAUTHENTICATED"]["content"]["application/json"]["schema"]["allOf"][1]
+    unauth["properties"]["message"]["enum"] = [
+        "The access token is invalid", "The access token is expired", "The access token was revoked"]
+    # Plan gate text changed from "...to Professional" (2023 copy) to "...to Standard" (API-FACTS §4).
+    create_hook_403 = spec["paths"]["/webhook_subscriptions"]["post"]["responses"]["403"]
+    create_hook_403["content"]["application/json"]["schema"]["properties"]["message"]["enum"].append(
+        "Please upgrade your Calendly account to Standard")
+    # 429 (API-FACTS §8) and 500 can answer any operation; the 2023 copy lists them on few.
+    for path_item in spec["paths"].values():
+        for method, operation in path_item.items():
+            if method in ("get", "post", "put", "patch", "delete") and isinstance(operation, dict):
+                operation["responses"].setdefault("429", _error_response("Too Many Requests"))
+                operation["responses"].setdefault("500", _error_response("Internal Server Error"))
+    # Gaps (SOURCE.txt): GET /organizations/{uuid} and GET /event_type_memberships are newer than the copy.
+    uuid_param = [{"name": "uuid", "in": "path", "required": True, "schema": {"type": "string"}}]
+    std = {"401": components["responses"]["UNAUTHENTICATED"], "403": components["responses"]["PERMISSION_DENIED"],
+           "404": components["responses"]["NOT_FOUND"], "400": components["responses"]["INVALID_ARGUMENT"],
+           "429": _error_response("Too Many Requests"), "500": _error_response("Internal Server Error")}
+    org = copy.deepcopy(components["schemas"]["Organization"])
+    org["properties"]["kind"] = {"type": "string"}
+    org["properties"]["name"] = {"type": "string"}
+    org["required"] = org["required"] + ["name", "kind"]
+    spec["paths"]["/organizations/{uuid}"] = {"parameters": uuid_param, "get": {"responses": {
+        "200": {"description": "OK", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["resource"], "properties": {"resource": org}}}}}, **std}}}
+    membership = {"type": "object", "required": ["uri", "event_type", "member", "created_at", "updated_at"],
+                  "properties": {"uri": {"type": "string", "format": "uri"},
+                                 "event_type": {"$ref": "#/components/schemas/EventType"},
+                                 "member": {"$ref": "#/components/schemas/User"},
+                                 "created_at": {"type": "string", "format": "date-time"},
+                                 "updated_at": {"type": "string", "format": "date-time"}}}
+    spec["paths"]["/event_type_memberships"] = {"get": {"responses": {
+        "200": {"description": "OK", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["collection", "pagination"],
+            "properties": {"collection": {"type": "array", "items": membership},
+                           "pagination": {"$ref": "#/components/schemas/Pagination"}}}}}}, **std}}}
+    return spec
+
+
+class Contract:
+    """Checks responses (Flask test client or requests) and webhook payloads."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url.rstrip("/")
+        self.api = OpenAPI.from_dict(patched_spec(self.base_url), config=Config(spec_validator_cls=None))
+        self.checked = 0
+
+    # -- responses
+    def check_flask(self, method, path, response):
+        parts = urlsplit(path)
+        request = MockRequest(self.base_url, method.lower(), parts.path, args=dict(parse_qsl(parts.query)))
+        mock = MockResponse(response.get_data(), status_code=response.status_code,
+                            headers=dict(response.headers),
+                            content_type=response.mimetype or "application/json")
+        self.api.validate_response(request, mock)
+        self.checked += 1
+
+    def check_requests(self, response):
+        self.api.validate_response(RequestsOpenAPIRequest(response.request), RequestsOpenAPIResponse(response))
+        self.checked += 1
+
+    # -- webhook payloads
+    def _schema_validator(self, name):
+        schema = self.api.spec / "components" / "schemas" / name
+        return oas30_read_schema_validators_factory.create(self.api.spec, schema)
+
+    def check_payload(self, payload):
+        """A webhook envelope: WebhookPayload, and its payload an Invitee (+ full Event)."""
+        if isinstance(payload, (bytes, str)):
+            payload = json.loads(payload)
+        self._schema_validator("WebhookPayload").validate(payload)
+        self._schema_validator("Invitee").validate(payload["payload"])
+        self._schema_validator("Event").validate(payload["payload"]["scheduled_event"])
+        self.checked += 1
