@@ -42,7 +42,11 @@ class WebhookDelivery(BaseModel):
     body_sha256 = CharField(null=True)  # replay detection (same body, same connection)
 
     class Meta:
-        indexes = ((("state", "received_at"), False), (("connection", "body_sha256"), False))
+        indexes = (
+            (("state", "received_at"), False),
+            (("connection", "body_sha256"), False),
+            (("connection", "received_at"), False),  # support console: latest deliveries
+        )
 
 
 class Outcome:

@@ -1,0 +1,186 @@
+"""The console's only two actions, and what they act on: failed work and resyncs (SPEC S2).
+
+Failed work of a connection is its inbox rows in state ``failed`` plus the
+RQ jobs in a ``FailedJobRegistry`` that belong to it: by job id
+(``reconcile-<id>``, ``backfill-<id>``, ``delivery-<delivery id>``) or by
+their arguments (``reconcile_connection(id)``, ``apply_delivery(delivery id)``).
+"""
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
+
+from portal.models import DeliveryState, WebhookDelivery
+from portal.queues import QUEUE_NAMES, get_queue, get_redis
+from portal.support.redaction import redact
+from portal.timeutil import parse_iso
+
+# Jobs whose first argument is a connection id, and the one whose first
+# argument is a delivery id (enqueued by dotted path, see jobs/sync.py).
+CONNECTION_JOBS = ("jobs.sync.reconcile_connection", "jobs.sync.backfill_connection")
+DELIVERY_JOB = "jobs.sync.apply_delivery"
+RESYNC_QUEUE, DELIVERY_QUEUE = "default", "sync"
+ACTIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+# How many failed jobs per queue the console looks through (newest first).
+SCAN_LIMIT = 1000
+
+
+def reconcile_job_id(connection_id):
+    return f"reconcile-{connection_id}"
+
+
+def backfill_job_id(connection_id):
+    return f"backfill-{connection_id}"
+
+
+def delivery_job_id(delivery_id):
+    return f"delivery-{delivery_id}"
+
+
+@dataclass
+class FailedJob:
+    queue: str
+    job_id: str
+    func_name: str
+    error: str  # the exception's last line, redacted
+    traceback: str  # redacted
+    failed_at: object
+
+
+def queue_stats():
+    """Depth and failed count per RQ queue, or None when Redis cannot be reached."""
+    try:
+        stats = {}
+        for name in QUEUE_NAMES:
+            queue = get_queue(name)
+            stats[name] = {"depth": queue.count, "failed": FailedJobRegistry(queue=queue).count,
+                           "running": queue.started_job_registry.count}
+        return stats
+    except RedisError:
+        return None
+
+
+def job_states(connection_id):
+    """The RQ status of this connection's reconcile and backfill jobs, if any."""
+    states = {}
+    for kind, job_id in (("reconcile", reconcile_job_id(connection_id)), ("backfill", backfill_job_id(connection_id))):
+        try:
+            states[kind] = Job.fetch(job_id, connection=get_redis()).get_status()
+        except NoSuchJobError:
+            states[kind] = None
+    return states
+
+
+def is_busy(connection_id):
+    """True while a reconcile or backfill of the connection is queued or running."""
+    try:
+        return any(s in ACTIVE for s in job_states(connection_id).values())
+    except RedisError:
+        return False
+
+
+def failed_deliveries(connection, secrets=()):
+    rows = list(
+        WebhookDelivery.select(
+            WebhookDelivery.id, WebhookDelivery.received_at, WebhookDelivery.event, WebhookDelivery.invitee_uri,
+            WebhookDelivery.state, WebhookDelivery.error, WebhookDelivery.attempts,
+        )
+        .where((WebhookDelivery.connection == connection.id) & (WebhookDelivery.state == DeliveryState.FAILED))
+        .order_by(WebhookDelivery.received_at.desc())
+        .limit(200)
+    )
+    for row in rows:
+        row.error = redact(row.error, secrets)
+    return rows
+
+
+def failed_jobs(connection, secrets=()):
+    """RQ's failed jobs that belong to ``connection``, newest first."""
+    redis = get_redis()
+    found = []
+    for name in QUEUE_NAMES:
+        registry = FailedJobRegistry(name, connection=redis)
+        ids = registry.get_job_ids(0, SCAN_LIMIT - 1, desc=True)
+        jobs = [j for j in Job.fetch_many(ids, connection=redis) if j is not None]
+        delivery_ids = {j.args[0] for j in jobs if j.func_name == DELIVERY_JOB and j.args}
+        delivery_ids |= {_delivery_id_of(j.id) for j in jobs} - {None}
+        mine = set()
+        if delivery_ids:
+            mine = {
+                d.id for d in WebhookDelivery.select(WebhookDelivery.id).where(
+                    WebhookDelivery.id.in_(list(delivery_ids)) & (WebhookDelivery.connection == connection.id)
+                )
+            }
+        for job in jobs:
+            if _belongs(job, connection.id, mine):
+                found.append(_describe(name, job, secrets))
+    found.sort(key=lambda f: (f.failed_at is not None, f.failed_at or datetime.min), reverse=True)
+    return found
+
+
+def _delivery_id_of(job_id):
+    prefix = "delivery-"
+    if job_id.startswith(prefix) and job_id[len(prefix):].isdigit():
+        return int(job_id[len(prefix):])
+    return None
+
+
+def _belongs(job, connection_id, delivery_ids):
+    if job.id in (reconcile_job_id(connection_id), backfill_job_id(connection_id)):
+        return True
+    if _delivery_id_of(job.id) in delivery_ids:
+        return True
+    first = job.args[0] if job.args else job.kwargs.get("connection_id", job.kwargs.get("delivery_id"))
+    if job.func_name in CONNECTION_JOBS:
+        return first == connection_id
+    if job.func_name == DELIVERY_JOB:
+        return first in delivery_ids
+    return job.kwargs.get("connection_id") == connection_id
+
+
+def _describe(queue_name, job, secrets):
+    result = job.latest_result()
+    tb = (result.exc_string if result is not None else None) or ""
+    tb = redact(tb, secrets)
+    lines = [line for line in tb.strip().splitlines() if line.strip()]
+    return FailedJob(queue_name, job.id, job.func_name or "", lines[-1] if lines else "Failed without an error message",
+                     tb, parse_iso(job.ended_at))
+
+
+def resync(connection):
+    """Enqueue a reconciliation of ``connection`` now; False if one is already queued or running."""
+    job_id = reconcile_job_id(connection.id)
+    try:
+        if Job.fetch(job_id, connection=get_redis()).get_status() in ACTIVE:
+            return False
+    except NoSuchJobError:
+        pass
+    get_queue(RESYNC_QUEUE).enqueue(
+        "jobs.sync.reconcile_connection", connection.id, job_id=job_id,
+        description=f"Reconcile connection {connection.id} (support)",
+    )
+    return True
+
+
+def retry_delivery(delivery):
+    """Put a failed delivery back in the inbox and hand it to a worker again."""
+    delivery.state = DeliveryState.RECEIVED
+    delivery.error = None
+    delivery.save(only=[WebhookDelivery.state, WebhookDelivery.error])
+    job_id = delivery_job_id(delivery.id)
+    registry = FailedJobRegistry(DELIVERY_QUEUE, connection=get_redis())
+    if job_id in registry:
+        registry.requeue(job_id)
+    else:
+        get_queue(DELIVERY_QUEUE).enqueue(DELIVERY_JOB, delivery.id, job_id=job_id)
+
+
+def retry_job(connection, job_id):
+    """Requeue one of the connection's failed RQ jobs; None if it is not one of them."""
+    for failed in failed_jobs(connection):
+        if failed.job_id == job_id:
+            return Job.fetch(job_id, connection=get_redis()).requeue()
+    return None
