@@ -125,7 +125,8 @@ def check_signature(connection, header, body):
     if t is None:
         return 400, "malformed Calendly-Webhook-Signature header"
     tolerance = current_app.config.get("WEBHOOK_TOLERANCE_SECONDS", 180)
-    keys = [k for k in dict.fromkeys((connection.signing_key, current_app.config.get("CALENDLY_WEBHOOK_SIGNING_KEY"))) if k]
+    candidates = (connection.signing_key, current_app.config.get("CALENDLY_WEBHOOK_SIGNING_KEY"))
+    keys = [k for k in dict.fromkeys(candidates) if k]
     if not keys:
         return 401, "no signing key is configured for this connection"
     now = time.time()
@@ -248,7 +249,8 @@ def apply(delivery_id):
 
 
 def _finish(delivery, state, error):
-    WebhookDelivery.update(state=state, error=error, applied_at=utcnow() if state == DeliveryState.APPLIED else None).where(
+    applied_at = utcnow() if state == DeliveryState.APPLIED else None
+    WebhookDelivery.update(state=state, error=error, applied_at=applied_at).where(
         WebhookDelivery.id == delivery.id).execute()
     delivery.state, delivery.error = state, error
     return None

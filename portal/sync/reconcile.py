@@ -49,7 +49,6 @@ def run(connection_id):
     try:
         if not check_plan(connection, client):
             return None
-        check_webhook(connection, client)
         since = utcnow() - timedelta(days=current_app.config.get("RECONCILE_LOOKBACK_DAYS", 7))
         wanted = selected_event_types(connection.id)
         events = (
@@ -57,6 +56,7 @@ def run(connection_id):
             if e.get("event_type") in wanted and e.get("uri")
         )
         applied = apply_events(connection, client, events, RECONCILE)
+        check_webhook(connection, client)
     except (ReconnectNeeded, PlanNotSupported) as exc:
         log.info("reconciliation of connection %s stopped: %s", connection_id, exc)
         return None
@@ -151,8 +151,9 @@ def enqueue_once(queue_name, func, connection_id, job_id):
 def enqueue_all():
     """``jobs.sync.reconcile_all``: a reconciliation per connection, and restart stalled backfills."""
     count = 0
-    connections = CalendlyConnection.select().where(
-        CalendlyConnection.status.in_(RECONCILED) & CalendlyConnection.connected_at.is_null(False))
+    # A list, not a cursor: with RQ_ASYNC off the enqueued jobs run inline and close the connection.
+    connections = list(CalendlyConnection.select().where(
+        CalendlyConnection.status.in_(RECONCILED) & CalendlyConnection.connected_at.is_null(False)))
     for connection in connections:
         try:
             if enqueue_once("default", RECONCILE_JOB, connection.id, f"reconcile-{connection.id}"):

@@ -68,10 +68,11 @@ def decide(booking, selections, connected_at, backfill_days):
     created = booking.created_at
     for index, period in enumerate(lineage):
         if _covers(period, created):
+            since = _fmt(period.selected_from)
             if index > 0:
-                return _imported("W4", f"created while the calendar was selected again (from {_fmt(period.selected_from)})")
+                return _imported("W4", f"created while the calendar was selected again (from {since})")
             rule = "W2" if period.includes_backfill else "W3"
-            return _imported(rule, f"created while the calendar was selected (from {_fmt(period.selected_from)})")
+            return _imported(rule, f"created while the calendar was selected (from {since})")
 
     first = lineage[0]
     if created < first.selected_from:

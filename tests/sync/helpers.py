@@ -93,7 +93,8 @@ def envelope(b, event="invitee.created", qa=(("Phone", "+1 404 555 1234"),)):
             "text_reminder_number": "+1 404-555-1234",
             "questions_and_answers": [{"question": q, "answer": a, "position": i} for i, (q, a) in enumerate(qa)],
             "tracking": {}, "rescheduled": b.rescheduled, "old_invitee": b.old_invitee_uri,
-            "new_invitee": b.new_invitee_uri, "cancellation": {"created_at": to_iso(utcnow())} if status == "canceled" else None,
+            "new_invitee": b.new_invitee_uri,
+            "cancellation": {"created_at": to_iso(utcnow())} if status == "canceled" else None,
             "created_at": to_iso(b.created_at), "updated_at": to_iso(b.created_at),
             "scheduled_event": {
                 "uri": b.event_uri, "name": b.title, "status": "active", "start_time": to_iso(b.start),
