@@ -116,17 +116,17 @@ def _open_group_event(event_type, start):
     return None
 
 
-def free_hosts(event_type, start, busy=None):
-    hosts = hosts_of(event_type)
+def free_hosts(event_type, start, busy=None, hosts=None):
+    hosts = hosts if hosts is not None else hosts_of(event_type)
     end = start + timedelta(minutes=event_type.duration)
     busy = busy if busy is not None else _busy(hosts, start, end)
     return [h for h in hosts if _free(busy.get(h.id, []), start, end)], hosts
 
 
-def slot_is_open(event_type, start, busy=None):
+def slot_is_open(event_type, start, busy=None, hosts=None):
     if _open_group_event(event_type, start):
         return True
-    free, hosts = free_hosts(event_type, start, busy)
+    free, hosts = free_hosts(event_type, start, busy, hosts)
     if event_type.pooling_type == "round_robin":
         return bool(free)
     return len(free) == len(hosts)
@@ -138,14 +138,15 @@ def available_slots(event_type, days=14, now=None):
     step = timedelta(minutes=event_type.duration)
     first_day = now.date()
     window_end = datetime.combine(first_day + timedelta(days=days), time(0))
-    busy = _busy(hosts_of(event_type), now, window_end)
+    hosts = hosts_of(event_type)
+    busy = _busy(hosts, now, window_end)
     slots = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)
         start = datetime.combine(day, DAY_START)
         day_end = datetime.combine(day, DAY_END)
         while start + step <= day_end:
-            if start > now and slot_is_open(event_type, start, busy):
+            if start > now and slot_is_open(event_type, start, busy, hosts):
                 slots.append(start)
             start += step
     return slots

@@ -117,6 +117,7 @@ class Receiver:
 
     def __init__(self):
         self.requests = []
+        self.gets = []
         self.statuses = []
         self.cond = threading.Condition()
         receiver = self
@@ -133,11 +134,23 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def do_GET(self):  # an OAuth redirect landing here
+                with receiver.cond:
+                    receiver.gets.append(self.path)
+                    receiver.cond.notify_all()
+                body = b"<!doctype html><title>Connected</title><h1>Connected</h1>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, *args):
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/calendly"
+        self.origin = f"http://127.0.0.1:{self.server.server_port}"
+        self.url = f"{self.origin}/hooks/calendly"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
