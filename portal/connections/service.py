@@ -155,6 +155,11 @@ def connect_from_oauth(user, subaccount, token):
     record("calendly.reconnect", actor=user, subaccount=subaccount, target=account["calendly_email"])
     if connection.connected_at is not None:
         _ensure_webhook_quietly(connection)
+    if connection.status == Status.IMPORTING:
+        from portal.sync.reconcile import enqueue_once
+
+        # The interrupted backfill (W2) starts again; its window stays anchored at connected_at.
+        enqueue_once("bulk", BACKFILL_JOB, connection.id, f"backfill-{connection.id}")
     return connection, True
 
 
@@ -170,7 +175,7 @@ def _replace_tokens(connection, fresh, account):
         old = CalendlyConnection(access_token=current.access_token, refresh_token=current.refresh_token)
         status = current.status
         if status in (Status.RECONNECT_NEEDED, Status.PLAN_NOT_SUPPORTED, Status.ERROR):
-            status = Status.CONNECTED if current.connected_at else Status.PENDING
+            status = _resumed_status(current)
         CalendlyConnection.update(
             access_token=fresh.access_token, refresh_token=fresh.refresh_token,
             token_expires_at=fresh.token_expires_at, status=status,
@@ -179,6 +184,13 @@ def _replace_tokens(connection, fresh, account):
     if old.access_token or old.refresh_token:
         _revoke_quietly(CalendlyClient(old))
     return CalendlyConnection.get_by_id(connection.id)
+
+
+def _resumed_status(connection):
+    """Where a connection stands once its owner has reconnected it."""
+    if connection.connected_at is None:
+        return Status.PENDING
+    return Status.CONNECTED if connection.backfilled_at else Status.IMPORTING
 
 
 def _revoke_quietly(client):

@@ -67,17 +67,17 @@ def preferences():
     """SPEC E4: the subaccount's "Reflect cancellations and reschedules" setting; admins change it."""
     sub = current_subaccount()
     is_admin = current_role() == "admin"
-    status = 200
+    code = 200
     if request.method == "POST":
         if not is_admin:
             flash("Only an admin of this subaccount can change its preferences.", "error")
-            status = 403
+            code = 403
         else:
             sub.reflect_cancellations = request.form.get("reflect_cancellations") == "on"
             sub.save(only=[type(sub).reflect_cancellations])
             flash("Preferences saved.", "success")
             return redirect(url_for("connections.preferences"))
-    return render_template("connections/preferences.html", is_admin=is_admin, subaccount=sub), status
+    return render_template("connections/preferences.html", is_admin=is_admin, subaccount=sub), code
 
 
 def _page(modal=None, status=200):

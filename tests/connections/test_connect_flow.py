@@ -267,3 +267,50 @@ def test_plan_gate_at_save_keeps_nothing(flow, ann, calendars, sandbox, client):
     messages = flashes(client.get(INDEX).get_data(as_text=True))
     assert any("Calendly refused to send this account's bookings to Calbridge" in m for m in messages)
     assert connections() == [] and sandbox.subscriptions() == []
+
+
+def test_reconnecting_the_same_account_clears_reconnect_needed(flow, ann, calendars, sandbox, client, app):
+    from portal.calendly import CalendlyClient, ReconnectNeeded
+
+    flow.connect(CALENDLY)
+    (conn,) = connections()
+    client.post(select_url(conn), data={"event_type": calendars["intro"]["uri"], "consent": "yes"})
+    (conn,) = connections()
+    sandbox._call("POST", "/tokens/revoke_all", json={"user": conn.calendly_user_uri})  # access removed in Calendly
+    with app.app_context(), db.connection_context():
+        with pytest.raises(ReconnectNeeded):
+            CalendlyClient(CalendlyConnection.get_by_id(conn.id)).me()
+    page = client.get(INDEX).get_data(as_text=True)
+    assert "Reconnect needed" in page and ">Reconnect</button>" in page
+    with app.app_context():
+        Queue("bulk", connection=get_redis()).empty()  # the first backfill ran (and stopped) meanwhile
+
+    resp = flow.connect(CALENDLY)
+    assert resp.headers["Location"].endswith(INDEX)
+    assert f"Calendly reconnected ({CALENDLY})." in flashes(flow.page(resp))
+    (again,) = connections()
+    # The backfill never finished, so the import starts again (W2, same window).
+    assert again.id == conn.id and again.status == Status.IMPORTING and again.last_error is None
+    with app.app_context():
+        assert Queue("bulk", connection=get_redis()).fetch_job(f"backfill-{conn.id}") is not None
+    assert again.refresh_token != conn.refresh_token and again.connected_at == conn.connected_at
+    with app.app_context(), db.connection_context():
+        assert CalendlyClient(again).me()["email"] == CALENDLY  # the new tokens work
+    active = [s for s in sandbox.subscriptions() if s["state"] == "active"]
+    assert [s["uri"] for s in active] == [again.webhook_subscription_uri]
+
+
+def test_calendly_outage_during_selection_is_explained_and_loses_nothing(flow, ann, calendars, sandbox, client):
+    flow.connect(CALENDLY)
+    (conn,) = connections()
+    sandbox.faults(api_error_rate=1.0)
+    modal = client.get(select_url(conn), headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Calendly could not be reached just now" in modal
+    resp = client.post(select_url(conn), data={"event_type": calendars["intro"]["uri"], "consent": "yes"},
+                       headers={"HX-Request": "true"})
+    assert resp.status_code == 502 and "Calendly could not be reached just now" in resp.get_data(as_text=True)
+    (conn,) = connections()
+    assert conn.status == Status.PENDING and sandbox.subscriptions() == []
+    sandbox.clear_faults()
+    resp = client.post(select_url(conn), data={"event_type": calendars["intro"]["uri"], "consent": "yes"})
+    assert resp.status_code == 303 and connections()[0].status == Status.IMPORTING

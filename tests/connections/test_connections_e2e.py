@@ -178,3 +178,27 @@ def test_import_progress_updates_in_place_until_connected(page, live_server, san
     assert page.evaluate("window.__sameDocument === true")  # updated in place, no reload
     (conn,) = connections()
     assert conn.status == "connected" and conn.backfill_done == conn.backfill_total == 3
+
+
+def test_preferences_admin_changes_plain_user_reads(page, live_server, people):
+    people.user("boss@acme.test", role="admin")
+    people.user("nina@acme.test")
+    sign_in(page, live_server, "boss@acme.test")
+    open_connections(page)
+    page.get_by_role("navigation", name="Calendar Settings").get_by_role("link", name="Preferences").click()
+    setting = page.get_by_label("Reflect cancellations and reschedules")
+    expect(setting).not_to_be_checked()
+    setting.check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Preferences saved.")).to_be_visible()
+    expect(page.get_by_label("Reflect cancellations and reschedules")).to_be_checked()
+    shot(page, "preferences")
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live_server, "nina@acme.test")
+    page.goto(live_server + "/calendars/settings/preferences")
+    setting = page.get_by_label("Reflect cancellations and reschedules")
+    expect(setting).to_be_checked()
+    expect(setting).to_be_disabled()
+    expect(page.get_by_text("Only admins of Acme Dental can change this setting.")).to_be_visible()
+    expect(page.get_by_role("button", name="Save")).to_have_count(0)
