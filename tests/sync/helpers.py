@@ -5,7 +5,8 @@
   service (first Save: webhook subscription, selection periods, backfill job);
 - ``make_connection`` / ``select``: rows straight in the database for unit tests;
 - ``booking`` / ``envelope`` / ``post_delivery``: Calendly-shaped data and signed deliveries;
-- ``wait_for``: poll until a condition holds.
+- ``wait_for``: poll until a condition holds;
+- ``private_redis``: a fixture giving the test a Redis database no worker listens on.
 """
 import base64
 import hashlib
@@ -17,16 +18,30 @@ import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
 import requests
 
 from portal.calendly import signatures
 from portal.extensions import db
 from portal.models import CalendarSelection, CalendlyConnection, Status
+from portal.queues import get_redis
 from portal.sync.booking import Booking
 from portal.timeutil import to_iso, utcnow
 
 API = "https://api.calendly.com"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+# ---------------------------------------------------------------- isolation
+@pytest.fixture
+def private_redis(app, stack):
+    """Point the app at its own Redis database, so the session's worker (database 0) never takes its jobs."""
+    app.config["REDIS_URL"] = stack["redis_url"].rsplit("/", 1)[0] + "/1"
+    with app.app_context():
+        redis = get_redis()
+    redis.flushdb()
+    yield redis
+    redis.flushdb()
 
 
 # ---------------------------------------------------------------- waiting

@@ -22,15 +22,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.portal_config(RQ_ASYNC=False, CALEND
 
 
 @pytest.fixture
-def private_redis(app, stack):
-    app.config["REDIS_URL"] = stack["redis_url"].rsplit("/", 1)[0] + "/1"
-    with app.app_context():
-        get_redis().flushdb()
-        yield
-        get_redis().flushdb()
-
-
-@pytest.fixture
 def ada(private_redis, app_ctx, sandbox, stack, people):
     class Env:
         pass

@@ -24,7 +24,7 @@ ET = "https://api.calendly.com/event_types/CLEANING"
 
 
 @pytest.fixture
-def conn(app_ctx, people):
+def conn(private_redis, app_ctx, people):
     ada = people.user("ada@acme.test")
     c = make_connection(ada, Subaccount.get(name="Acme Dental"), signing_key="per-connection-key")
     select(c, ET, "Cleaning")
@@ -140,8 +140,8 @@ def test_same_body_again_is_acknowledged_but_not_applied_twice(client, conn):
     assert sync_jobs() == [f"delivery-{rows[0].id}"]
 
 
-@pytest.mark.portal_config(REDIS_URL="redis://127.0.0.1:1/0")
-def test_redis_down_still_stores_and_acknowledges(client, conn):
+def test_redis_down_still_stores_and_acknowledges(client, conn, app):
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
     resp = post_delivery(client, conn, envelope(booking(ET)))
     assert resp.status_code == 200
     assert only_delivery().state == DeliveryState.RECEIVED

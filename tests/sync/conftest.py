@@ -1,0 +1,2 @@
+"""Fixtures of the sync tests (kept in ``helpers`` so other test packages can use them too)."""
+from .helpers import private_redis  # noqa: F401

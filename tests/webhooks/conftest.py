@@ -1,0 +1,2 @@
+"""Fixtures of the intake tests."""
+from sync.helpers import private_redis  # noqa: F401
