@@ -320,3 +320,32 @@ def test_cancellation_out_of_order_without_reflection_leaves_a_booked_appointmen
     for name in order:
         apply_booking(conn, items[name], WEBHOOK)
     assert [a.status for a in Appointment.select()] == [AppointmentStatus.BOOKED]
+
+
+def test_o3_recompute_after_deleting_the_latest_appointment(acme, people):
+    sub, ada, conn = acme
+    bob = people.user("bob@acme.test")
+    conn_b = make_connection(bob, sub)
+    select(conn_b, "https://api.calendly.com/event_types/BOB", "Bob's checkup")
+    apply_booking(conn, booking(ET, invitee="I1", created_at=utcnow() - timedelta(hours=2)), WEBHOOK)
+    apply_booking(conn_b, booking("https://api.calendly.com/event_types/BOB", invitee="I2", event="E2",
+                                  created_at=utcnow() - timedelta(hours=1)), WEBHOOK)
+    contact = Contact.get()
+    assert contact.assigned_user_id == bob.id
+    Appointment.delete().where(Appointment.owner == bob).execute()  # what a Delete purge does (D5)
+    ownership.refresh_assigned_users([contact.id])
+    assert Contact.get_by_id(contact.id).assigned_user_id == ada.id
+    Appointment.delete().execute()
+    ownership.refresh_assigned_users([contact.id])
+    assert Contact.get_by_id(contact.id).assigned_user_id is None
+
+
+def test_o2_members_whose_connection_is_not_syncing_are_not_candidates(acme, people, monkeypatch):
+    sub, _, _ = acme
+    bob, cy = people.user("bob@acme.test"), people.user("cy@acme.test")
+    conn_b, conn_c = _round_robin(sub, people, bob, cy)
+    conn_c.status = Status.PLAN_NOT_SUPPORTED
+    conn_c.save()
+    apply_booking(conn_b, booking(RR), WEBHOOK)
+    appt = Appointment.get()
+    assert appt.owner_id == bob.id and appt.owner_reason == "O2: round robin, chosen among 1 member"

@@ -272,12 +272,14 @@ def test_lost_webhooks_are_imported_by_the_scheduled_reconciliation(live):
     assert appt.contact.email_normalized == "grace@example.com"
 
 
-def test_lapsed_trial_stops_syncing_and_an_upgrade_resumes_it(live):
+@pytest.mark.parametrize("plan,stage,named", [("professional", "free", "free tier"), ("basic", "paid", "Free plan")])
+def test_lapsed_trial_stops_syncing_and_an_upgrade_resumes_it(live, plan, stage, named):
+    live.sandbox.update_user(live.ada_cal["uri"], plan="teams", stage="trial")
     conn = connect(live, live.ada, "ada@cal.test", ["Cleaning"])
-    live.sandbox.update_user(live.ada_cal["uri"], plan="professional", stage="free")
+    live.sandbox.update_user(live.ada_cal["uri"], plan=plan, stage=stage)
     reconcile_connection(conn.id)
     lapsed = CalendlyConnection.get_by_id(conn.id)
-    assert lapsed.status == Status.PLAN_NOT_SUPPORTED and "free" in lapsed.last_error.lower()
+    assert lapsed.status == Status.PLAN_NOT_SUPPORTED and named in lapsed.last_error
 
     during = live.sandbox.book(live.cleaning["uri"], iso(soon()), "Grace", "grace@example.com")
     time.sleep(0.5)
@@ -306,7 +308,24 @@ def test_revoked_access_turns_the_connection_to_reconnect_needed(live, stack):
     assert c.status == Status.RECONNECT_NEEDED and c.last_error
 
 
-def test_disabled_webhook_subscription_is_recreated(live):
+def test_disabled_webhook_subscription_is_recreated_and_what_it_missed_imported(live):
+    conn = connect(live, live.ada, "ada@cal.test", ["Cleaning"])
+    key = conn.signing_key
+    CalendlyConnection.update(signing_key="rotated-away").where(CalendlyConnection.id == conn.id).execute()
+    missed = live.sandbox.book(live.cleaning["uri"], iso(soon()), "Grace", "grace@example.com")
+    wait_for(lambda: [s for s in live.sandbox.subscriptions() if s["state"] == "disabled"], timeout=15,
+             message="Calendly to disable the failing subscription")
+    assert {d.state for d in WebhookDelivery.select()} == {DeliveryState.REJECTED}  # refused: 401
+    CalendlyConnection.update(signing_key=key).where(CalendlyConnection.id == conn.id).execute()
+    reconcile_connection(conn.id)
+    c = CalendlyConnection.get_by_id(conn.id)
+    assert c.webhook_subscription_uri != conn.webhook_subscription_uri and c.webhook_state == "active"
+    assert Appointment.get(Appointment.invitee_uri == missed["invitee"])
+    booked = live.sandbox.book(live.cleaning["uri"], iso(soon(3)), "Alan", "alan@example.com")
+    appointment_for(booked["invitee"])
+
+
+def test_deleted_webhook_subscription_is_recreated(live):
     conn = connect(live, live.ada, "ada@cal.test", ["Cleaning"])
     old_uri = conn.webhook_subscription_uri
     CalendlyClient(conn).delete_webhook_subscription(old_uri)  # gone at Calendly
