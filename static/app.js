@@ -23,6 +23,16 @@
     closeModal();
   });
 
+  // A background request that ended on the sign-in page (the session expired):
+  // go there for real instead of drawing the sign-in form inside a list.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var landed = e.detail.xhr.responseURL || "";
+    if (landed.indexOf("/signin") !== -1 && window.location.pathname !== "/signin") {
+      e.detail.shouldSwap = false;
+      window.location.assign(landed);
+    }
+  });
+
   // HTMX does not swap 4xx bodies by default. The server marks the ones meant
   // for the user (409 conflicts, 422 form errors) with HX-Retarget/its target.
   document.addEventListener("htmx:beforeSwap", function (e) {

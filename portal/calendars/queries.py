@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 
 from peewee import JOIN
 
-from portal.main.keyset import paginate
+from portal.calendars.keyset import paginate
 from portal.models import (
     Appointment,
     AppointmentGuest,

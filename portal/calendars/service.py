@@ -4,9 +4,10 @@ Calendly appointments are read-only (E3): every change is refused with
 ``ManagedInCalendly``. Portal appointments never reach Calendly (E6): nothing
 here talks to it.
 """
-from portal.contacts.service import find_or_create, refresh_assigned_user
+from portal.contacts.service import find_or_create
 from portal.extensions import db
 from portal.models import Appointment, Source
+from portal.sync.ownership import refresh_assigned_user
 from portal.timeutil import utcnow
 
 MANAGED_IN_CALENDLY = "This appointment is managed in Calendly and can't be changed here."
@@ -41,7 +42,8 @@ def create_appointment(subaccount, user, data):
                                   booked_at=utcnow(), calendar_name="")
         _apply(appointment, subaccount, data)
         appointment.save()
-        refresh_assigned_user(appointment.contact)
+        if appointment.contact:
+            refresh_assigned_user(appointment.contact)
     return appointment
 
 
@@ -53,7 +55,8 @@ def update_appointment(appointment, data):
         appointment.save()
         if previous_contact and previous_contact.id != appointment.contact_id:
             refresh_assigned_user(previous_contact)
-        refresh_assigned_user(appointment.contact)
+        if appointment.contact:
+            refresh_assigned_user(appointment.contact)
     return appointment
 
 
@@ -63,4 +66,5 @@ def delete_appointment(appointment):
     with db.atomic():
         contact = appointment.contact
         appointment.delete_instance()
-        refresh_assigned_user(contact)
+        if contact:
+            refresh_assigned_user(contact)

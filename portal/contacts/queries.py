@@ -2,7 +2,7 @@
 from peewee import JOIN, fn
 
 from portal.calendars.queries import with_people
-from portal.main.keyset import paginate
+from portal.calendars.keyset import paginate
 from portal.models import Appointment, AppointmentGuest, Contact, User
 
 PER_PAGE = 25

@@ -1,10 +1,17 @@
-"""Creating and matching contacts by hand, and the assigned user (SPEC E2, O3)."""
+"""Creating and matching contacts by hand (SPEC E2).
+
+Matching by email and the assigned user (O3) are the sync's rules
+(``portal.sync.apply.upsert_contact``, ``portal.sync.ownership``); this
+module only adds what a person typing a contact needs: validation and a
+refusal, rather than a silent merge, when the email is already taken.
+"""
 import re
 
 from peewee import IntegrityError
 
 from portal.extensions import db
-from portal.models import Appointment, Contact, normalize_email
+from portal.models import Contact, normalize_email
+from portal.sync.apply import upsert_contact
 
 # Deliberately loose: a real address has one @ and a dot in its domain.
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -42,38 +49,5 @@ def create_contact(subaccount, name, email):
 
 
 def find_or_create(subaccount, email, name=""):
-    """The subaccount's contact with this email, created if missing (E2).
-
-    An existing contact keeps its name; a nameless one takes the name given.
-    """
-    contact = find_by_email(subaccount, email)
-    if contact is None:
-        try:
-            return create_contact(subaccount, name, email)
-        except DuplicateEmail as dup:
-            contact = dup.contact
-    if name and not contact.name:
-        contact.name = name.strip()
-        contact.save(only=[Contact.name])
-    return contact
-
-
-def refresh_assigned_user(contact):
-    """O3: the assigned user is the owner of the contact's latest appointment.
-
-    Latest = booked most recently (``booked_at``), ties to the later start;
-    a contact without appointments keeps no assigned user.
-    """
-    if contact is None:
-        return None
-    latest = (
-        Appointment.select(Appointment.owner)
-        .where(Appointment.contact == contact)
-        .order_by(Appointment.booked_at.desc(nulls="LAST"), Appointment.start.desc(), Appointment.id.desc())
-        .first()
-    )
-    owner_id = latest.owner_id if latest else None
-    if contact.assigned_user_id != owner_id:
-        contact.assigned_user = owner_id
-        contact.save(only=[Contact.assigned_user])
-    return owner_id
+    """The subaccount's contact with this email, created if missing (E2, the sync's own rule)."""
+    return upsert_contact(subaccount.id, email, name)

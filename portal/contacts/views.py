@@ -36,7 +36,7 @@ def new():
             contact = create_contact(current_subaccount(), form.name.data, form.email.data)
         except DuplicateEmail as exc:
             duplicate = exc.contact
-            form.email.errors = [str(exc)]
+            form.email.errors = ["This email is already used by another contact."]
         else:
             flash(f"Contact {contact.display_name} added.", "success")
             return redirect(url_for("contacts.detail", contact_id=contact.id), 303)

@@ -1,5 +1,6 @@
 """Template filters for dates and times. Every time in the portal is UTC, and says so."""
 from portal.main import bp
+from portal.timeutil import utcnow
 
 
 @bp.app_template_filter("day")
@@ -18,6 +19,24 @@ def clock(dt):
 def when(dt):
     """``Mon 5 Jan 2026, 14:30 UTC``."""
     return f"{day(dt)}, {clock(dt)} UTC" if dt else "—"
+
+
+@bp.app_template_filter("ago")
+def ago(dt, now=None):
+    """``just now`` / ``5 min ago`` / ``3 h ago`` / ``2 days ago``; older ones as a date."""
+    if dt is None:
+        return ""
+    seconds = max(0, int(((now or utcnow()) - dt).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    if seconds < 7 * 86400:
+        days = seconds // 86400
+        return f"{days} day{'s' if days > 1 else ''} ago"
+    return f"on {day(dt)}"
 
 
 @bp.app_template_filter("span")

@@ -7,7 +7,7 @@ from portal.models import Contact, Subaccount, normalize_email
 
 
 def names(html):
-    return re.findall(r'class="cell-strong" href="/contacts/\d+">([^<]+)</a>', html)
+    return re.findall(r'class="cell-strong[^"]*" href="/contacts/\d+">([^<]+)</a>', html)
 
 
 def test_list_shows_name_email_assigned_user_appointments_and_created(client, signed_in, rows):
