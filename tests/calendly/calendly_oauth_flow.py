@@ -1,9 +1,13 @@
 """Drive the sandbox's sign-in and consent pages over HTTP, as a browser would (tests only)."""
 import html
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
+
+from portal.models import CalendlyConnection
+from portal.timeutil import utcnow
 
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
@@ -48,3 +52,16 @@ def exchange_code(stack, code):
                          auth=(creds["client_id"], creds["client_secret"]), timeout=10)
     assert resp.status_code == 200, resp.text
     return resp.json()
+
+
+def expire(conn):
+    """Make the stored access token look about to expire, as a worker would find it."""
+    CalendlyConnection.update(token_expires_at=utcnow() - timedelta(seconds=1)).where(
+        CalendlyConnection.id == conn.id).execute()
+    return CalendlyConnection.get_by_id(conn.id)
+
+
+def token_request(stack, **data):
+    creds = stack["creds"]
+    return requests.post(stack["sandbox_url"] + "/oauth/token", data=data,
+                         auth=(creds["client_id"], creds["client_secret"]), timeout=10)

@@ -1,8 +1,8 @@
 """Fixtures for the Calendly client tests: a real sandbox account and a saved connection."""
 import secrets
+from datetime import timedelta
 
 import pytest
-import requests
 
 from portal.extensions import db
 from portal.models import CalendlyConnection, Status
@@ -31,8 +31,6 @@ def connection(app_ctx, people, calendly_account):
     user = people.user("owner@acme.test")
     sub = people.subaccount()
     token = account["token"]
-    from datetime import timedelta
-
     conn = CalendlyConnection.create(
         subaccount=sub, user=user, calendly_user_uri=account["user"]["uri"],
         calendly_email=account["user"]["email"], calendly_name=account["user"]["name"],
@@ -42,21 +40,6 @@ def connection(app_ctx, people, calendly_account):
         status=Status.CONNECTED, webhook_token=secrets.token_urlsafe(16), connected_at=utcnow(),
     )
     return conn
-
-
-def expire(conn):
-    """Make the stored access token look about to expire, as a worker would find it."""
-    from datetime import timedelta
-
-    CalendlyConnection.update(token_expires_at=utcnow() - timedelta(seconds=1)).where(
-        CalendlyConnection.id == conn.id).execute()
-    return CalendlyConnection.get_by_id(conn.id)
-
-
-def token_request(stack, **data):
-    creds = stack["creds"]
-    return requests.post(stack["sandbox_url"] + "/oauth/token", data=data,
-                         auth=(creds["client_id"], creds["client_secret"]), timeout=10)
 
 
 @pytest.fixture

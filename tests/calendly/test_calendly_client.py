@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.models import CalendlyConnection, Status
 from portal.queues import get_redis
 
-from conftest import expire, token_request
+from calendly_oauth_flow import expire, token_request
 
 
 def _issued(sandbox):
@@ -183,8 +183,7 @@ def test_hosts_of_a_shared_event_type(connection, sandbox):
                         organization=connection.organization_uri)
     et = sandbox.create_event_type("Team intro", hosts=[connection.calendly_email, "colleague@calendly.test"],
                                    pooling_type="round_robin")
-    uri = et["uri"] if "uri" in et else et["resource"]["uri"]
-    hosts = CalendlyClient(connection).list_event_type_hosts(uri)
+    hosts = CalendlyClient(connection).list_event_type_hosts(et["uri"])
     assert sorted(h["member"]["email"] for h in hosts) == ["colleague@calendly.test", connection.calendly_email]
 
 

@@ -14,7 +14,7 @@ from portal.models import CalendarSelection, CalendlyConnection, Status
 from portal.queues import get_redis
 
 from calendly_oauth_flow import authorize
-from conftest import INDEX, flashes, offered
+from connections_helpers import INDEX, flashes, offered
 
 CALENDLY = "ann@calendly.test"
 

@@ -8,7 +8,7 @@ from portal.extensions import db
 from portal.models import CalendarSelection, CalendlyConnection, Status, Subaccount
 from portal.timeutil import utcnow
 
-from conftest import INDEX, flashes
+from connections_helpers import INDEX, flashes
 
 PREFERENCES = "/calendars/settings/preferences"
 
