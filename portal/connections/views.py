@@ -147,7 +147,7 @@ def calendly_callback():
         return redirect(url_for("connections.index"))
 
     try:
-        connection, reconnected = service.connect_from_oauth(current_user._get_current_object(), sub, token)
+        connection, _ = service.connect_from_oauth(current_user._get_current_object(), sub, token)
     except service.Refused as exc:
         flash(exc.message, "error")
         return redirect(url_for("connections.index"))
