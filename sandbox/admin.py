@@ -7,10 +7,31 @@ from . import accounts, scheduling
 from .accounts import AccountError
 from .faults import FaultError
 from .scheduling import SchedulingError
-from .serializers import (event_type_resource, event_uri, invitee_uri, org_uri, organization_resource, subscription_uri,
-                          user_resource, user_uri)
-from .store import (EventType, Invitee, OAuthClient, Organization, Token, User, WebhookAttempt, WebhookSubscription, db,
-                    empty_all, isoformat, parse_time, utcnow)
+from .serializers import (
+    event_type_resource,
+    event_uri,
+    invitee_uri,
+    org_uri,
+    organization_resource,
+    subscription_uri,
+    user_resource,
+    user_uri,
+)
+from .store import (
+    EventType,
+    Invitee,
+    OAuthClient,
+    Organization,
+    Token,
+    User,
+    WebhookAttempt,
+    WebhookSubscription,
+    db,
+    empty_all,
+    isoformat,
+    parse_time,
+    utcnow,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/_sandbox")
 

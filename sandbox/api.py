@@ -4,10 +4,16 @@ from flask import Blueprint, g, jsonify, request
 
 from . import apikit, scheduling
 from .apikit import ApiError
-from .serializers import (event_resource, event_type_membership_resource, event_type_resource, invitee_resource,
-                          membership_resource, organization_resource, user_resource)
-from .store import (EventMembership, EventType, EventTypeHost, Invitee, Membership, Organization, ScheduledEvent,
-                    User)
+from .serializers import (
+    event_resource,
+    event_type_membership_resource,
+    event_type_resource,
+    invitee_resource,
+    membership_resource,
+    organization_resource,
+    user_resource,
+)
+from .store import EventMembership, EventType, EventTypeHost, Invitee, Membership, Organization, ScheduledEvent, User
 
 bp = Blueprint("api", __name__)
 apikit.install(bp)

@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 import peewee as pw
 from flask import current_app, g, jsonify, request
 
-from . import faults
 from .store import Membership, Token, User, isoformat, parse_time, token_hash, utcnow
 
 MESSAGES = {
@@ -226,7 +225,7 @@ def _key_values(row, keys):
 
 def _after_clause(keys, values, forward):
     """Rows strictly after ``values`` in the (possibly reversed) order."""
-    values = [parse_time(v) if isinstance(f, pw.DateTimeField) else v for (f, _), v in zip(keys, values)]
+    values = [parse_time(v) if isinstance(f, pw.DateTimeField) else v for (f, _), v in zip(keys, values, strict=True)]
     clause = None
     for i, (field, desc) in enumerate(keys):
         step = (field < values[i]) if desc == forward else (field > values[i])

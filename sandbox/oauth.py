@@ -12,8 +12,7 @@ import time
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 
 from . import accounts
 from .serializers import base_url, org_uri, user_uri

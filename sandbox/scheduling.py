@@ -7,8 +7,7 @@ from datetime import datetime, time, timedelta
 
 from . import webhooks
 from .accounts import AccountError, unique_slug
-from .store import (EventGuest, EventMembership, EventType, EventTypeHost, Invitee, ScheduledEvent, User, db,
-                    utcnow)
+from .store import EventGuest, EventMembership, EventType, EventTypeHost, Invitee, ScheduledEvent, User, db, utcnow
 
 QUESTION_TYPES = ("string", "text", "phone_number", "single_select", "multi_select")
 LOCATION_KINDS = ("google_conference", "zoom_conference", "microsoft_teams_conference", "physical", "custom",

@@ -20,8 +20,17 @@ from flask import Blueprint, current_app, g, jsonify, request
 from . import apikit
 from .apikit import ApiError
 from .serializers import invitee_uri, subscription_resource, subscription_uri, webhook_payload
-from .store import (WEBHOOK_EVENTS, EventMembership, Organization, User, WebhookAttempt, WebhookJob,
-                    WebhookSubscription, db, utcnow)
+from .store import (
+    WEBHOOK_EVENTS,
+    EventMembership,
+    Organization,
+    User,
+    WebhookAttempt,
+    WebhookJob,
+    WebhookSubscription,
+    db,
+    utcnow,
+)
 
 bp = Blueprint("webhook_api", __name__)
 apikit.install(bp)

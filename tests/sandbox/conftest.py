@@ -152,10 +152,13 @@ def send_due(sb_app):
 
 # ---------------------------------------------------------------- webhook receiver
 @pytest.fixture
-def receiver():
+def receiver(contract):
+    """A webhook receiver; every payload it got is checked against the OpenAPI at the end."""
     r = Receiver()
     yield r
     r.close()
+    for req in r.requests:
+        contract.check_payload(req["body"])
 
 
 # ---------------------------------------------------------------- common world

@@ -5,7 +5,7 @@ import http.server
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import requests
@@ -17,8 +17,8 @@ PORTAL_CLIENT = {"name": "Calbridge Test", "client_id": "portal-client", "client
 
 def at(days, hour=10, minute=0):
     """An ISO start time ``days`` from today (UTC) at ``hour:minute``."""
-    day = datetime.now(timezone.utc).date() + timedelta(days=days)
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    day = datetime.now(UTC).date() + timedelta(days=days)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def verify_signature(raw, header, key, tolerance=180, now=None):

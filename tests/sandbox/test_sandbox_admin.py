@@ -46,7 +46,8 @@ def test_oauth_clients_and_reset_keeps_only_config_clients(sb_app, admin):
     with sb_app.app_context(), store.db.connection_context():
         ids = [c.client_id for c in store.OAuthClient.select()]
         portal = store.OAuthClient.get(store.OAuthClient.client_id == PORTAL_CLIENT["client_id"])
-        assert ids == [PORTAL_CLIENT["client_id"]] and portal.webhook_signing_key == PORTAL_CLIENT["webhook_signing_key"]
+        assert ids == [PORTAL_CLIENT["client_id"]]
+        assert portal.webhook_signing_key == PORTAL_CLIENT["webhook_signing_key"]
 
 
 def test_event_type_and_booking_validation(admin):

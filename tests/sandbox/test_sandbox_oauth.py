@@ -1,7 +1,7 @@
 """The OAuth server end to end, with Authlib as the client (API-FACTS §3)."""
 import re
-from html import unescape
 from datetime import timedelta
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -102,7 +102,7 @@ def test_refresh_reuse_answers_400_json(live):
     assert again.status_code == 400 and again.json() == {"error": "invalid_grant", "error_description": INVALID_GRANT}
 
 
-def test_revoke_and_introspect(live):
+def test_revoke_and_introspect(live, contract_for):
     oauth = session(live)
     callback, _, verifier = authorize(live, oauth, scope="users:read webhooks:write")
     token = oauth.fetch_token(f"{live.url}/oauth/token", authorization_response=callback, code_verifier=verifier)
@@ -119,6 +119,7 @@ def test_revoke_and_introspect(live):
         assert requests.post(f"{live.url}/oauth/introspect", data={"token": value}, auth=creds).json() == {
             "active": False}
     resp = requests.get(f"{live.url}/users/me", headers={"Authorization": f"Bearer {token['access_token']}"})
+    contract_for(live.url).check_requests(resp)
     assert resp.status_code == 401 and resp.json()["message"] == "The access token was revoked"
     tokens = Admin(url=live.url).tokens()
     assert {(t["kind"], t["revoked"]) for t in tokens} == {("access", True), ("refresh", True)}
