@@ -3,6 +3,15 @@
 SPEC E1 (what an appointment shows), E3 (Calendly ones are read-only: every
 change answers 409), E6 (portal ones stay in the portal), T2 (scoped; another
 subaccount's appointment is a 404).
+
+Decisions where the spec is silent:
+- Times are shown and entered in UTC, and the pages say so.
+- "Upcoming" lists what has not ended yet (a meeting in progress included),
+  soonest first; "Past" and "All" list the latest first.
+- A refused change (409) to a Calendly appointment from a plain form post
+  shows the appointment again with the message (a redirect cannot carry a
+  409); HTMX callers get the message as an alert, API callers as JSON.
+- The delete confirmation is an HTMX modal, and a page without JavaScript.
 """
 from datetime import date, timedelta
 
@@ -101,20 +110,29 @@ def _form_from_appointment(appointment, formdata=None):
     )
 
 
+def _sent_fields():
+    """What the caller sent: a form, or a JSON object from an API client."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        return MultiDict({k: "" if v is None else str(v) for k, v in body.items()} if isinstance(body, dict) else {})
+    return request.form
+
+
 def _patch_formdata(appointment):
     """PATCH: fields not sent keep their current value."""
     merged = _form_from_appointment(appointment).data
     for name in ("start", "end"):
         merged[name] = merged[name].strftime("%Y-%m-%dT%H:%M") if merged[name] else ""
     current = MultiDict({k: v or "" for k, v in merged.items()})
-    for key in request.form:
-        current.setlist(key, request.form.getlist(key))
+    sent = _sent_fields()
+    for key in sent:
+        current.setlist(key, sent.getlist(key))
     return current
 
 
 def _update(appointment):
     """Validate and save a portal appointment, or show the form again with the errors."""
-    formdata = _patch_formdata(appointment) if request.method == "PATCH" else request.form
+    formdata = _patch_formdata(appointment) if request.method == "PATCH" else _sent_fields()
     form = AppointmentForm(formdata=formdata)
     if not form.validate():
         if wants_json():

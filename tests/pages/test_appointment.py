@@ -207,3 +207,15 @@ def test_changes_need_the_csrf_token_which_htmx_sends_as_a_header(client, people
     assert resp.status_code == 200 and resp.headers["HX-Redirect"] == "/calendars/"
     with db.connection_context():
         assert Appointment.select().count() == 0
+
+
+def test_api_clients_can_send_json(client, signed_in, rows):
+    a = rows.appointment(title="Before", source=Source.PORTAL, owner=signed_in, start=datetime(2030, 3, 1, 9))
+    resp = client.put(f"/calendars/appointments/{a.id}", json={
+        "title": "After", "start": "2030-03-02T09:00", "end": "2030-03-02T09:30"})
+    assert resp.status_code == 200 and resp.get_json()["title"] == "After"
+    resp = client.patch(f"/calendars/appointments/{a.id}", json={"end": "2030-03-02T08:00"})
+    assert resp.status_code == 422 and resp.get_json()["errors"]["end"] == ["The end must be after the start."]
+    imported = rows.appointment(title="Imported")
+    resp = client.patch(f"/calendars/appointments/{imported.id}", json={"title": "x"})
+    assert resp.status_code == 409 and resp.get_json()["error"] == PLAIN_MESSAGE
