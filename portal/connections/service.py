@@ -18,12 +18,10 @@ from portal.calendly.plans import REQUIREMENT, plan_allowed, plan_refusal_messag
 from portal.extensions import db
 from portal.models import CalendarSelection, CalendlyConnection, Status
 from portal.models.audit import record
-from portal.queues import get_queue, get_redis
+from portal.queues import get_redis
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-
-BACKFILL_JOB = "jobs.sync.backfill_connection"
 
 C3_MESSAGE = "You already have a Calendly account connected in this subaccount ({email}). Disconnect it first."
 C4_MESSAGE = "This Calendly account is already connected by another Calbridge user."
@@ -156,10 +154,8 @@ def connect_from_oauth(user, subaccount, token):
     if connection.connected_at is not None:
         _ensure_webhook_quietly(connection)
     if connection.status == Status.IMPORTING:
-        from portal.sync.reconcile import enqueue_once
-
         # The interrupted backfill (W2) starts again; its window stays anchored at connected_at.
-        enqueue_once("bulk", BACKFILL_JOB, connection.id, f"backfill-{connection.id}")
+        _enqueue_backfill(connection)
     return connection, True
 
 
@@ -301,8 +297,15 @@ def save_selection(connection, offered, chosen_uris, consent, actor):
     except Exception:
         _delete_subscription_quietly(client, subscription["uri"])
         raise
-    get_queue("bulk").enqueue(BACKFILL_JOB, connection.id, job_id=f"backfill-{connection.id}")
+    _enqueue_backfill(connection)
     return chosen
+
+
+def _enqueue_backfill(connection):
+    """W2: ``jobs.sync.backfill_connection`` on "bulk" as ``backfill-<id>``, with the sync's timeout and retries."""
+    from portal.sync.reconcile import enqueue_backfill
+
+    enqueue_backfill(connection.id)
 
 
 def _delete_subscription_quietly(client, uri):
