@@ -13,7 +13,17 @@ from .serializers import (
     organization_resource,
     user_resource,
 )
-from .store import EventMembership, EventType, EventTypeHost, Invitee, Membership, Organization, ScheduledEvent, User
+from .store import (
+    EventMembership,
+    EventType,
+    EventTypeHost,
+    Invitee,
+    Membership,
+    Organization,
+    ScheduledEvent,
+    User,
+    utcnow,
+)
 
 bp = Blueprint("api", __name__)
 apikit.install(bp)
@@ -186,7 +196,9 @@ def cancel_scheduled_event(uuid):
     """Host cancels the whole event (every active invitee gets ``invitee.canceled``)."""
     event = _visible_event(uuid)
     if event.status == "canceled":
-        raise ApiError(403, "Event has already been canceled")
+        raise ApiError(403, "Event is already canceled")
+    if event.start_time <= utcnow():
+        raise ApiError(403, "Event in the past")
     body = request.get_json(silent=True) or {}
     reason = body.get("reason") if isinstance(body, dict) else None
     scheduling.cancel_event(event, reason=reason, canceled_by=_caller().name)

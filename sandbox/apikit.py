@@ -139,6 +139,8 @@ def resource_param(name, collection, model, required=False, args=None):
         if required:
             raise missing(name)
         return None
+    if not isinstance(value, str):
+        raise invalid(name)
     row = model.get_or_none(model.uuid == uuid_from_uri(value, collection, name))
     if row is None:
         raise ApiError(404)

@@ -221,3 +221,24 @@ def test_bad_page_token_is_400(api, world):
 def test_unknown_path_is_calendly_404(sb_client):
     resp = sb_client.get("/no_such_thing", headers={"Accept": "application/json"})
     assert resp.status_code == 404 and resp.json["title"] == "Resource Not Found"
+
+
+def test_host_cancels_an_event_through_the_api(api, admin, world, receiver, send_due):
+    api.post("/webhook_subscriptions", world["solo_token"], {
+        "url": receiver.url, "events": ["invitee.canceled"], "organization": world["solo"]["organization"]["uri"],
+        "user": world["solo"]["user"]["uri"], "scope": "user"})
+    booked = admin.book(world["chat"]["uri"], at(1))
+    resp = api.post(booked["event"] + "/cancellation", world["solo_token"], {"reason": "Host is ill"})
+    assert resp.status_code == 201
+    assert resp.json["resource"]["canceler_type"] == "host" and resp.json["resource"]["reason"] == "Host is ill"
+    again = api.post(booked["event"] + "/cancellation", world["solo_token"], {})
+    assert again.status_code == 403 and again.json["message"] == "Event is already canceled"
+    send_due()
+    [hook] = receiver.wait_for(1)
+    assert b'"canceler_type":"host"' in hook["body"]
+
+
+def test_non_string_uri_parameters_are_400(api, world):
+    resp = api.post("/webhook_subscriptions", world["solo_token"], {
+        "url": "https://x.example.com/h", "events": ["invitee.created"], "organization": 42, "scope": "organization"})
+    assert resp.status_code == 400 and resp.json["details"][0]["parameter"] == "organization"
