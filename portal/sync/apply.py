@@ -73,6 +73,8 @@ def apply_booking(connection, booking, via, delivery=None):
             result = _cancellation(existing, booking, reflect)
         elif not decision.import_:
             result = Applied(Outcome.SKIPPED, decision.reason, decision.rule, decision.detail, existing)
+        elif existing is not None:
+            result = _duplicate(existing, connection)
         else:
             result = _import(connection, booking, selections, decision, reflect)
         return _record(connection, booking, via, delivery, *result)
@@ -88,9 +90,7 @@ def find_appointment(subaccount_id, invitee_uri):
 
 # ------------------------------------------------------------------ import (E1, E2, O, W6)
 def _import(connection, booking, selections, decision, reflect):
-    existing = find_appointment(connection.subaccount_id, booking.invitee_uri)
-    if existing is not None:
-        return _duplicate(existing, connection)
+    """A new appointment (the caller found none), or a duplicate if another worker just made it."""
     selection = _selection_for(selections)
     contact = upsert_contact(connection.subaccount_id, booking.email, booking.name)
     owner, owner_reason = ownership.owner_for(connection, selection.shared, booking.event_type_uri)

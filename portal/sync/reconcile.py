@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
+from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -94,7 +95,7 @@ def check_plan(connection, client):
         resumed = Status.CONNECTED if connection.backfilled_at else Status.IMPORTING
         fields.update(status=resumed, last_error=None, failure_count=0)
         if resumed == Status.IMPORTING:
-            enqueue_once("bulk", BACKFILL_JOB, connection.id, f"backfill-{connection.id}")
+            enqueue_backfill(connection.id)
     _update_unless_gone(connection, fields)
     return connection.is_syncing
 
@@ -136,16 +137,34 @@ def _failed(connection_id, exc):
 
 
 # ------------------------------------------------------------------ scheduling
-def enqueue_once(queue_name, func, connection_id, job_id):
-    """Enqueue ``func(connection_id)`` as ``job_id`` unless that job is queued or running; True if enqueued."""
-    redis = get_redis()
+# Per job: queue, job id prefix, RQ options. A backfill of a busy account takes
+# many minutes at Calendly's rate limit, far beyond RQ's 180 s default timeout.
+JOBS = {
+    RECONCILE_JOB: ("default", "reconcile", {"job_timeout": 900}),
+    BACKFILL_JOB: ("bulk", "backfill", {"job_timeout": 3 * 3600, "retry": (3, [30, 120, 600])}),
+}
+
+
+def enqueue_once(func, connection_id):
+    """Enqueue ``func(connection_id)`` as ``<kind>-<id>`` unless that job is queued or running; True if enqueued."""
+    queue_name, kind, options = JOBS[func]
+    job_id = f"{kind}-{connection_id}"
     try:
-        if Job.fetch(job_id, connection=redis).get_status() in ACTIVE_JOB_STATES:
+        if Job.fetch(job_id, connection=get_redis()).get_status() in ACTIVE_JOB_STATES:
             return False
     except NoSuchJobError:
         pass
-    get_queue(queue_name).enqueue(func, connection_id, job_id=job_id)
+    options = dict(options)
+    if "retry" in options:
+        max_, intervals = options.pop("retry")
+        options["retry"] = Retry(max=max_, interval=intervals)
+    get_queue(queue_name).enqueue(func, connection_id, job_id=job_id, **options)
     return True
+
+
+def enqueue_backfill(connection_id):
+    """W2: the backfill job with its long timeout and retries (the first Save may use this too)."""
+    return enqueue_once(BACKFILL_JOB, connection_id)
 
 
 def enqueue_all():
@@ -156,10 +175,10 @@ def enqueue_all():
         CalendlyConnection.status.in_(RECONCILED) & CalendlyConnection.connected_at.is_null(False)))
     for connection in connections:
         try:
-            if enqueue_once("default", RECONCILE_JOB, connection.id, f"reconcile-{connection.id}"):
+            if enqueue_once(RECONCILE_JOB, connection.id):
                 count += 1
             if connection.backfilled_at is None and connection.status in (Status.IMPORTING, Status.ERROR):
-                enqueue_once("bulk", BACKFILL_JOB, connection.id, f"backfill-{connection.id}")
+                enqueue_backfill(connection.id)
         except RedisError as exc:
             log.warning("reconcile_all: Redis unavailable (%s)", exc)
             break
