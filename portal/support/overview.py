@@ -103,6 +103,16 @@ class Health:
         return terms.webhook_state_label(c.webhook_state, c.webhook_subscription_uri)
 
     @property
+    def needs_attention(self):
+        """A status, webhook or inbox problem support staff should look at first."""
+        c = self.connection
+        return bool(
+            c.status in ("error", "reconnect_needed", "plan_not_supported")
+            or c.webhook_state == "disabled"
+            or self.failed
+        )
+
+    @property
     def importing_percent(self):
         c = self.connection
         if not c.backfill_total:

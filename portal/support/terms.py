@@ -25,6 +25,16 @@ REASON_LABELS = {
     SkipReason.DISCONNECTED: "Disconnected",
 }
 
+# For the narrow cells of the connection list.
+SHORT_REASON_LABELS = {
+    SkipReason.NOT_SELECTED: "Not selected",
+    SkipReason.OUTSIDE_WINDOW: "Outside window",
+    SkipReason.DUPLICATE: "Duplicate",
+    SkipReason.PLAN: "Plan",
+    SkipReason.ERROR: "Error",
+    SkipReason.DISCONNECTED: "Disconnected",
+}
+
 OUTCOME_LABELS = {
     Outcome.IMPORTED: "Imported",
     Outcome.SKIPPED: "Skipped",
@@ -70,6 +80,10 @@ STATUS_ORDER = (
 
 def reason_label(reason):
     return REASON_LABELS.get(reason, (reason or "Other").replace("_", " ").capitalize())
+
+
+def short_reason_label(reason):
+    return SHORT_REASON_LABELS.get(reason) or reason_label(reason)
 
 
 def outcome_label(outcome):

@@ -10,6 +10,7 @@ from portal.support.redaction import redact
 from portal.timeutil import parse_iso, utcnow
 
 HOURS = 7 * 24
+SHORT, LONG = 50, 500  # timeline lengths: the page's default and "show more"
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Entry:
     text: str = ""  # error or decision detail, redacted
 
 
-def recent(connection, limit=100, secrets=()):
+def recent(connection, limit=SHORT, secrets=()):
     """The latest ``limit`` deliveries and decisions of ``connection``, newest first."""
     deliveries = (
         WebhookDelivery.select(

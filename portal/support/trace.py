@@ -217,11 +217,15 @@ def _event_of(invitee_uri):
 
 
 def _verdicts(booking, appointments, subaccount_names):
-    """Per subaccount: the appointment if there is one, else the latest decision."""
+    """Per subaccount: the appointment if there is one, else the decision that explains it.
+
+    An import outranks later decisions (a W6 duplicate after an import means
+    "already there"); otherwise the latest decision is the explanation.
+    """
     verdicts = {}
     for a in appointments:
         verdicts[a.subaccount_id] = Verdict(subaccount_names.get(a.subaccount_id, "?"), appointment=a)
-    for step in booking.steps:
+    for step in booking.steps:  # chronological
         if step.kind != "decision":
             continue
         sid = step.row.subaccount_id or (step.connection.subaccount_id if step.connection else None)
@@ -230,8 +234,8 @@ def _verdicts(booking, appointments, subaccount_names):
         v = verdicts.get(sid)
         if v is None:
             v = verdicts[sid] = Verdict(subaccount_names.get(sid, "?"))
-        if v.appointment is None:
-            v.decision = step.row  # steps are chronological: the last one wins
+        if v.appointment is None and not (v.decision is not None and is_imported(v)):
+            v.decision = step.row
     return sorted(verdicts.values(), key=lambda v: v.subaccount_name)
 
 

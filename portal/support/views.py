@@ -85,6 +85,7 @@ def connection(connection_id):
     except RedisError as exc:
         redis_error = str(exc)
     first_hour, counts = timeline.imports_per_hour(conn, now)
+    timeline_limit = timeline.LONG if request.args.get("timeline") == "long" else timeline.SHORT
     busy = (any(s in recovery.ACTIVE for s in job_states.values())
             or health.pending > 0 or conn.status == Status.IMPORTING)
     context = dict(
@@ -92,7 +93,8 @@ def connection(connection_id):
         conn=conn,
         now=now,
         chart=chart.hourly_bars(first_hour, counts),
-        entries=timeline.recent(conn, secrets=secrets),
+        entries=timeline.recent(conn, limit=timeline_limit, secrets=secrets),
+        timeline_limit=timeline_limit,
         tasks=timeline.recent_tasks(conn),
         failed_deliveries=recovery.failed_deliveries(conn, secrets),
         failed_jobs=jobs,

@@ -48,21 +48,21 @@ def test_list_shows_every_subaccounts_connections_with_24h_and_7d_counts(build, 
     assert "3 connections" in text_of(html)
 
     alice = _row_for(html, "alice@acme.test")
-    subaccount, calendly, status, calendars, webhooks, reconciled, backlog, day, week = alice
+    subaccount, calendly, status, calendars, sync, backlog, bookings = alice
     assert subaccount == "Acme Dental alice@acme.test"
     assert calendly == "alice@calendly.test Professional"
     assert status == "Connected"
     assert calendars == "2 selected Intro call, Team demo"
-    assert webhooks.startswith("Active Last received 2 min ago")
-    assert reconciled == "never"
+    assert sync == "Active Last webhook 2 min ago Reconciled never"
     assert backlog.startswith("2 pending oldest 12 min ago") and "1 failed" in backlog
-    assert day == "3 imported 2 skipped Calendar not selected: 1 Duplicate: 1"
-    assert week == "5 imported 4 skipped Calendar not selected: 2 Outside sync window: 1 Duplicate: 1"
+    # Last 24 hours beside last 7 days; the decision of 10 days ago is in neither.
+    assert bookings == "24 h 7 d Imported 3 5 Not selected 1 2 Outside window 0 1 Duplicate 1 1"
 
     bob = _row_for(html, "bob@bright.test")
     assert bob[0] == "Bright Smiles bob@bright.test"
     assert bob[2] == "Reconnect needed Refresh token refused (invalid_grant)"
-    assert bob[7] == "0 imported 0 skipped" and bob[8] == "1 imported 0 skipped"
+    assert bob[4] == "Active Last webhook none yet Reconciled never"
+    assert bob[6] == "24 h 7 d Imported 0 1 Skipped 0 0"
     carol = _row_for(html, "carol@bright.test")
     assert carol[2] == "Importing 10 / 40"
 

@@ -118,3 +118,15 @@ def test_trace_htmx_returns_only_the_results(shared_booking, support_client):
     html = resp.get_data(as_text=True)
     assert html.lstrip().startswith("{%") is False and '<section id="trace-results"' in html
     assert "<html" not in html
+
+
+def test_a_duplicate_after_an_import_still_reads_as_imported(build, support_client):
+    alice = build.connection("alice@acme.test")
+    uri = f"{API}/scheduled_events/EVT7/invitees/INV7"
+    build.decision(alice, invitee=uri, rule="W2", ago=timedelta(hours=2))
+    build.decision(alice, Outcome.SKIPPED, SkipReason.DUPLICATE, "W6", invitee=uri, detail="W6: already imported",
+                   via="reconcile", ago=timedelta(hours=1))
+    html = support_client.get("/support/trace", query_string={"q": uri}).get_data(as_text=True)
+    verdicts = _verdicts(html)
+    assert verdicts.startswith("✓ Imported in Acme Dental") and "Not imported" not in verdicts
+    assert [r[3] for r in table_rows(html)] == ["Imported", "Skipped Duplicate"]
