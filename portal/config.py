@@ -22,6 +22,9 @@ DEFAULTS = {
     "CALENDLY_SCOPES": "users:read organizations:read event_types:read "
     "scheduled_events:read webhooks:read webhooks:write",
     "CALENDLY_HTTP_TIMEOUT": 10,
+    "CALENDLY_MAX_ATTEMPTS": 3,  # per call, on 5xx and network errors
+    "CALENDLY_RETRY_BACKOFF_SECONDS": 0.5,
+    "CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS": 5,  # longer 429 waits go back to RQ
     "BACKFILL_DAYS": 180,  # SPEC W2; 0 = only events created after setup
     "RECONCILE_INTERVAL_SECONDS": 300,  # SPEC E5
     "RECONCILE_LOOKBACK_DAYS": 7,
