@@ -95,6 +95,34 @@ def parse_booking(invitee, event):
     )
 
 
+# What E2 says is not synced; dropped from a delivery before the inbox stores it.
+PRIVATE_INVITEE_FIELDS = (
+    "questions_and_answers", "text_reminder_number", "tracking", "payment", "no_show", "reconfirmation",
+    "routing_form_submission", "cancel_url", "reschedule_url",
+)
+PRIVATE_EVENT_FIELDS = ("location", "meeting_notes_plain", "meeting_notes_html", "calendar_event")
+
+
+def minimize(envelope):
+    """A copy of a webhook envelope without phone numbers, answers, notes or tracking (E2).
+
+    Everything ``parse_delivery`` reads is kept, so the stored copy can be
+    applied (and retried) as received.
+    """
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("payload"), dict):
+        return envelope
+    payload = {k: v for k, v in envelope["payload"].items() if k not in PRIVATE_INVITEE_FIELDS}
+    if isinstance(payload.get("cancellation"), dict):
+        payload["cancellation"] = {k: v for k, v in payload["cancellation"].items() if k != "reason"}
+    event = payload.get("scheduled_event")
+    if isinstance(event, dict):
+        event = {k: v for k, v in event.items() if k not in PRIVATE_EVENT_FIELDS}
+        if isinstance(event.get("cancellation"), dict):
+            event["cancellation"] = {k: v for k, v in event["cancellation"].items() if k != "reason"}
+        payload["scheduled_event"] = event
+    return {**envelope, "payload": payload}
+
+
 def parse_delivery(envelope):
     """``(event_name, Booking)`` from a webhook body already decoded from JSON (§7).
 

@@ -10,6 +10,10 @@ what arrived.
 A delivery is stored before it is acknowledged; if Redis is down it stays
 ``received`` and ``sweep`` hands it to a worker later. ``apply`` runs in the
 worker and is safe to run twice.
+
+The stored body is the verified delivery minus what SPEC E2 says is never
+synced (phone numbers, questions and answers, notes, tracking); replays are
+recognised by the SHA-256 of the raw bytes.
 """
 import hashlib
 import json
@@ -27,7 +31,7 @@ from portal.calendly import signatures
 from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDelivery
 from portal.queues import get_queue, get_redis
 from portal.sync.apply import WEBHOOK, apply_booking, record_error
-from portal.sync.booking import BOOKING_EVENTS, BookingError, parse_delivery
+from portal.sync.booking import BOOKING_EVENTS, BookingError, minimize, parse_delivery
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -85,7 +89,7 @@ def receive(webhook_token, headers, body):
     payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else {}
     invitee_uri = payload.get("uri") if isinstance(payload.get("uri"), str) else None
     row = dict(connection=connection, webhook_token=webhook_token[:255], headers=_headers_json(headers),
-               body=_text(body), event=event[:255], invitee_uri=(invitee_uri or "")[:255] or None)
+               body=json.dumps(minimize(envelope)), event=event[:255], invitee_uri=(invitee_uri or "")[:255] or None)
 
     if event not in BOOKING_EVENTS:
         delivery = WebhookDelivery.create(**row, state=DeliveryState.SKIPPED,
@@ -160,7 +164,12 @@ def _headers_json(headers):
 
 
 def _text(body):
-    return body.decode("utf-8", errors="replace") if isinstance(body, bytes) else (body or "")
+    """A refused body as text, minimized like an accepted one when it is JSON (E2)."""
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else (body or "")
+    try:
+        return json.dumps(minimize(json.loads(text)))
+    except ValueError:
+        return text
 
 
 # ------------------------------------------------------------------ hand-off to RQ

@@ -103,11 +103,12 @@ def test_booking_appears_within_seconds_with_a_name_and_email_contact(live):
     assert (contact.name, contact.email_normalized, contact.assigned_user_id) == (
         "Grace Hopper", "grace@example.com", live.ada.id)
     assert [g.contact.email_normalized for g in appt.guests] == ["bob@example.com"]
-    # Phone numbers and answers are not kept anywhere but the raw inbox copy.
-    kept = json.dumps([[c.name, c.email] for c in Contact.select()] + [appt.title, appt.notes, appt.owner_reason])
-    assert "555" not in kept
+    # Phone numbers and answers are kept nowhere, the inbox copy included.
     delivery = WebhookDelivery.get(WebhookDelivery.invitee_uri == booked["invitee"])
     assert delivery.state == DeliveryState.APPLIED
+    kept = json.dumps([[c.name, c.email] for c in Contact.select()]
+                      + [appt.title, appt.notes, appt.owner_reason, delivery.body, delivery.headers])
+    assert "555" not in kept and "Phone" not in kept
 
 
 def test_same_email_in_another_case_reuses_the_contact_and_moves_the_assigned_user(live):
@@ -244,18 +245,26 @@ def test_redelivered_webhooks_and_reconciliation_replays_make_one_appointment(li
     conn = connect(live, live.ada, "ada@cal.test", ["Cleaning"])
     booked = live.sandbox.book(live.cleaning["uri"], iso(soon()), "Grace", "grace@example.com")
     appointment_for(booked["invitee"])
-    original = WebhookDelivery.get(WebhookDelivery.invitee_uri == booked["invitee"])
+    # The same booking delivered again, as Calendly would send it, three times (retries of one delivery).
+    client = CalendlyClient(conn)
+    invitee = client.get_invitee(booked["invitee"])
+    payload = {**invitee, "scheduled_event": client.get_event(booked["event"])}
+    raw = json.dumps({"event": "invitee.created", "created_at": iso(utcnow()), "payload": payload}).encode()
     url = f"{stack['portal_url']}/webhooks/calendly/{conn.webhook_token}"
-    for _ in range(2):  # Calendly retrying the same delivery
-        raw = original.body.encode()
-        resp = requests.post(url, data=raw, timeout=5, headers={
-            "Content-Type": "application/json", signatures.HEADER: signatures.sign(conn.signing_key, raw)})
+    for n in range(3):
+        header = signatures.sign(conn.signing_key, raw, t=time.time() + n)
+        resp = requests.post(url, data=raw, timeout=5,
+                             headers={"Content-Type": "application/json", signatures.HEADER: header})
         assert resp.status_code == 200
+    wait_for(lambda: WebhookDelivery.select().where(WebhookDelivery.state == DeliveryState.APPLIED).count() == 2,
+             message="the redelivery to be applied")
     for _ in range(2):
         reconcile_connection(conn.id)
     assert Appointment.select().count() == 1 and AppointmentSource.select().count() == 1
     states = [d.state for d in WebhookDelivery.select().order_by(WebhookDelivery.id)]
-    assert states == [DeliveryState.APPLIED, DeliveryState.DUPLICATE, DeliveryState.DUPLICATE]
+    assert states == [DeliveryState.APPLIED, DeliveryState.APPLIED, DeliveryState.DUPLICATE, DeliveryState.DUPLICATE]
+    decisions = [(d.via, d.outcome, d.reason) for d in SyncDecision.select().order_by(SyncDecision.id)]
+    assert decisions == [("webhook", "imported", None), ("webhook", "skipped", SkipReason.DUPLICATE)]
     assert CalendlyConnection.get_by_id(conn.id).last_reconciled_at is not None
 
 
