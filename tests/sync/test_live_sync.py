@@ -343,3 +343,27 @@ def test_deleted_webhook_subscription_is_recreated(live):
     assert c.webhook_subscription_uri != old_uri and c.webhook_state == "active"
     booked = live.sandbox.book(live.cleaning["uri"], iso(soon()), "Grace", "grace@example.com")
     appointment_for(booked["invitee"])
+
+
+@pytest.mark.parametrize("reflect", [False, True])
+def test_cancel_and_reschedule_in_calendly(live, reflect):
+    Subaccount.update(reflect_cancellations=reflect).where(Subaccount.id == live.sub.id).execute()
+    connect(live, live.ada, "ada@cal.test", ["Cleaning"])
+    first = live.sandbox.book(live.cleaning["uri"], iso(soon(2)), "Grace", "grace@example.com")
+    second = live.sandbox.book(live.cleaning["uri"], iso(soon(3)), "Alan", "alan@example.com")
+    appointment_for(first["invitee"]), appointment_for(second["invitee"])
+
+    live.sandbox.cancel(second["invitee"])
+    moved = live.sandbox.reschedule(first["invitee"], iso(soon(4)))
+    replacement = appointment_for(moved["invitee"])
+    wait_for(lambda: SyncDecision.select().where(SyncDecision.rule == "E4").count() == 2,
+             message="both cancellations to be applied")
+    old, canceled = (Appointment.get(Appointment.invitee_uri == first["invitee"]),
+                     Appointment.get(Appointment.invitee_uri == second["invitee"]))
+    assert replacement.start == soon(4) and replacement.status == "booked"
+    if reflect:
+        assert (old.status, old.rescheduled_to_id) == ("cancelled", replacement.id)
+        assert canceled.status == "cancelled" and canceled.cancelled_at is not None
+    else:  # as in the seeds: Calendly's changes do not touch existing appointments (E4)
+        assert (old.status, old.rescheduled_to_id, canceled.status) == ("booked", None, "booked")
+    assert Appointment.select().count() == 3 and Contact.select().count() == 2
