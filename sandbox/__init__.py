@@ -12,6 +12,7 @@ SANDBOX_WEBHOOK_SENDER          "thread" (background sender) or "off" (call webh
 SANDBOX_WEBHOOK_RETRY_SCHEDULE  seconds between retries (JSON list; default exponential, 24 h in total)
 SANDBOX_WEBHOOK_RETRY_BUDGET    seconds after the first attempt before giving up (86400)
 SANDBOX_TOKEN_RATE_LIMIT        token requests per user per minute to enforce (unset: counted, not enforced)
+SANDBOX_ENFORCE_SCOPES          403 when a token issued with explicit scopes lacks the endpoint's scope (off)
 SANDBOX_DEMO                    seed the demo accounts at start (idempotent)
 SANDBOX_SECRET_KEY              session/token signing key (default: random per process)
 """
@@ -38,6 +39,7 @@ DEFAULTS = {
     "SANDBOX_WEBHOOK_RETRY_BUDGET": 86400,
     "SANDBOX_TOKEN_RATE_LIMIT": None,
     "SANDBOX_DEMO": False,
+    "SANDBOX_ENFORCE_SCOPES": False,
     "SANDBOX_SECRET_KEY": None,
 }
 
@@ -87,6 +89,7 @@ def _normalize(cfg):
     cfg["SANDBOX_WEBHOOK_RETRY_SCHEDULE"] = _number_list(cfg["SANDBOX_WEBHOOK_RETRY_SCHEDULE"])
     cfg["SANDBOX_OAUTH_CLIENTS"] = accounts.parse_clients(cfg["SANDBOX_OAUTH_CLIENTS"])
     cfg["SANDBOX_DEMO"] = _truthy(cfg["SANDBOX_DEMO"])
+    cfg["SANDBOX_ENFORCE_SCOPES"] = _truthy(cfg["SANDBOX_ENFORCE_SCOPES"])
     cfg["SANDBOX_WEBHOOK_SENDER"] = str(cfg["SANDBOX_WEBHOOK_SENDER"] or "thread").lower()
     if cfg["SANDBOX_WEBHOOK_SENDER"] not in ("thread", "off"):
         raise ValueError("SANDBOX_WEBHOOK_SENDER must be 'thread' or 'off'")

@@ -242,3 +242,24 @@ def test_non_string_uri_parameters_are_400(api, world):
     resp = api.post("/webhook_subscriptions", world["solo_token"], {
         "url": "https://x.example.com/h", "events": ["invitee.created"], "organization": 42, "scope": "organization"})
     assert resp.status_code == 400 and resp.json["details"][0]["parameter"] == "organization"
+
+
+@pytest.mark.sandbox_config(SANDBOX_ENFORCE_SCOPES=True)
+def test_scoped_tokens_are_limited_to_their_scopes(sb_app, api, admin):
+    from sandbox import oauth, store
+
+    admin.user("scoped@example.com")
+    with sb_app.test_request_context(base_url=BASE):
+        store.db.connect(reuse_if_open=True)
+        user = store.User.get(store.User.email == "scoped@example.com")
+        client = store.OAuthClient.get()
+        token = oauth.issue_token(client, user, "users:read webhooks:write")["access_token"]
+    assert api.get("/users/me", token).status_code == 200
+    resp = api.get("/scheduled_events", token, user=api.get("/users/me", token).json["resource"]["uri"])
+    assert resp.status_code == 403 and resp.json["title"] == "Permission Denied"
+    listed = api.get("/webhook_subscriptions", token, organization=user_org(api, token), scope="organization")
+    assert listed.status_code == 200  # webhooks:write implies webhooks:read
+
+
+def user_org(api, token):
+    return api.get("/users/me", token).json["resource"]["current_organization"]
