@@ -62,9 +62,10 @@ class RedisServer:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not os.path.exists(binary):
             raise RuntimeError("redis-server is not installed (make installs it: apt-get install redis-server)")
+        os.makedirs(self.directory, exist_ok=True)
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.directory],
+             "--dir", self.directory, "--logfile", os.path.join(self.directory, "redis.log")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -77,7 +78,7 @@ class RedisServer:
                         return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        raise RuntimeError(f"redis-server did not start on port {self.port}; see {self.directory}/redis.log")
 
     def stop(self):
         if self.process and self.process.poll() is None:

@@ -39,13 +39,17 @@ def test_make_run_in_a_fresh_clone_serves_the_sign_in_page(tmp_path):
             time.sleep(0.5)
             banner = (tmp_path / "make-run.log").read_text()
         assert "alice@calbridge.test" in banner and "calbridge-demo" in banner
+    except Exception:
+        print((tmp_path / "make-run.log").read_text()[-5000:])
+        raise
     finally:
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise AssertionError("make run did not stop on Ctrl-C")
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                raise AssertionError("make run did not stop on Ctrl-C")
     # Ctrl-C stopped every service: the ports are free again.
     for port in (portal_port, sandbox_port):
         with pytest.raises(OSError):
