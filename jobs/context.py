@@ -26,11 +26,13 @@ def job(func):
     def wrapper(*args, **kwargs):
         app = get_app()
         with app.app_context():
-            db.connect(reuse_if_open=True)
+            # A job run inline inside another job (RQ_ASYNC off) shares the
+            # outer job's connection: only the one who opened it closes it.
+            opened = db.connect(reuse_if_open=True)
             try:
                 return func(*args, **kwargs)
             finally:
-                if not db.is_closed() and not db.in_transaction():
+                if opened and not db.is_closed() and not db.in_transaction():
                     db.close()
 
     return wrapper
