@@ -8,6 +8,7 @@ from datetime import timedelta
 
 WIDTH, HEIGHT = 760, 170
 LEFT, RIGHT, TOP, BOTTOM = 36, 8, 12, 26
+DAY_LABEL_WIDTH = 44  # room a "Sat 21" label needs right of its midnight line
 
 
 @dataclass
@@ -68,8 +69,9 @@ def hourly_bars(first_hour, counts):
         h = plot_h * n / top_value
         chart.bars.append(Bar(round(LEFT + i * slot, 2), round(TOP + plot_h - h, 2), round(bar_w, 2), round(h, 2),
                               n, label))
-        if start.hour == 0:
-            chart.days.append((round(LEFT + i * slot, 2), f"{start:%a %d}"))
+        x = LEFT + i * slot
+        if start.hour == 0 and x + DAY_LABEL_WIDTH <= WIDTH - RIGHT:
+            chart.days.append((round(x, 2), f"{start:%a %d}"))
     for value in (0, top_value // 2 if top_value > 1 else None, top_value):
         if value is not None:
             chart.gridlines.append((round(TOP + plot_h - plot_h * value / top_value, 2), str(value)))

@@ -8,7 +8,7 @@ are never selected.
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from peewee import JOIN, Case, fn
+from peewee import Case, fn
 
 from portal.models import (
     CalendarSelection,

@@ -10,20 +10,20 @@ from datetime import datetime
 
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from portal.models import DeliveryState, WebhookDelivery
 from portal.queues import QUEUE_NAMES, get_queue, get_redis
 from portal.support.redaction import redact
+from portal.sync import inbox, reconcile
 from portal.timeutil import parse_iso
 
 # Jobs whose first argument is a connection id, and the one whose first
 # argument is a delivery id (enqueued by dotted path, see jobs/sync.py).
-CONNECTION_JOBS = ("jobs.sync.reconcile_connection", "jobs.sync.backfill_connection")
-DELIVERY_JOB = "jobs.sync.apply_delivery"
-RESYNC_QUEUE, DELIVERY_QUEUE = "default", "sync"
-ACTIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+CONNECTION_JOBS = (reconcile.RECONCILE_JOB, reconcile.BACKFILL_JOB)
+DELIVERY_JOB = inbox.APPLY_JOB
+ACTIVE = reconcile.ACTIVE_JOB_STATES
 # How many failed jobs per queue the console looks through (newest first).
 SCAN_LIMIT = 1000
 
@@ -34,10 +34,6 @@ def reconcile_job_id(connection_id):
 
 def backfill_job_id(connection_id):
     return f"backfill-{connection_id}"
-
-
-def delivery_job_id(delivery_id):
-    return f"delivery-{delivery_id}"
 
 
 @dataclass
@@ -152,30 +148,23 @@ def _describe(queue_name, job, secrets):
 
 def resync(connection):
     """Enqueue a reconciliation of ``connection`` now; False if one is already queued or running."""
-    job_id = reconcile_job_id(connection.id)
-    try:
-        if Job.fetch(job_id, connection=get_redis()).get_status() in ACTIVE:
-            return False
-    except NoSuchJobError:
-        pass
-    get_queue(RESYNC_QUEUE).enqueue(
-        "jobs.sync.reconcile_connection", connection.id, job_id=job_id,
-        description=f"Reconcile connection {connection.id} (support)",
-    )
-    return True
+    return reconcile.enqueue_once(reconcile.RECONCILE_JOB, connection.id)
 
 
 def retry_delivery(delivery):
-    """Put a failed delivery back in the inbox and hand it to a worker again."""
+    """Put a failed delivery back in the inbox and hand it to a worker again.
+
+    Its exhausted RQ job leaves the failed registry first, so the delivery is
+    not listed twice; if Redis is down it stays ``received`` for the sweeper.
+    """
     delivery.state = DeliveryState.RECEIVED
     delivery.error = None
     delivery.save(only=[WebhookDelivery.state, WebhookDelivery.error])
-    job_id = delivery_job_id(delivery.id)
-    registry = FailedJobRegistry(DELIVERY_QUEUE, connection=get_redis())
-    if job_id in registry:
-        registry.requeue(job_id)
-    else:
-        get_queue(DELIVERY_QUEUE).enqueue(DELIVERY_JOB, delivery.id, job_id=job_id)
+    try:
+        FailedJobRegistry(inbox.QUEUE, connection=get_redis()).remove(inbox.job_id(delivery.id))
+    except RedisError:
+        return False
+    return inbox.enqueue(delivery.id)
 
 
 def retry_job(connection, job_id):

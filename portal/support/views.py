@@ -148,13 +148,17 @@ def retry(connection_id):
             if delivery.state != DeliveryState.FAILED:
                 flash(f"Delivery #{delivery.id} is no longer failed ({delivery.state}); nothing to retry.", "info")
                 return back
-            recovery.retry_delivery(delivery)
-            target, what = f"delivery #{delivery.id}", f"Delivery #{delivery.id}"
+            target = f"delivery #{delivery.id}"
+            if recovery.retry_delivery(delivery):
+                done = f"Delivery #{delivery.id} queued again."
+            else:
+                done = (f"Delivery #{delivery.id} is back in the inbox; the job queue is unreachable, "
+                        "so it will be applied as soon as Redis is back.")
         elif job_id:
             if recovery.retry_job(conn, job_id) is None:
                 flash("That job is no longer in the failed list; nothing to retry.", "info")
                 return back
-            target, what = f"job {job_id}", f"Job {job_id}"
+            target, done = f"job {job_id}", f"Job {job_id} queued again."
         else:
             flash("Choose a failed delivery or job to retry.", "error")
             return back
@@ -163,7 +167,7 @@ def retry(connection_id):
         return back
     record("support.retry", actor=current_user.id, subaccount=conn.subaccount_id,
            target=f"{target} of connection #{conn.id}", count=1)
-    flash(f"{what} queued again.", "success")
+    flash(done, "success")
     return back
 
 

@@ -1,10 +1,10 @@
 """Fixtures of the support console tests."""
 import pytest
-
-from console_helpers import Builder
 from rq.registry import FailedJobRegistry
 
 from portal.queues import QUEUE_NAMES, get_redis
+
+from .console_helpers import Builder
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,11 @@
 import json
 
 import pytest
-from console_helpers import ACCESS_TOKEN, API, REFRESH_TOKEN, SIGNING_KEY
 
 from portal.models import DeliveryState, Outcome, SkipReason
 from portal.support.redaction import redact
+
+from .console_helpers import ACCESS_TOKEN, API, REFRESH_TOKEN, SIGNING_KEY
 
 
 @pytest.fixture

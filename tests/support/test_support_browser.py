@@ -4,10 +4,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from console_helpers import API
 from playwright.sync_api import expect
 
 from portal.models import DeliveryState, Outcome, SkipReason
+
+from .console_helpers import API
 
 SHOTS = "/tmp/shots"
 

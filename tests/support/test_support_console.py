@@ -1,9 +1,9 @@
 """The console list, the connection page and the health JSON (SPEC S1, S2)."""
 from datetime import timedelta
 
-from console_helpers import table_rows, text_of
-
 from portal.models import DeliveryState, Outcome, SkipReason
+
+from .console_helpers import table_rows, text_of
 
 
 def _row_for(html, needle):

@@ -3,11 +3,12 @@ import json
 from datetime import timedelta
 
 import pytest
-from console_helpers import API, table_rows, text_of
 
 from portal.extensions import db
 from portal.models import Appointment, Contact, DeliveryState, Outcome, SkipReason
 from portal.support.trace import EMAIL, EVENT, INVITEE, TraceQueryError, classify
+
+from .console_helpers import API, table_rows, text_of
 
 EVENT_URI = f"{API}/scheduled_events/EVT100"
 INVITEE_URI = f"{EVENT_URI}/invitees/INV100"
