@@ -70,14 +70,6 @@ def job_states(connection_id):
     return states
 
 
-def is_busy(connection_id):
-    """True while a reconcile or backfill of the connection is queued or running."""
-    try:
-        return any(s in ACTIVE for s in job_states(connection_id).values())
-    except RedisError:
-        return False
-
-
 def failed_deliveries(connection, secrets=()):
     rows = list(
         WebhookDelivery.select(

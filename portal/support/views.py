@@ -50,12 +50,12 @@ def index():
         page=page,
         pages=max((total + overview.PER_PAGE - 1) // overview.PER_PAGE, 1),
         now=now,
+        status_counts=overview.status_counts(),
     )
     if htmx:
         return render_template("support/_connections.html", **context)
     return render_template(
         "support/index.html",
-        status_counts=overview.status_counts(),
         queues=recovery.queue_stats(),
         inbox=overview.inbox_totals(),
         **context,
