@@ -189,6 +189,23 @@ def enqueue(delivery_id):
     return True
 
 
+def _still_active(job, cutoff):
+    """True while ``job`` is queued, scheduled or really running.
+
+    A worker killed mid-job (SIGKILL, OOM) leaves it "started" until RQ's
+    registry cleanup, minutes later; applying one delivery takes
+    milliseconds, so one started before ``cutoff`` is abandoned: its stale
+    execution is dropped and the sweep enqueues it again (apply is idempotent).
+    """
+    status = job.get_status()
+    if status != JobStatus.STARTED:
+        return status in ACTIVE_JOB_STATES
+    if job.started_at is None or job.started_at.replace(tzinfo=None) >= cutoff:
+        return True
+    job.started_job_registry.remove_executions(job)
+    return False
+
+
 def sweep(now=None):
     """Re-enqueue deliveries a worker never finished (E5); returns how many.
 
@@ -213,7 +230,7 @@ def sweep(now=None):
     ids = [r.id for r in rows]
     try:
         jobs = Job.fetch_many([job_id(i) for i in ids], connection=get_redis())
-        active = {i for i, j in zip(ids, jobs) if j is not None and j.get_status() in ACTIVE_JOB_STATES}
+        active = {i for i, j in zip(ids, jobs) if j is not None and _still_active(j, cutoff)}
     except RedisError as exc:
         log.warning("inbox sweep skipped: Redis unavailable (%s)", exc)
         return 0
