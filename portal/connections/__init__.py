@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("connections", __name__, url_prefix="/calendars/settings")
 
-from portal.connections import views  # noqa: E402,F401
+from portal.connections import edit_views, views  # noqa: E402,F401

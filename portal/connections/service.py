@@ -55,6 +55,7 @@ class CalendarOption:
     shared: bool = False
     pooling_type: str | None = None
     active: bool = True
+    gone: bool = False  # selected, but Calendly no longer offers it (Edit can still remove it)
 
     @property
     def kind_label(self):

@@ -16,9 +16,10 @@ from portal.calendly.errors import CalendlyError, user_message
 from portal.calendly.oauth import CALLBACK_PATH, calendly_oauth, redirect_uri
 from portal.calendly.plans import plan_label
 from portal.connections import bp
-from portal.connections import service
+from portal.connections import removal, service
 from portal.extensions import htmx
 from portal.models import CalendlyConnection, Status, User
+from portal.sync import deletion
 from portal.tenancy import current_role, current_subaccount, get_scoped_or_404, subaccount_required, switch_to
 
 log = logging.getLogger(__name__)
@@ -83,15 +84,21 @@ def preferences():
 def _page(modal=None, status=200):
     sub = current_subaccount()
     mine = _mine()
+    is_admin = current_role() == "admin"
     others = []
-    if current_role() == "admin":
+    if is_admin:
         others = list(
             service.live_connections()
             .join(User)
             .where((CalendlyConnection.subaccount == sub) & (CalendlyConnection.user != current_user.id))
             .order_by(User.email)
         )
-    return render_template("connections/index.html", mine=mine, others=others, modal=modal), status
+    return render_template(
+        "connections/index.html", mine=mine, others=others, modal=modal,
+        tasks=removal.visible_tasks(sub.id, current_user.id, is_admin),
+        waiting=[removal.waiting_message(*w) for w in deletion.waiting_deletions(sub.id, current_user.id)],
+        past=removal.past_connections(sub.id, current_user.id),
+    ), status
 
 
 def _mine():
@@ -198,17 +205,22 @@ def _selection_error(connection, message, offered, chosen_uris, consent, status)
     return (modal, status) if htmx else _page(modal, status)
 
 
-def _selection_modal(connection, *, offered=None, chosen=None, consent=None, error=None):
-    """The selection modal; reusable for Edit (the current choice is ticked)."""
+def _selection_modal(connection, *, offered=None, chosen=None, consent=None, error=None, notice=None):
+    """The selection modal: the first Save (setup) or, once connected, Edit (D1) with the current choice."""
+    setup = connection.connected_at is None
     if offered is None:
-        try:
-            offered = service.offered_calendars(connection)
-        except CalendlyError as exc:
-            offered, error = [], user_message(exc)
+        if setup:
+            try:
+                offered = service.offered_calendars(connection)
+            except CalendlyError as exc:
+                offered, error = [], user_message(exc)
+        else:
+            offered, notice = removal.edit_options(connection)
     if chosen is None:
         chosen = [s.event_type_uri for s in connection.current_selections()]
     if consent is None:
-        consent = connection.connected_at is not None
+        consent = not setup
+    endpoint = "connections.select" if setup else "connections.edit"
     return render_template(
         "connections/_selection_modal.html",
         connection=connection,
@@ -216,8 +228,9 @@ def _selection_modal(connection, *, offered=None, chosen=None, consent=None, err
         chosen=set(chosen),
         consent=consent,
         error=error,
-        action=url_for("connections.select", connection_id=connection.id),
-        setup=connection.connected_at is None,
+        notice=notice,
+        action=url_for(endpoint, connection_id=connection.id),
+        setup=setup,
     )
 
 

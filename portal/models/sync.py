@@ -95,8 +95,9 @@ class Task(BaseModel):
     connection = ForeignKeyField(CalendlyConnection, null=True, backref="tasks", on_delete="SET NULL")
     kind = CharField()  # backfill | purge_calendar | disconnect
     description = CharField(default="")
+    event_type_uri = CharField(null=True)  # the calendar a purge_calendar task deletes from (D5)
     rq_job_id = CharField(null=True)
-    state = CharField(default="queued")  # queued | running | done | failed
+    state = CharField(default="queued")  # queued | running | done | failed | stopped (D4 consent withdrawn)
     total = IntegerField(default=0)
     done = IntegerField(default=0)
     error = TextField(null=True)

@@ -1,0 +1,161 @@
+"""Edit, Disconnect, deletion progress and the Activity tab (SPEC D1-D5, S1).
+
+Edit and Disconnect are HTMX modals over the Connections page (full pages
+without JavaScript). Saving an Edit that removes calendars first answers
+with the Keep / Delete question; the answers come back with the same form.
+Only the connection's own user may change it; anyone else gets 404 (T2).
+"""
+from flask import abort, flash, render_template, request, url_for
+from flask_htmx.responses import HTMXResponseStopPolling
+from flask_login import current_user
+from peewee import JOIN
+
+from portal.connections import bp, removal
+from portal.connections.service import SelectionProblem
+from portal.connections.views import _own_connection_or_404, _page, _selection_modal, _to_index
+from portal.extensions import htmx
+from portal.models import AuditEntry, Status, Task, User
+from portal.sync import deletion
+from portal.tenancy import admin_required, current_role, current_subaccount, get_scoped_or_404, subaccount_required
+
+ACTIVITY_PER_PAGE = 50
+# The audit actions a subaccount's admins see, in plain words (D5).
+ACTIVITY_LABELS = {
+    "calendar.delete": "Removed a calendar, deleting its events",
+    "calendar.keep": "Removed a calendar, keeping its events",
+    "calendar.purged": "Events deleted",
+    "calendar.add": "Added a calendar",
+    "connection.disconnect": "Disconnected Calendly",
+    "calendly.connect": "Connected Calendly",
+    "calendly.authorize": "Signed in to Calendly",
+    "calendly.reconnect": "Reconnected Calendly",
+    "calendly.refused": "Calendly connection refused",
+}
+
+
+def _modal(html, status=200):
+    return (html, status) if htmx else _page(html, status)
+
+
+def _live_connection_or_404(connection_id):
+    connection = _own_connection_or_404(connection_id)
+    if connection.status == Status.DISCONNECTED:
+        abort(404)
+    return connection
+
+
+# ------------------------------------------------------------------ Edit (D1, D2, W3, W4)
+@bp.route("/connections/<int:connection_id>/edit", methods=["GET", "POST"])
+@subaccount_required
+def edit(connection_id):
+    connection = _live_connection_or_404(connection_id)
+    if connection.connected_at is None:
+        return _modal(_selection_modal(connection))  # setup not finished: the first Save's modal
+    if request.method == "GET":
+        return _modal(_selection_modal(connection))
+
+    options, notice = removal.edit_options(connection)
+    chosen = request.form.getlist("event_type")
+    step = request.form.get("step", "choose")
+    try:
+        plan = removal.plan_edit(connection, options, chosen)
+    except SelectionProblem as exc:
+        return _modal(_selection_modal(connection, offered=options, chosen=chosen, error=exc.message,
+                                       notice=notice), exc.status_code)
+    if step == "back":
+        return _modal(_selection_modal(connection, offered=options, chosen=chosen, notice=notice))
+    if not plan.changed:
+        flash("No changes: the same calendars are still imported.", "info")
+        return _to_index()
+
+    answers = {}
+    if plan.removed:
+        answers, problem = removal.read_answers(request.form, plan.removed)
+        if step != "confirm" or problem:
+            return _modal(_question(connection, plan.removed, chosen=[o.uri for o in options if o.uri in chosen],
+                                    answers=answers, error=problem if step == "confirm" else None,
+                                    added=plan.added),
+                          422 if step == "confirm" else 200)
+    for category, text in removal.apply_edit(connection, plan, answers, current_user.id):
+        flash(text, category)
+    return _to_index()
+
+
+def _question(connection, selections, *, chosen=(), answers=None, error=None, added=(), disconnect=False):
+    """The Keep / Delete question (D2), or for Disconnect the one question for every calendar (D3)."""
+    action = "connections.disconnect" if disconnect else "connections.edit"
+    return render_template(
+        "connections/_removal_modal.html",
+        connection=connection,
+        questions=removal.questions(connection, selections),
+        chosen=list(chosen),
+        added=added,
+        answers=answers or {},
+        error=error,
+        disconnect=disconnect,
+        action=url_for(action, connection_id=connection.id),
+    )
+
+
+# ------------------------------------------------------------------ Disconnect (D3, C7)
+@bp.route("/connections/<int:connection_id>/disconnect", methods=["GET", "POST"])
+@subaccount_required
+def disconnect(connection_id):
+    connection = _live_connection_or_404(connection_id)
+    selections = list(connection.current_selections()) if connection.connected_at else []
+    if request.method == "GET":
+        return _modal(_question(connection, selections, disconnect=True))
+    answer = request.form.get("answer")
+    if selections and answer not in removal.CHOICES:
+        return _modal(_question(connection, selections, disconnect=True, error=removal.ANSWER_MISSING.format(
+            names="the events synced from Calendly")), 422)
+    for category, text in removal.disconnect(connection, answer, current_user.id):
+        flash(text, category)
+    return _to_index()
+
+
+# ------------------------------------------------------------------ deletion progress (D5)
+def _task_or_404(task_id):
+    """A purge of this subaccount that the user started, or any of them for an admin."""
+    extra = [Task.kind == deletion.PURGE_KIND]
+    if current_role() != "admin":
+        extra.append(Task.requested_by == current_user.id)
+    return get_scoped_or_404(Task, task_id, *extra)
+
+
+@bp.route("/tasks/<int:task_id>")
+@subaccount_required
+def task(task_id):
+    """The progress of one deletion; polled every second, 286 stops the polling once it ended."""
+    row = _task_or_404(task_id)
+    html = render_template("connections/_task.html", task=row)
+    if row.state in deletion.ACTIVE_TASK_STATES:
+        return html
+    return HTMXResponseStopPolling(html)
+
+
+@bp.route("/tasks/<int:task_id>/retry", methods=["POST"])
+@subaccount_required
+def retry_task(task_id):
+    """Queue a failed deletion again; it goes on from where it stopped."""
+    row = _task_or_404(task_id)
+    if row.state == "failed":
+        deletion.enqueue_purge(row)
+    html = render_template("connections/_task.html", task=Task.get_by_id(row.id))
+    return html if htmx else _to_index()
+
+
+# ------------------------------------------------------------------ Activity (D5, admins)
+@bp.route("/activity")
+@admin_required
+def activity():
+    """The subaccount's audit log: who removed, kept, deleted or disconnected what, when, how many."""
+    sub = current_subaccount().id
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    query = (AuditEntry.select(AuditEntry, User).join(User, JOIN.LEFT_OUTER, on=(AuditEntry.actor == User.id))
+             .where(AuditEntry.subaccount == sub))
+    total = query.count()
+    entries = list(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).paginate(page, ACTIVITY_PER_PAGE))
+    pages = max((total + ACTIVITY_PER_PAGE - 1) // ACTIVITY_PER_PAGE, 1)
+    return render_template("connections/activity.html", entries=entries, labels=ACTIVITY_LABELS, page=page,
+                           pages=pages, total=total)

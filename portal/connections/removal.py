@@ -1,0 +1,370 @@
+"""Editing the calendar selection and disconnecting Calendly (SPEC D1-D5, W3-W5, C7).
+
+- ``edit_options`` / ``plan_edit``: what the Edit modal offers and what a
+  submitted selection adds and removes;
+- ``questions``: the Keep / Delete question for each removed calendar, with
+  the number of appointments it concerns and, for a shared calendar, how many
+  other members must also choose Delete (D4);
+- ``apply_edit``: new periods for added calendars (W3; a calendar removed
+  with Keep gets its coverage back, W4), the answers for removed ones (their
+  periods close with Keep or Delete), the purges, the audit log;
+- ``disconnect``: the same answer for every calendar, then status
+  Disconnected, the webhook subscription deleted and the tokens revoked at
+  Calendly (D3, C7). Reconnecting later makes a new connection (W5).
+
+Each returns the messages to show the user as ``(category, text)`` pairs.
+"""
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from redis.exceptions import RedisError
+from rq import Retry
+
+from portal.calendly.client import CalendlyClient
+from portal.calendly.errors import CalendlyError, TransientError, user_message
+from portal.connections.service import (
+    CalendarOption,
+    SelectionProblem,
+    offered_calendars,
+)
+from portal.extensions import db
+from portal.models import CalendarSelection, CalendlyConnection, Status, Task
+from portal.models.audit import record
+from portal.queues import get_queue
+from portal.sync import deletion
+from portal.sync.deletion import DELETE, KEEP
+from portal.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+CHOICES = (KEEP, DELETE)
+NOTHING_CHOSEN = ("Choose at least one calendar. To stop importing from Calendly altogether, "
+                  "use Disconnect instead.")
+ANSWER_MISSING = "Choose Keep or Delete permanently for {names}."
+RELEASE_JOB = "jobs.deletion.release_connection"
+
+
+@dataclass(frozen=True)
+class Question:
+    """Delete all events synced from this calendar? (D2)"""
+
+    uri: str
+    name: str
+    shared: bool
+    count: int  # the calendar's appointments in the subaccount
+    others: int  # other members who still have it selected or chose Keep (D4)
+
+
+@dataclass
+class EditPlan:
+    added: list = field(default_factory=list)  # CalendarOption
+    removed: list = field(default_factory=list)  # CalendarSelection (open periods)
+
+    @property
+    def changed(self):
+        return bool(self.added or self.removed)
+
+
+# ------------------------------------------------------------------ Edit (D1, D2)
+def edit_options(connection):
+    """``(options, problem)``: the calendars the Edit modal offers, ticked ones first among them.
+
+    Calendars selected now but no longer offered by Calendly stay listed so
+    they can be removed. If Calendly cannot be reached, only the selected
+    calendars are offered (they can be removed, none added) and ``problem``
+    says why.
+    """
+    current = list(connection.current_selections())
+    problem = None
+    try:
+        options = list(offered_calendars(connection))
+    except CalendlyError as exc:
+        options = []
+        problem = f"{user_message(exc)} You can remove calendars now; adding one needs Calendly."
+    offered = {o.uri for o in options}
+    for s in current:
+        if s.event_type_uri not in offered:
+            options.append(CalendarOption(uri=s.event_type_uri, name=s.name, shared=s.shared,
+                                          pooling_type=s.pooling_type, gone=problem is None))
+    return options, problem
+
+
+def plan_edit(connection, options, chosen_uris):
+    """What saving ``chosen_uris`` changes; ``SelectionProblem`` when nothing is chosen."""
+    by_uri = {o.uri: o for o in options}
+    chosen = [by_uri[u] for u in dict.fromkeys(chosen_uris) if u in by_uri]
+    if not chosen:
+        raise SelectionProblem(NOTHING_CHOSEN)
+    current = {s.event_type_uri: s for s in connection.current_selections()}
+    chosen_uris = {o.uri for o in chosen}
+    return EditPlan(
+        added=[o for o in chosen if o.uri not in current],
+        removed=[s for uri, s in current.items() if uri not in chosen_uris],
+    )
+
+
+def questions(connection, selections):
+    """One ``Question`` per calendar about to be removed (D2, D4)."""
+    out = []
+    for s in selections:
+        waiting = deletion.consensus(connection.subaccount_id, s.event_type_uri).waiting_on
+        out.append(Question(
+            uri=s.event_type_uri, name=s.name, shared=s.shared,
+            count=deletion.count_for_calendar(connection.subaccount_id, s.event_type_uri),
+            others=len([u for u in waiting if u != connection.user_id]),
+        ))
+    return out
+
+
+def read_answers(form, selections):
+    """``(answers, problem)``: Keep/Delete per removed calendar from fields ``answer:<uri>``."""
+    answers = {s.event_type_uri: form.get(f"answer:{s.event_type_uri}") for s in selections}
+    missing = [s.name for s in selections if answers[s.event_type_uri] not in CHOICES]
+    if missing:
+        return answers, ANSWER_MISSING.format(names=", ".join(missing))
+    return answers, None
+
+
+def apply_edit(connection, plan, answers, actor):
+    """Save an Edit: periods opened and closed at one instant, then purges and messages."""
+    now = utcnow()
+    messages = []
+    with db.atomic():
+        for option in plan.added:
+            previous = _last_period(connection, option.uri)
+            CalendarSelection.create(
+                connection=connection, event_type_uri=option.uri, name=option.name, shared=option.shared,
+                pooling_type=option.pooling_type, selected_from=now, includes_backfill=False,
+            )
+            if previous is not None and previous.ended_with == KEEP:
+                detail = "W4: selected again after Keep; its earlier coverage is restored"
+                text = f"{option.name} selected again: its earlier coverage is restored."
+            else:
+                detail = "W3/W4: bookings created from now on are imported"
+                text = f"Now importing {option.name}: bookings made from now on are imported, earlier ones are not."
+            record("calendar.add", actor=actor, subaccount=connection.subaccount_id, target=option.name,
+                   detail=detail)
+            messages.append(("success", text))
+        removed = [(s, answers[s.event_type_uri]) for s in plan.removed]
+        _close(connection, removed, now, actor)
+    messages.extend(_edit_messages(_after_removal(connection, removed, actor)))
+    if plan.added:
+        _catch_up(connection)
+    return messages
+
+
+def _last_period(connection, uri):
+    return (CalendarSelection.select()
+            .where((CalendarSelection.connection == connection) & (CalendarSelection.event_type_uri == uri))
+            .order_by(CalendarSelection.selected_from.desc(), CalendarSelection.id.desc()).first())
+
+
+def _close(connection, removed, at, actor):
+    """Close each period with its answer and write ``calendar.keep`` / ``calendar.delete`` (D5)."""
+    for selection, choice in removed:
+        deletion.close_selection(connection, selection.event_type_uri, choice, at=at)
+        count = deletion.count_for_calendar(connection.subaccount_id, selection.event_type_uri)
+        if choice == KEEP:
+            detail = f"Removed with Keep: its {count} events stay"
+        else:
+            waiting = deletion.consensus(connection.subaccount_id, selection.event_type_uri).waiting_on
+            detail = (f"Removed with Delete; shared: the events stay until {_members(len(waiting))} "
+                      "also choose Delete" if waiting else "Removed with Delete: its events are deleted")
+        record(f"calendar.{choice}", actor=actor, subaccount=connection.subaccount_id, target=selection.name,
+               count=count, detail=detail)
+
+
+def _after_removal(connection, removed, actor):
+    """Start the purges the answers allow (D4, D5); returns ``[(selection, choice, count, PurgeRequest|None)]``."""
+    results = []
+    for selection, choice in removed:
+        if choice == KEEP:
+            count = deletion.count_for_calendar(connection.subaccount_id, selection.event_type_uri)
+            results.append((selection, choice, count, None))
+            continue
+        req = deletion.request_purge(connection.subaccount_id, selection.event_type_uri, selection.name,
+                                     connection=connection, actor=actor)
+        results.append((selection, choice, req.count, req))
+    return results
+
+
+def _edit_messages(results):
+    """What happens to each removed calendar's events, in the user's words."""
+    messages = []
+    for selection, choice, count, req in results:
+        name = selection.name
+        if choice == KEEP:
+            messages.append(("success", f"{name} removed. Its {_events(count)} {_stay(count)} in Calbridge."))
+        elif req.waiting:
+            messages.append(("warning", waiting_message(name, req.count, req.waiting)))
+        elif req.task is not None:
+            messages.append(("success", f"{name} removed. Deleting its {_events(count)} in the background…"))
+        else:
+            messages.append(("success", f"{name} removed. It had no events to delete."))
+    return messages
+
+
+def _disconnect_messages(results):
+    """One sentence for all calendars, plus one per shared calendar still awaiting other members."""
+    kept = sum(count for _, choice, count, _ in results if choice == KEEP)
+    deleting = sum(count for _, choice, count, req in results if choice == DELETE and req.task is not None)
+    messages = []
+    if any(choice == KEEP for _, choice, _, _ in results):
+        messages.append(("success", f"The {_events(kept)} imported from it {_stay(kept)} in Calbridge."))
+    if deleting:
+        messages.append(("success", f"Deleting its {_events(deleting)} in the background…"))
+    messages.extend(("warning", waiting_message(s.name, req.count, req.waiting))
+                    for s, choice, _, req in results if choice == DELETE and req.waiting)
+    return messages
+
+
+def waiting_message(name, count, members):
+    """D4: what a member who chose Delete sees while others have not agreed."""
+    return (f"{name} is a shared calendar: its {_events(count)} stay visible until "
+            f"{_members(members)} who connected it also {'chooses' if members == 1 else 'choose'} Delete.")
+
+
+def _events(n):
+    return "1 event" if n == 1 else f"{n:,} events"
+
+
+def _stay(n):
+    return "stays" if n == 1 else "stay"
+
+
+def _members(n):
+    return "the 1 other member" if n == 1 else f"the {n} other members"
+
+
+def _catch_up(connection):
+    """A reconciliation now, so a restored coverage (W4) does not wait for the next scheduled run."""
+    from portal.sync.reconcile import RECONCILE_JOB, enqueue_once
+
+    try:
+        enqueue_once(RECONCILE_JOB, connection.id)
+    except RedisError as exc:
+        log.warning("could not queue a reconciliation of connection %s: %s", connection.id, exc)
+
+
+# ------------------------------------------------------------------ Disconnect (D3, C7, W5)
+def disconnect(connection, choice, actor):
+    """Remove the whole integration with one answer for every calendar; returns messages.
+
+    A connection whose setup never finished has nothing synced: its token is
+    revoked and the row removed.
+    """
+    if connection.connected_at is None:
+        _release_tokens(connection)
+        email = connection.calendly_email
+        connection.delete_instance()
+        record("connection.disconnect", actor=actor, subaccount=connection.subaccount_id, target=email,
+               detail="Setup was not finished; nothing had been imported")
+        return [("success", f"Calendly disconnected ({email}).")]
+    if choice not in CHOICES:
+        raise ValueError(f"choice must be keep or delete, not {choice!r}")
+
+    now = utcnow()
+    selections = list(connection.current_selections())
+    with db.atomic():
+        CalendlyConnection.update(status=Status.DISCONNECTED, disconnected_at=now).where(
+            CalendlyConnection.id == connection.id).execute()
+        removed = [(s, choice) for s in selections]
+        _close(connection, removed, now, actor)
+        answer = "kept the events" if choice == KEEP else "deleted the events"
+        record("connection.disconnect", actor=actor, subaccount=connection.subaccount_id,
+               target=connection.calendly_email, count=len(selections),
+               detail=f"Disconnected and {answer} of: {', '.join(s.name for s in selections) or 'no calendars'}")
+    connection.status, connection.disconnected_at = Status.DISCONNECTED, now
+
+    messages = [("success", f"Calendly disconnected ({connection.calendly_email}). "
+                            "Calbridge no longer receives its bookings.")]
+    try:
+        release_at_calendly(connection.id)
+    except TransientError:
+        _enqueue_release(connection.id)
+        messages.append(("warning", "Calendly could not be reached to remove Calbridge's access; "
+                                    "it is retried in the background."))
+    messages.extend(_disconnect_messages(_after_removal(connection, removed, actor)))
+    return messages
+
+
+def release_at_calendly(connection_id):
+    """C7/D3: delete the webhook subscription and revoke the tokens of a disconnected connection.
+
+    Raises ``TransientError`` when Calendly cannot be reached (the caller
+    retries); other refusals are logged, since nothing more can be done with
+    the token (an already revoked token cannot delete its subscription, and
+    Calendly stops delivering to an address that answers 410). Returns True
+    when the subscription is known to be gone.
+    """
+    connection = CalendlyConnection.get_or_none(CalendlyConnection.id == connection_id)
+    if connection is None or connection.status != Status.DISCONNECTED:
+        return False
+    if not (connection.access_token or connection.refresh_token):
+        return connection.webhook_state == "deleted"
+    client = CalendlyClient(connection)
+    deleted = not connection.webhook_subscription_uri
+    try:
+        if connection.webhook_subscription_uri:
+            try:
+                client.delete_webhook_subscription(connection.webhook_subscription_uri)
+                deleted = True
+            except TransientError:
+                raise
+            except CalendlyError as exc:
+                log.warning("connection %s: webhook subscription not deleted: %s", connection_id, exc)
+        client.revoke()
+    finally:
+        client.close()
+    fields = {"access_token": None, "refresh_token": None, "token_expires_at": None}
+    if deleted:
+        fields["webhook_state"] = "deleted"
+    CalendlyConnection.update(**fields).where(CalendlyConnection.id == connection_id).execute()
+    return deleted
+
+
+def _release_tokens(connection):
+    client = CalendlyClient(connection)
+    try:
+        client.revoke()
+    except CalendlyError as exc:
+        log.warning("could not revoke the tokens of connection %s: %s", connection.id, exc)
+    finally:
+        client.close()
+
+
+def _enqueue_release(connection_id):
+    try:
+        get_queue("default").enqueue(RELEASE_JOB, connection_id, job_id=f"release-{connection_id}",
+                                     retry=Retry(max=5, interval=[30, 120, 600, 1800, 3600]))
+    except RedisError as exc:
+        log.warning("could not queue the release of connection %s: %s", connection_id, exc)
+
+
+# ------------------------------------------------------------------ what the Connections page shows
+RECENT_TASK_HOURS = 12
+
+
+def visible_tasks(subaccount_id, user_id, is_admin):
+    """Deletions under way, and those finished recently, that this user may follow (D5)."""
+    since = utcnow() - timedelta(hours=RECENT_TASK_HOURS)
+    query = Task.select().where(
+        (Task.subaccount == subaccount_id) & (Task.kind == deletion.PURGE_KIND)
+        & (Task.state.in_(deletion.ACTIVE_TASK_STATES + ("failed",)) | (Task.finished_at >= since))
+    )
+    if not is_admin:
+        query = query.where(Task.requested_by == user_id)
+    return list(query.order_by(Task.id.desc()).limit(20))
+
+
+def past_connections(subaccount_id, user_id, limit=5):
+    """The user's disconnected connections here, latest first, with the calendars they had (D3)."""
+    rows = list(CalendlyConnection.select().where(
+        (CalendlyConnection.subaccount == subaccount_id) & (CalendlyConnection.user == user_id)
+        & (CalendlyConnection.status == Status.DISCONNECTED)
+    ).order_by(CalendlyConnection.disconnected_at.desc(), CalendlyConnection.id.desc()).limit(limit))
+    for row in rows:
+        row.final_selections = list(row.selections.where(
+            CalendarSelection.selected_until == row.disconnected_at).order_by(CalendarSelection.name))
+    return rows

@@ -1,0 +1,94 @@
+"""Helpers for the deletion tests: a two-member team on the sandbox, the Edit and Disconnect forms."""
+import re
+from datetime import timedelta
+
+from sync.helpers import connect_via_sandbox, wait_for
+
+from portal.models import Appointment, CalendlyConnection, Status, Subaccount
+from portal.timeutil import to_iso, utcnow
+
+SETTINGS = "/calendars/settings"
+INDEX = SETTINGS + "/connections"
+FLASH = re.compile(r'<div class="flash flash-(\w+)" role="\w+">([^<]*)</div>')
+
+
+def iso(dt):
+    return to_iso(dt)
+
+
+def upcoming(days=2, hour=10):
+    return (utcnow() + timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+class Team:
+    """Ann hosts Cleaning and Whitening; Bob hosts Consult; both host the round-robin Team intake."""
+
+    def __init__(self, stack, sandbox, people):
+        self.stack, self.sandbox, self.people = stack, sandbox, people
+        self.ann = people.user("ann@acme.test", name="Ann Archer")
+        self.bob = people.user("bob@acme.test", name="Bob Baker")
+        self.sub = Subaccount.get(Subaccount.name == "Acme Dental")
+        org = sandbox.create_user("ann@cal.test", name="Ann Calendly")["organization"]["uri"]
+        sandbox.create_user("bob@cal.test", name="Bob Calendly", organization=org)
+        self.cleaning = sandbox.create_event_type("Cleaning", hosts=["ann@cal.test"])
+        self.whitening = sandbox.create_event_type("Whitening", hosts=["ann@cal.test"])
+        self.consult = sandbox.create_event_type("Consult", hosts=["bob@cal.test"])
+        self.intake = sandbox.create_event_type("Team intake", hosts=["ann@cal.test", "bob@cal.test"],
+                                                pooling_type="round_robin")
+        self._n = 0
+
+    def book(self, event_type, email=None, days=2, created_at=None, name=None):
+        """A booking in the sandbox; returns its invitee URI."""
+        self._n += 1
+        email = email or f"guest{self._n}@example.com"
+        made = self.sandbox.book(event_type["uri"], iso(upcoming(days, hour=8 + self._n % 10)),
+                                 name or f"Guest {self._n}", email,
+                                 created_at=iso(created_at) if created_at else None)
+        return made["invitee"]
+
+    def connect(self, user, calendly_email, calendars):
+        """Connect through the sandbox's OAuth and the first Save; wait until the import is done."""
+        conn = connect_via_sandbox(self.stack, user, self.sub, calendly_email, calendars)
+        return wait_for(lambda: _connected(conn.id), timeout=20, message="the import to finish")
+
+
+def _connected(connection_id):
+    c = CalendlyConnection.get_by_id(connection_id)
+    return c if c.status == Status.CONNECTED else None
+
+
+def appointment(invitee_uri):
+    return Appointment.get_or_none(Appointment.invitee_uri == invitee_uri)
+
+
+def wait_for_appointment(invitee_uri, timeout=10):
+    return wait_for(lambda: appointment(invitee_uri), timeout=timeout, message=f"appointment {invitee_uri}")
+
+
+def count(event_type):
+    return Appointment.select().where(Appointment.event_type_uri == event_type["uri"]).count()
+
+
+def edit_url(conn):
+    return f"{INDEX}/{conn.id}/edit"
+
+
+def disconnect_url(conn):
+    return f"{INDEX}/{conn.id}/disconnect"
+
+
+def save_edit(client, conn, calendars, answers=None, step="confirm", htmx=True):
+    """POST the Edit form with the calendars ticked and, for removed ones, ``[(event type, "keep"|"delete")]``."""
+    data = {"event_type": [c["uri"] for c in calendars], "step": step}
+    for event_type, answer in answers or ():
+        data[f"answer:{event_type['uri']}"] = answer
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post(edit_url(conn), data=data, headers=headers)
+
+
+def flashes(page):
+    return [(kind, text.replace("&#39;", "'")) for kind, text in FLASH.findall(page)]
+
+
+def page(client):
+    return client.get(INDEX).get_data(as_text=True)

@@ -1,0 +1,187 @@
+"""Edit the calendar selection (SPEC D1, D2, W3, W4, D5) over HTTP, with the sandbox and the RQ worker."""
+import re
+
+import pytest
+
+from sync.helpers import wait_for
+
+from portal.models import (
+    AppointmentSource,
+    AuditEntry,
+    CalendarSelection,
+    CalendlyConnection,
+    Contact,
+    SyncDecision,
+)
+from portal.timeutil import utcnow
+
+from deletion_helpers import (
+    appointment,
+    count,
+    edit_url,
+    flashes,
+    page,
+    save_edit,
+    wait_for_appointment,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def ann_connected(team, auth, worker):
+    """Ann's Calendly connected with Cleaning and Team intake, two Cleaning bookings imported."""
+    team.booked = [team.book(team.cleaning), team.book(team.cleaning)]
+    team.conn = team.connect(team.ann, "ann@cal.test", ["Cleaning", "Team intake"])
+    for invitee in team.booked:
+        assert appointment(invitee) is not None
+    auth.login("ann@acme.test")
+    return team
+
+
+def periods(conn, event_type):
+    return list(CalendarSelection.select().where(
+        (CalendarSelection.connection == conn.id) & (CalendarSelection.event_type_uri == event_type["uri"])
+    ).order_by(CalendarSelection.selected_from))
+
+
+def test_edit_opens_the_selection_with_the_current_choice(ann_connected, client):
+    team = ann_connected
+    fragment = client.get(edit_url(team.conn), headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in fragment and "Edit imported calendars" in fragment
+    ticked = dict(re_options(fragment))
+    assert ticked == {"Cleaning": True, "Whitening": False, "Team intake": True}
+    assert 'name="consent"' not in fragment  # consent was given at the first Save
+    # The Connections row carries the Edit button that opens it.
+    assert 'aria-label="Edit"' in page(client) and f'hx-get="{edit_url(team.conn)}"' in page(client)
+
+
+def re_options(fragment):
+    for m in re.finditer(r'<input type="checkbox" id="calendar-\d+" name="event_type" value="[^"]+" ?(checked)?>\s*'
+                         r'<label for="calendar-\d+">([^<]+)</label>', fragment):
+        yield m.group(2), bool(m.group(1))
+
+
+def test_adding_a_calendar_imports_only_bookings_made_after(ann_connected, client):
+    team = ann_connected
+    before = team.book(team.whitening)  # upcoming, but made before Whitening was added (W3)
+    began = utcnow()
+    resp = save_edit(client, team.conn, [team.cleaning, team.whitening, team.intake])
+    assert resp.status_code == 200 and resp.headers["HX-Redirect"].endswith("/calendars/settings/connections")
+    assert ("success", "Now importing Whitening: bookings made from now on are imported, earlier ones are not.") \
+        in flashes(page(client))
+
+    (period,) = periods(team.conn, team.whitening)
+    assert period.selected_from >= began and period.includes_backfill is False and period.selected_until is None
+    # The reconciliation queued by the Save looks at Whitening and leaves the earlier booking out.
+    decision = wait_for(lambda: SyncDecision.get_or_none(
+        (SyncDecision.invitee_uri == before) & (SyncDecision.via == "reconcile")), timeout=15,
+        message="the reconciliation after Edit")
+    assert decision.rule == "W3" and appointment(before) is None
+    after = team.book(team.whitening)
+    assert wait_for_appointment(after).calendar_name == "Whitening"
+    assert AuditEntry.get(AuditEntry.action == "calendar.add").target == "Whitening"
+
+
+def test_removing_a_calendar_asks_keep_or_delete_with_the_count(ann_connected, client):
+    team = ann_connected
+    calendars = [team.intake]
+    resp = save_edit(client, team.conn, calendars, step="choose")
+    question = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Remove Cleaning" in question
+    assert "Delete all events synced from this calendar?" in question and "Cleaning · 2 events" in question
+    assert ">Keep</label>" in question and ">Delete permanently</label>" in question
+    assert len(periods(team.conn, team.cleaning)) == 1 and periods(team.conn, team.cleaning)[0].selected_until is None
+
+    # Saving without an answer loses nothing and says what is missing.
+    resp = save_edit(client, team.conn, calendars)
+    assert resp.status_code == 422
+    assert "Choose Keep or Delete permanently for Cleaning." in resp.get_data(as_text=True)
+    assert periods(team.conn, team.cleaning)[0].selected_until is None
+
+    # Back returns to the selection with the new choice still ticked.
+    back = save_edit(client, team.conn, calendars, step="back").get_data(as_text=True)
+    assert dict(re_options(back)) == {"Cleaning": False, "Whitening": False, "Team intake": True}
+
+
+def test_keep_leaves_the_appointments_and_records_the_choice(ann_connected, client):
+    team = ann_connected
+    resp = save_edit(client, team.conn, [team.intake], [(team.cleaning, "keep")])
+    assert resp.status_code == 200 and "HX-Redirect" in resp.headers
+    assert ("success", "Cleaning removed. Its 2 events stay in Calbridge.") in flashes(page(client))
+    (period,) = periods(team.conn, team.cleaning)
+    assert period.selected_until is not None and period.ended_with == "keep"
+    assert count(team.cleaning) == 2
+    assert {s.deletion_vote for s in AppointmentSource.select()} == {"keep"}
+    entry = AuditEntry.get(AuditEntry.action == "calendar.keep")
+    assert (entry.actor_id, entry.target, entry.count) == (team.ann.id, "Cleaning", 2)
+    # The row now lists Team intake only.
+    text = page(client)
+    assert "Team intake" in text and "<li>Cleaning" not in text
+
+
+def test_delete_runs_as_a_job_keeps_contacts_and_reassigns_them(ann_connected, client):
+    team = ann_connected
+    # Carol booked Bob's Consult first, then Ann's Cleaning: she is assigned to Ann (O3, latest booking).
+    bob_conn = team.connect(team.bob, "bob@cal.test", ["Consult"])
+    consult = team.book(team.consult, email="carol@example.com")
+    wait_for_appointment(consult)
+    cleaning = team.book(team.cleaning, email="carol@example.com")
+    wait_for_appointment(cleaning)
+    carol = Contact.get(Contact.email_normalized == "carol@example.com")
+    assert carol.assigned_user_id == team.ann.id
+    contacts = Contact.select().count()
+
+    resp = save_edit(client, team.conn, [team.intake], [(team.cleaning, "delete")])
+    assert resp.status_code == 200
+    assert ("success", "Cleaning removed. Deleting its 3 events in the background…") in flashes(page(client))
+    wait_for(lambda: count(team.cleaning) == 0, timeout=20, message="the purge job")
+    assert appointment(consult) is not None
+    assert Contact.select().count() == contacts  # D5: contacts stay
+    assert Contact.get_by_id(carol.id).assigned_user_id == team.bob.id  # O3 recomputed
+    assert bob_conn.id != team.conn.id
+    delete = AuditEntry.get(AuditEntry.action == "calendar.delete")
+    purged = wait_for(lambda: AuditEntry.get_or_none(AuditEntry.action == "calendar.purged"), message="audit")
+    assert (delete.actor_id, delete.target, delete.count) == (team.ann.id, "Cleaning", 3)
+    assert (purged.actor_id, purged.target, purged.count) == (team.ann.id, "Cleaning", 3)
+
+
+@pytest.mark.parametrize("answer", ["keep", "delete"])
+def test_reselecting_restores_coverage_after_keep_but_not_after_delete(ann_connected, client, answer):
+    """W4 through the Edit modal: book while selected (webhook lost), while deselected, then reselect."""
+    team = ann_connected
+    imported = team.booked[0]
+    team.sandbox.faults(webhook_drop_rate=1)
+    missed = team.book(team.cleaning)  # made while selected; its webhook is lost
+    save_edit(client, team.conn, [team.intake], [(team.cleaning, answer)])
+    if answer == "delete":
+        wait_for(lambda: count(team.cleaning) == 0, timeout=20, message="the purge job")
+    gap = team.book(team.cleaning)  # made while Cleaning was not selected: never imported
+    team.sandbox.clear_faults()
+
+    resp = save_edit(client, team.conn, [team.intake, team.cleaning])
+    expected = ("Cleaning selected again: its earlier coverage is restored." if answer == "keep" else
+                "Now importing Cleaning: bookings made from now on are imported, earlier ones are not.")
+    assert resp.status_code == 200 and ("success", expected) in flashes(page(client))
+    # The Save queued a reconciliation: it judges the missed and the gap bookings again.
+    wait_for(lambda: SyncDecision.select().where(
+        (SyncDecision.invitee_uri == missed) & (SyncDecision.via == "reconcile")).exists(), timeout=15,
+        message="the reconciliation after reselecting")
+    wait_for(lambda: SyncDecision.select().where(
+        (SyncDecision.invitee_uri == gap) & (SyncDecision.via == "reconcile")).exists(), timeout=15,
+        message="the reconciliation after reselecting")
+    assert appointment(gap) is None
+    if answer == "keep":
+        assert appointment(missed) is not None and appointment(imported) is not None
+    else:
+        assert appointment(missed) is None and appointment(imported) is None
+        last = SyncDecision.select().where(SyncDecision.invitee_uri == imported).order_by(SyncDecision.id.desc()).first()
+        assert last.rule == "W4" and last.via == "reconcile"
+    after = team.book(team.cleaning)
+    wait_for_appointment(after)
+
+
+def test_edit_of_a_connection_being_disconnected_elsewhere_is_404(ann_connected, client):
+    team = ann_connected
+    CalendlyConnection.update(status="disconnected").where(CalendlyConnection.id == team.conn.id).execute()
+    assert client.get(edit_url(team.conn)).status_code == 404
