@@ -4,16 +4,21 @@
   ``build/reliability/reliability-report.md`` when the session ends;
 - ``own_redis``: a private redis-server the test may stop and start again;
 - ``procs``: RQ workers and gunicorn portals as subprocesses the test may kill;
-- ``secrets``: every secret the stack holds, for the leak checks.
+- ``secrets``: every secret the stack holds, for the leak checks;
+- ``private_live``: a whole private stack (own Redis, gunicorn portal, RQ
+  worker) with Ada's Calendly account connected through the sandbox.
 """
 import logging
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 
 from portal.devstack import RedisServer
+from portal.models import CalendlyConnection, Status, Subaccount
+from sync.helpers import connect_via_sandbox
 
-from .helpers import Processes, Secrets
+from .helpers import Processes, Secrets, wait_until
 from .report import ReliabilityReport
 
 _REPORT = ReliabilityReport()
@@ -54,3 +59,25 @@ def debug_logs(caplog):
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.INFO, logger="peewee")  # every SQL statement: noise, and no secret in clear
     return caplog
+
+
+@pytest.fixture
+def private_live(app, app_ctx, stack, sandbox, people, own_redis, procs):
+    """Ada's Calendly "Cleaning" calendar connected to a portal and a worker of this test's own.
+
+    The portal runs under gunicorn at its own address, which is the webhook
+    callback Calendly (the sandbox) is given; both processes use ``own_redis``.
+    """
+    app.config.update(REDIS_URL=own_redis.url, INBOX_SWEEP_AFTER_SECONDS=1)
+    portal = procs.portal(own_redis.url)
+    app.config["PORTAL_BASE_URL"] = portal.url
+    worker = procs.worker(own_redis.url, "private-worker")
+    ada = people.user("ada@acme.test", name="Ada Admin")
+    sub = Subaccount.get(name="Acme Dental")
+    sandbox.create_user("ada@cal.test", name="Ada Calendly")
+    cleaning = sandbox.create_event_type("Cleaning", hosts=["ada@cal.test"])
+    conn = connect_via_sandbox(stack, ada, sub, "ada@cal.test", ["Cleaning"])
+    wait_until(lambda: CalendlyConnection.get_by_id(conn.id).status == Status.CONNECTED, timeout=30,
+               message="the backfill to finish")
+    return SimpleNamespace(portal=portal, worker=worker, ada=ada, sub=sub, cleaning=cleaning,
+                           connection=CalendlyConnection.get_by_id(conn.id))

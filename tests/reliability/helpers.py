@@ -32,6 +32,23 @@ def soon(days=2, minutes=0):
     return to_iso(at.replace(second=0, microsecond=0))
 
 
+class Booker:
+    """Books guests into one sandbox calendar, each in its own slot, and remembers the invitee URIs."""
+
+    def __init__(self, sandbox, event_type_uri, prefix="guest", days=3):
+        self.sandbox, self.event_type_uri, self.prefix, self.days = sandbox, event_type_uri, prefix, days
+        self.uris = []
+
+    def book(self, count=1):
+        made = []
+        for _ in range(count):
+            n = len(self.uris)
+            made.append(self.sandbox.book(self.event_type_uri, soon(self.days, minutes=30 * n),
+                                          f"{self.prefix.title()} {n}", f"{self.prefix}{n}@example.com"))
+            self.uris.append(made[-1]["invitee"])
+        return made
+
+
 # ---------------------------------------------------------------- processes
 class Processes:
     """Workers and portals this test starts; all of them are stopped at teardown."""
