@@ -125,7 +125,10 @@ def check_signature(connection, header, body):
     """
     if not header:
         return 401, "missing Calendly-Webhook-Signature header"
-    t, _ = signatures.parse(header)
+    try:
+        t, _ = signatures.parse(header)
+    except ValueError:  # e.g. "t=\u00b2": str.isdigit() accepts digits int() refuses
+        t = None
     if t is None:
         return 400, "malformed Calendly-Webhook-Signature header"
     tolerance = current_app.config.get("WEBHOOK_TOLERANCE_SECONDS", 180)
