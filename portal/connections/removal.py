@@ -54,6 +54,7 @@ class Question:
     shared: bool
     count: int  # the calendar's appointments in the subaccount
     others: int  # other members who still have it selected or chose Keep (D4)
+    members: int  # other members who connected it at all
 
 
 @dataclass
@@ -108,11 +109,12 @@ def questions(connection, selections):
     """One ``Question`` per calendar about to be removed (D2, D4)."""
     out = []
     for s in selections:
-        waiting = deletion.consensus(connection.subaccount_id, s.event_type_uri).waiting_on
+        agreement = deletion.consensus(connection.subaccount_id, s.event_type_uri)
         out.append(Question(
             uri=s.event_type_uri, name=s.name, shared=s.shared,
             count=deletion.count_for_calendar(connection.subaccount_id, s.event_type_uri),
-            others=len([u for u in waiting if u != connection.user_id]),
+            others=len([u for u in agreement.waiting_on if u != connection.user_id]),
+            members=len([u for u in agreement.members if u != connection.user_id]),
         ))
     return out
 
@@ -213,7 +215,7 @@ def _disconnect_messages(results):
     if any(choice == KEEP for _, choice, _, _ in results):
         messages.append(("success", f"The {_events(kept)} imported from it {_stay(kept)} in Calbridge."))
     if deleting:
-        messages.append(("success", f"Deleting its {_events(deleting)} in the background…"))
+        messages.append(("success", f"Deleting the {_events(deleting)} imported from it in the background…"))
     messages.extend(("warning", waiting_message(s.name, req.count, req.waiting))
                     for s, choice, _, req in results if choice == DELETE and req.waiting)
     return messages

@@ -50,7 +50,9 @@ def index():
     modal = None
     select_id = request.args.get("select", type=int)
     if select_id:
-        modal = _selection_modal(_own_connection_or_404(select_id))
+        connection = _own_connection_or_404(select_id)
+        if connection.is_live:
+            modal = _selection_modal(connection)
     return _page(modal)
 
 

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 KEEP = "keep"
 DELETE = "delete"
 
-Consensus = namedtuple("Consensus", "agreed waiting_on")
+# ``members``: every user id who connected the calendar; ``waiting_on``: those who have not chosen Delete.
+Consensus = namedtuple("Consensus", "agreed waiting_on members")
 # What a Delete answer led to: a queued purge ``task``, or ``waiting`` on
 # other members (D4); ``count`` is the number of appointments concerned.
 PurgeRequest = namedtuple("PurgeRequest", "count task waiting")
@@ -110,7 +111,7 @@ def consensus(subaccount_id, event_type_uri):
     for period in periods:
         latest[period.connection.user_id] = period
     waiting_on = [user_id for user_id, p in latest.items() if p.ended_with != DELETE]
-    return Consensus(agreed=bool(latest) and not waiting_on, waiting_on=waiting_on)
+    return Consensus(agreed=bool(latest) and not waiting_on, waiting_on=waiting_on, members=list(latest))
 
 
 def calendar_appointments(subaccount_id, event_type_uri):

@@ -4,11 +4,13 @@ from datetime import timedelta
 
 from sync.helpers import connect_via_sandbox, wait_for
 
-from portal.models import Appointment, CalendlyConnection, Status, Subaccount
+from portal.extensions import db
+from portal.models import Appointment, AppointmentSource, CalendlyConnection, Contact, Source, Status, Subaccount
 from portal.timeutil import to_iso, utcnow
 
 SETTINGS = "/calendars/settings"
 INDEX = SETTINGS + "/connections"
+APPOINTMENTS, CONTACTS = 10_000, 1_000
 FLASH = re.compile(r'<div class="flash flash-(\w+)" role="\w+">([^<]*)</div>')
 
 
@@ -92,3 +94,24 @@ def flashes(page):
 
 def page(client):
     return client.get(INDEX).get_data(as_text=True)
+
+
+def fill(team, conn):
+    """10,000 Cleaning appointments of Ann's connection, for 1,000 contacts, straight into the database."""
+    now = utcnow()
+    with db.atomic():
+        Contact.insert_many([{"subaccount": team.sub, "email": f"p{i}@example.com",
+                              "email_normalized": f"p{i}@example.com", "name": f"Person {i}",
+                              "assigned_user": team.ann} for i in range(CONTACTS)]).execute()
+        contacts = [c.id for c in Contact.select(Contact.id).order_by(Contact.id)]
+        for base in range(0, APPOINTMENTS, 1000):
+            rows = [{"subaccount": team.sub, "source": Source.CALENDLY, "title": "Cleaning",
+                     "start": now + timedelta(hours=i), "end": now + timedelta(hours=i, minutes=30),
+                     "contact": contacts[i % CONTACTS], "owner": team.ann, "event_type_uri": team.cleaning["uri"],
+                     "calendar_name": "Cleaning", "booked_at": now - timedelta(minutes=i),
+                     "invitee_uri": f"https://api.calendly.com/scheduled_events/E{i}/invitees/I{i}"}
+                    for i in range(base, base + 1000)]
+            Appointment.insert_many(rows).execute()
+        ids = Appointment.select(Appointment.id).where(Appointment.event_type_uri == team.cleaning["uri"])
+        AppointmentSource.insert_from(ids.select(Appointment.id, conn.id, now), [
+            AppointmentSource.appointment, AppointmentSource.connection, AppointmentSource.created_at]).execute()

@@ -1,0 +1,167 @@
+"""Edit, Keep / Delete permanently and Disconnect in a real browser (SPEC D1-D5, O3, C7)."""
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from sync.helpers import wait_for
+
+from portal.extensions import db
+from portal.models import Appointment, CalendlyConnection, Contact, Status
+from deletion_helpers import appointment, count, fill, wait_for_appointment
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+SHOTS = "/tmp/shots"
+
+
+def shot(page, name):
+    os.makedirs(SHOTS, exist_ok=True)
+    page.screenshot(path=os.path.join(SHOTS, f"deletion-{name}.png"), full_page=True)
+
+
+def sign_in(page, base, email):
+    page.goto(base + "/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("password123")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def open_connections(page):
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendars").click()
+    page.get_by_role("navigation", name="Calendars").get_by_role("link", name="Calendar Settings").click()
+    expect(page.get_by_role("heading", name="Connections")).to_be_visible()
+
+
+def fresh(model, row):
+    with db.connection_context():
+        return model.get_by_id(row.id)
+
+
+def test_edit_keep_delete_and_disconnect(page, live_server, team, worker, sandbox):
+    # Carol booked Bob's Consult first, then Ann's Cleaning: she is assigned to Ann (O3).
+    bob_conn = team.connect(team.bob, "bob@cal.test", ["Consult"])
+    carol_consult = team.book(team.consult, email="carol@example.com", name="Carol Diaz")
+    wait_for_appointment(carol_consult)
+    cleaning = [team.book(team.cleaning, email="carol@example.com", name="Carol Diaz"),
+                team.book(team.cleaning, email="dan@example.com", name="Dan Eng")]
+    whitening = team.book(team.whitening, email="erin@example.com", name="Erin Fox")
+    intake = team.book(team.intake, email="finn@example.com", name="Finn Gray")
+    conn = team.connect(team.ann, "ann@cal.test", ["Cleaning", "Whitening", "Team intake"])
+    with db.connection_context():
+        carol = Contact.get(Contact.email_normalized == "carol@example.com")
+        contacts = Contact.select().count()
+    assert carol.assigned_user_id == team.ann.id and bob_conn.status == Status.CONNECTED
+
+    sign_in(page, live_server, "ann@acme.test")
+    open_connections(page)
+    row = page.get_by_role("row", name=re.compile("ann@cal.test"))
+    expect(row).to_contain_text("Whitening")
+
+    # 1. Edit, remove Whitening, Keep.
+    row.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog", name="Edit imported calendars")
+    expect(dialog.get_by_label("Cleaning")).to_be_checked()
+    expect(dialog.get_by_label("Whitening")).to_be_checked()
+    expect(dialog.get_by_label("Team intake")).to_be_checked()
+    shot(page, "edit-modal")
+    dialog.get_by_label("Whitening").uncheck()
+    dialog.get_by_role("button", name="Save").click()
+    question = page.get_by_role("dialog", name="Remove Whitening")
+    expect(question.get_by_role("group", name="Whitening · 1 event")).to_be_visible()
+    expect(question.get_by_role("button", name="Save")).to_be_disabled()
+    question.get_by_label("Keep").check()
+    shot(page, "keep-delete-question")
+    question.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Whitening removed. Its 1 event stays in Calbridge.")).to_be_visible()
+    row = page.get_by_role("row", name=re.compile("ann@cal.test"))
+    expect(row.get_by_text("Whitening")).to_have_count(0)
+    assert appointment(whitening) is not None
+
+    # 2. Edit, remove Cleaning, Delete permanently.
+    row.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog", name="Edit imported calendars")
+    expect(dialog.get_by_label("Whitening")).not_to_be_checked()
+    dialog.get_by_label("Cleaning").uncheck()
+    dialog.get_by_role("button", name="Save").click()
+    question = page.get_by_role("dialog", name="Remove Cleaning")
+    expect(question).to_contain_text("Cleaning · 2 events")
+    question.get_by_label("Delete permanently").check()
+    question.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Cleaning removed. Deleting its 2 events in the background…")).to_be_visible()
+    deletions = page.get_by_role("region", name="Deletions")
+    cleaning_task = deletions.get_by_role("group", name="Deleting events of Cleaning")
+    expect(cleaning_task.get_by_text("Done", exact=True)).to_be_visible(timeout=20_000)
+    expect(cleaning_task).to_contain_text("2 events deleted on")
+    shot(page, "delete-done")
+    assert all(appointment(i) is None for i in cleaning)
+    assert appointment(whitening) is not None and appointment(carol_consult) is not None
+    with db.connection_context():
+        assert Contact.select().count() == contacts  # contacts stay
+    assert fresh(Contact, carol).assigned_user_id == team.bob.id  # O3: now her Consult's owner
+
+    # The appointments list no longer shows Cleaning; Carol is still a contact.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
+    expect(page.get_by_role("link", name="Carol Diaz")).to_be_visible()
+
+    # 3. Disconnect, Delete permanently.
+    open_connections(page)
+    page.get_by_role("row", name=re.compile("ann@cal.test")).get_by_role("button", name="Disconnect").click()
+    dialog = page.get_by_role("dialog", name="Disconnect Calendly")
+    expect(dialog).to_contain_text("Team intake")
+    expect(dialog.get_by_role("group", name=re.compile("All events synced from Calendly"))).to_be_visible()
+    dialog.get_by_label("Delete permanently").check()
+    shot(page, "disconnect-question")
+    dialog.get_by_role("button", name="Disconnect").click()
+    expect(page.get_by_text("Calendly disconnected (ann@cal.test).")).to_be_visible()
+    expect(page.get_by_text("No calendar connected yet.")).to_be_visible()
+    past = page.get_by_role("region", name="Disconnected")
+    expect(past.get_by_role("row", name=re.compile("ann@cal.test"))).to_contain_text("Disconnected")
+    intake_task = page.get_by_role("group", name="Deleting events of Team intake")
+    expect(intake_task.get_by_text("Done", exact=True)).to_be_visible(timeout=20_000)
+    expect(intake_task).to_contain_text("1 event deleted on")
+    shot(page, "disconnected")
+
+    assert appointment(intake) is None
+    with db.connection_context():
+        assert not Appointment.select().where(Appointment.event_type_uri.in_(
+            [team.cleaning["uri"], team.intake["uri"]])).exists()
+        assert Contact.select().count() == contacts
+    conn = fresh(CalendlyConnection, conn)
+    assert conn.status == Status.DISCONNECTED
+    (subscription,) = [s for s in sandbox.subscriptions() if s["uri"] == conn.webhook_subscription_uri]
+    assert subscription["deleted"]
+    ann_uuid = conn.calendly_user_uri.rsplit("/", 1)[1]
+    assert all(t["revoked"] or t.get("rotated") for t in sandbox.tokens() if t["user"].endswith(ann_uuid))
+
+
+def test_a_large_deletion_shows_its_progress_on_the_page(page, live_server, team, worker):
+    conn = team.connect(team.ann, "ann@cal.test", ["Cleaning", "Whitening"])
+    with db.connection_context():
+        fill(team, conn)
+    sign_in(page, live_server, "ann@acme.test")
+    open_connections(page)
+    page.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog", name="Edit imported calendars")
+    dialog.get_by_label("Cleaning").uncheck()
+    dialog.get_by_role("button", name="Save").click()
+    question = page.get_by_role("dialog", name="Remove Cleaning")
+    expect(question).to_contain_text("Cleaning · 10,000 events")
+    question.get_by_label("Delete permanently").check()
+    question.get_by_role("button", name="Save").click()
+
+    bar = page.get_by_role("progressbar", name="Deletion progress of Cleaning")
+    expect(bar).to_be_visible()
+    page.evaluate("window.__samePage = true")
+    # It moves while the job runs, without reloading the page.
+    expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^([1-9]\d?)$"), timeout=30_000)
+    expect(page.get_by_role("group", name="Deleting events of Cleaning")).to_contain_text(re.compile(r"\d+%"))
+    shot(page, "progress")
+    task = page.get_by_role("group", name="Deleting events of Cleaning")
+    expect(task.get_by_text("Done", exact=True)).to_be_visible(timeout=120_000)
+    expect(task).to_contain_text(re.compile(r"Contacts were kept"))
+    expect(task).to_contain_text(re.compile(r"(?<! of )10,000 events deleted on"))
+    expect(bar).to_have_count(0)
+    assert page.evaluate("window.__samePage === true")
+    wait_for(lambda: count(team.cleaning) == 0, message="every appointment deleted")
