@@ -56,8 +56,8 @@ def secrets(stack, app):
 @pytest.fixture
 def debug_logs(caplog):
     """Capture every log record of the portal in-process, debug included (the leak checks read them)."""
-    caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.INFO, logger="peewee")  # every SQL statement: noise, and no secret in clear
+    caplog.set_level(logging.DEBUG)  # last: it also sets the capturing handler's level
     return caplog
 
 

@@ -10,6 +10,7 @@
 """
 import os
 import signal
+import sys
 import time
 import zlib
 from datetime import timedelta
@@ -18,6 +19,10 @@ from portal.devstack import Service, free_port
 from portal.extensions import db
 from portal.models import Appointment, CalendlyConnection, Outcome, SyncDecision, WebhookDelivery
 from portal.timeutil import to_iso, utcnow
+
+# The sandbox's sign-in and consent pages, driven like a browser (shared with the Calendly client tests).
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "calendly"))
+from calendly_oauth_flow import authorize  # noqa: E402,F401
 
 BIN = os.path.dirname(os.sys.executable)
 
@@ -47,6 +52,16 @@ class Booker:
                                           f"{self.prefix.title()} {n}", f"{self.prefix}{n}@example.com"))
             self.uris.append(made[-1]["invitee"])
         return made
+
+
+def url_for_rule(rule, ids):
+    """A URL of ``rule`` with its arguments taken from ``ids``; an unknown argument fails loudly."""
+    values = {}
+    for name in rule.arguments:
+        if name not in ids:
+            raise AssertionError(f"{rule.rule}: which object does <{name}> name? Add it to this test.")
+        values[name] = ids[name]
+    return rule.build(values, append_unknown=False)[1]
 
 
 # ---------------------------------------------------------------- processes

@@ -5,9 +5,7 @@ sign-in and consent pages are driven over HTTP like a browser would.
 Nothing is kept unless every check passes, and the browser is never sent
 off-site.
 """
-import os
 import re
-import sys
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
@@ -16,8 +14,7 @@ import requests
 from portal.models import CalendlyConnection, Status
 from sync.helpers import connect_via_sandbox
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "calendly"))
-from calendly_oauth_flow import authorize  # noqa: E402
+from .helpers import authorize
 
 pytestmark = pytest.mark.reliability
 

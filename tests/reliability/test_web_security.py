@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from werkzeug.routing import IntegerConverter
 
 from portal.models import (
     Appointment,
@@ -24,6 +23,8 @@ from portal.models import (
 from portal.models import ALL_MODELS
 from portal.timeutil import utcnow
 from sync.helpers import make_connection
+
+from .helpers import url_for_rule
 
 pytestmark = pytest.mark.reliability
 
@@ -44,15 +45,6 @@ def routes(app, *, methods=None, endpoint_prefix=None):
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             if methods is None or method in methods:
                 yield rule, method
-
-
-def url_for_rule(rule, ids):
-    values = {}
-    for name in rule.arguments:
-        if name not in ids:
-            raise AssertionError(f"{rule.rule}: which object does <{name}> name? Add it to this test.")
-        values[name] = ids[name]
-    return rule.build(values, append_unknown=False)[1]
 
 
 def snapshot():
