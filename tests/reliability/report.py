@@ -62,13 +62,13 @@ class ReliabilityReport:
             "",
             "## Fault scenarios",
             "",
-            "| Scenario | Bookings sent | Faults injected | Appointments | Lost | Duplicated | Time (s) |",
-            "|---|---:|---|---:|---:|---:|---:|",
+            "| Scenario | Bookings sent | Faults | Faults injected | Appointments | Lost | Duplicated | Time (s) |",
+            "|---|---:|---|---:|---:|---:|---:|---:|",
         ]
         for s in self.scenarios.values():
-            lines.append(f"| {s.name} | {s.sent} | {s.faults} ({s.faults_injected}) | {s.appointments} | "
+            lines.append(f"| {s.name} | {s.sent} | {s.faults} | {s.faults_injected} | {s.appointments} | "
                          f"{s.lost} | {s.duplicated} | {s.seconds} |")
-        lines.append(f"| **Total** | **{total['sent']}** | **{total['faults_injected']}** | "
+        lines.append(f"| **Total** | **{total['sent']}** | | **{total['faults_injected']}** | "
                      f"**{total['appointments']}** | **{total['lost']}** | **{total['duplicated']}** | |")
         notes = [(s.name, n) for s in self.scenarios.values() for n in s.notes]
         if notes:

@@ -9,6 +9,7 @@ cancelled, a rescheduled one linked to its replacement).
 """
 import itertools
 import json
+import time
 from dataclasses import replace
 
 import pytest
@@ -85,6 +86,7 @@ ORDERS = sorted(set(itertools.permutations("CCXX")))  # C: invitee.created, X: i
 
 @pytest.mark.parametrize("reflect", [False, True], ids=["reflect-off", "reflect-on"])
 def test_cancellation_before_creation_and_duplicates_end_as_in_order(client, conn, reflect, reliability_report):
+    started = time.monotonic()
     set_reflect(reflect)
     created, canceled, reference = single_booking("REF")
     deliver(client, conn, [created, canceled])
@@ -114,7 +116,7 @@ def test_cancellation_before_creation_and_duplicates_end_as_in_order(client, con
     reliability_report.record(
         name, sent=len(uris), faults="canceled before created, re-sent and replayed deliveries",
         faults_injected=len(ORDERS) * 4, appointments=figures["appointments"], lost=figures["lost"],
-        duplicated=figures["duplicated"],
+        duplicated=figures["duplicated"], seconds=time.monotonic() - started,
         notes=[f"every one of the {len(ORDERS)} orders of created/canceled ×2 plus byte-for-byte replays "
                "ends exactly as created-then-canceled"],
     )

@@ -89,5 +89,5 @@ def test_simultaneous_renewals_never_lose_the_connection(account, stack, sandbox
 
     secrets.from_connections()
     assert leaks(secrets, {f"contender {n} output": text for n, (_, text) in enumerate(results)}) == []
-    reliability_report.check(f"Token race: {CONTENDERS} processes renewing an {how} token at once",
+    reliability_report.check(f"Token race: {CONTENDERS} processes renewing one token at once ({how})",
                              "one renewal, all succeed, connection stays Connected")
