@@ -2,7 +2,9 @@
 
 - ``redis_server``: a private redis-server for the session.
 - ``app`` / ``client`` / ``runner`` / ``auth``: the portal on a database that
-  is emptied before every test, with the Redis queues emptied too.
+  is emptied before every test, with the Redis queues emptied too. Unless the
+  test also asks for ``worker``, its jobs go to a Redis database no worker
+  reads, so the test can look at what was enqueued.
 - ``sandbox``: the Calendly sandbox as a real HTTP server, reset every test.
 - ``live_server``: the portal served over HTTP for the browser tests.
 - ``worker``: a real RQ worker process for the session.
@@ -107,9 +109,16 @@ def _empty_everything(redis_url):
         conn.delete(key)
 
 
+def queue_only_redis_url(stack):
+    """Database 1 of the test Redis: no worker listens there, so jobs stay queued for the test to see."""
+    return stack["redis_url"].rsplit("/", 1)[0] + "/1"
+
+
 @pytest.fixture
 def app(request, stack):
     overrides = {}
+    if "worker" not in request.fixturenames:
+        overrides["REDIS_URL"] = queue_only_redis_url(stack)
     marker = request.node.get_closest_marker("csrf")
     if marker is not None:
         overrides["WTF_CSRF_ENABLED"] = True
@@ -118,7 +127,14 @@ def app(request, stack):
         overrides.update(config_marker.kwargs)
     app = create_app(portal_config(stack, **overrides))
     _empty_everything(stack["redis_url"])
+    _flush(queue_only_redis_url(stack))
     yield app
+
+
+def _flush(redis_url):
+    from redis import Redis
+
+    Redis.from_url(redis_url).flushdb()
 
 
 @pytest.fixture
