@@ -1,0 +1,256 @@
+"""``python -m benchmarks`` (``make bench``): run every figure, write the results, print the table.
+
+Options shrink the run for a quick look (``--quick``) or leave figures out
+(``--skip intake,backfill``); the full run is what the README reports.
+"""
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+
+from portal import create_app
+from portal.extensions import db
+
+from . import apply, backfill, calendly, data, intake, results, scale, visible
+from .stack import Postgres, Stack, interrupt_safe_stop
+
+STEPS = ("intake", "apply", "visible", "backfill", "pages", "growth", "postgresql")
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller counts and shorter windows (a smoke run; not the README figures)")
+    parser.add_argument("--skip", default="", help=f"comma-separated steps to leave out: {', '.join(STEPS)}")
+    parser.add_argument("--backfill-scale", type=int, default=None,
+                        help="time scale of the backfill's rate limit (500/min × this; default 8, 1 with --quick)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases)")
+    parser.add_argument("--output", default=results.RESULTS_DIR, help="where latest.json/latest.md go")
+    args = parser.parse_args(argv)
+    if args.backfill_scale is None:
+        args.backfill_scale = 1 if args.quick else 8
+    args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    unknown = args.skip - set(STEPS)
+    if unknown:
+        parser.error(f"unknown steps: {', '.join(sorted(unknown))}")
+    return args
+
+
+def plan(quick):
+    """Counts and durations of each figure (the issue's numbers, or a quick smoke run)."""
+    if quick:
+        return dict(intake_seconds=5, intake_reference=3, inbox=2_000, noop=1_000, single=500, visible_rate=10,
+                    visible_seconds=10, backfill_events=600, sizes=(2_000, 10_000), fig5_size=10_000,
+                    growth_apply=500, samples=15, history_up_to=10_000)
+    return dict(intake_seconds=30, intake_reference=10, inbox=20_000, noop=10_000, single=5_000, visible_rate=20,
+                visible_seconds=60, backfill_events=10_000, sizes=(10_000, 100_000, 1_000_000),
+                fig5_size=100_000, growth_apply=5_000, samples=40, history_up_to=100_000)
+
+
+def log(message):
+    print(message, flush=True)
+
+
+class Run:
+    def __init__(self, args):
+        self.args, self.p = args, plan(args.quick)
+        self.out = results.skeleton()
+        self.notes = []
+        self.workdir = tempfile.mkdtemp(prefix="calbridge-bench-")
+        self.stack = Stack(self.workdir)
+        self.pg = None
+
+    def wants(self, step):
+        return step not in self.args.skip
+
+    def step(self, name, func):
+        """Run one figure; a failure is recorded and the others still run."""
+        if not self.wants(name):
+            return None
+        began = time.monotonic()
+        log(f"\n== {name}")
+        try:
+            return func()
+        except Exception as exc:  # one broken figure must not lose the others
+            traceback.print_exc()
+            self.notes.append(f"{name} failed: {exc.__class__.__name__}: {exc}")
+            return None
+        finally:
+            log(f"   ({time.monotonic() - began:.0f} s)")
+
+    # ------------------------------------------------------------ figures
+    def intake(self):
+        with db.connection_context():
+            sub, owner = data.tenant("Intake Dental", "intake@bench.example")
+            conn = data.connection(sub, owner)
+        result = intake.run(self.stack, conn, seconds=self.p["intake_seconds"],
+                            reference_seconds=self.p["intake_reference"], log=log)
+        intake.discard(conn)
+        self.out["webhook_intake"] = result
+        self.notes.append("Figure 1 runs with no RQ worker, so the two cores serve the intake and the load "
+                          "process; the deliveries wait in the inbox and in Redis, as they would if workers "
+                          "ran on other machines (SPEC R3).")
+
+    def apply(self):
+        with db.connection_context():
+            sub, owner = data.tenant("Apply Dental", "apply@bench.example")
+            conn = data.connection(sub, owner)
+        p, first = self.p, 0
+        runs = {}
+        for label, count, workers, noop in (("noop-2", p["noop"], 2, True), ("apply-2", p["inbox"], 2, False),
+                                            ("apply-1", p["single"], 1, False), ("noop-1", p["single"], 1, True)):
+            log(f"  {'no-op' if noop else 'apply'}: {count:,} jobs, {workers} worker{'s' * (workers > 1)} ...")
+            runs[label] = apply.measure(self.stack, conn, count, workers, noop=noop, first=first)
+            first += count
+            log(f"    {runs[label]['rate_per_s']}/s")
+        two, one = runs["apply-2"], runs["apply-1"]
+        result = {
+            "rate_per_s": two["rate_per_s"],
+            "ratio_to_noop": round(two["rate_per_s"] / runs["noop-2"]["rate_per_s"], 2),
+            "workers": 2,
+            "inbox": two["jobs"],
+            "seconds": two["seconds"],
+            "failed": two["failed"] + one["failed"],
+            "noop_rate_per_s": runs["noop-2"]["rate_per_s"],
+            "by_workers": {
+                "1": {"rate_per_s": one["rate_per_s"], "noop_rate_per_s": runs["noop-1"]["rate_per_s"],
+                      "inbox": one["jobs"]},
+                "2": {"rate_per_s": two["rate_per_s"], "noop_rate_per_s": runs["noop-2"]["rate_per_s"],
+                      "inbox": two["jobs"]},
+            },
+            "scale_out_2_vs_1": round(two["rate_per_s"] / one["rate_per_s"], 2),
+            "goal": apply.GOAL,
+        }
+        result["met"] = result["rate_per_s"] >= 300 and result["ratio_to_noop"] >= 0.5 and result["failed"] == 0
+        self.out["apply_throughput"] = result
+
+    def calendly_account(self):
+        """A subaccount whose owner connects a real sandbox account (figures 2 and 4)."""
+        if not hasattr(self, "_live"):
+            with db.connection_context():
+                self._live = data.tenant("Live Dental", "live@bench.example")
+        return self._live
+
+    def visible(self):
+        sandbox = calendly.Sandbox(self.stack.sandbox_url)
+        sub, owner = self.calendly_account()
+        email = "visible@calendly.bench"
+        sandbox.create_user(email)
+        event_type = sandbox.create_event_type("Consultation", [email])
+        with db.connection_context():
+            calendly.connect(self.stack, owner, sub, email, ["Consultation"])
+        self.stack.start_workers(2)
+        try:
+            self.out["booking_to_visible"] = visible.run(sandbox, event_type["uri"], rate=self.p["visible_rate"],
+                                                         seconds=self.p["visible_seconds"], log=log)
+        finally:
+            self.stack.stop_workers()
+
+    def backfill(self):
+        sandbox = calendly.Sandbox(self.stack.sandbox_url)
+        self.stack.start_workers(2)
+        try:
+            sub, _ = self.calendly_account()
+            with db.connection_context():
+                historian = data.user("history@bench.example", sub)
+            result = backfill.run(self.stack, sandbox, sub, historian, events=self.p["backfill_events"],
+                                  time_scale=self.args.backfill_scale, log=log)
+        finally:
+            self.stack.stop_workers()
+        self.out["backfill"] = result
+        self.notes.append(
+            f"Figure 4 scales time by {result['time_scale']}: the sandbox enforces "
+            f"{result['rate_limit_per_minute']} requests/min instead of Calendly's 500, so "
+            f"{result['seconds']} s here stand for about {result['real_time_estimate_minutes']} min against "
+            "the real limit.")
+
+    def scale(self):
+        sizes = [s for s in self.p["sizes"] if self.wants("growth") or s <= self.p["fig5_size"]]
+
+        def keep_figure_5(size, timed):
+            if size == self.p["fig5_size"] and self.wants("pages"):
+                for name, t in timed.items():
+                    self.out["pages"][f"{name}_sqlite"] = t
+            if size == self.p["fig5_size"]:
+                self.postgres()
+                self.snapshot_memory()
+
+        growth = scale.growth(self.stack, sizes, apply_count=self.p["growth_apply"], samples=self.p["samples"],
+                              history_up_to=self.p["history_up_to"], on_point=keep_figure_5, log=log)
+        if self.wants("growth"):
+            self.out["growth"] = growth
+            if sizes[-1] >= 1_000_000:
+                self.notes.append("Growth: at 1,000,000 appointments only the key pages (calendars, week, "
+                                  "contacts) are timed and the subaccount has no per-booking history rows.")
+
+    def postgres(self):
+        if not (self.wants("postgresql") and self.wants("pages")):
+            return
+        log("\n== pages on PostgreSQL")
+        try:
+            self.pg = Postgres(self.workdir).start()
+        except RuntimeError as exc:
+            self.notes.append(f"PostgreSQL figures skipped: {exc}")
+            log(f"  skipped: {exc}")
+            return
+        try:
+            timed = scale.postgres_pages(self.stack, self.pg, self.p["fig5_size"], samples=self.p["samples"],
+                                         log=log)
+            for name, t in timed.items():
+                self.out["pages"][f"{name}_postgresql"] = t
+        finally:
+            self.pg.stop()
+
+    def snapshot_memory(self):
+        peaks = self.stack.note_peaks()
+        self.out["memory"] = {"worker_mb": peaks["worker"], "web_mb": peaks["web"], "goal": "≤ 150 MB each",
+                              "met": all(v is not None and v <= 150 for v in peaks.values()),
+                              "measured": "peak RSS (VmHWM) over figures 1-5"}
+
+    # ------------------------------------------------------------ whole run
+    def go(self):
+        began = time.monotonic()
+        log(f"Calbridge benchmarks (work directory {self.workdir})")
+        try:
+            self.stack.start()
+            app = create_app(self.stack.app_config())
+            with app.app_context():
+                self.step("intake", self.intake)
+                self.step("apply", self.apply)
+                self.step("visible", self.visible)
+                self.step("backfill", self.backfill)
+                if self.wants("pages") or self.wants("growth"):
+                    self.step("pages", self.scale)
+            if self.out["memory"].get("worker_mb") is None:
+                self.snapshot_memory()
+        finally:
+            interrupt_safe_stop(self.stack, self.pg)
+            if not self.args.keep:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+        self.out["run"] = {"seconds": round(time.monotonic() - began), "quick": self.args.quick,
+                           "skipped": sorted(self.args.skip), "notes": self.notes}
+        self.out["goals_missed"] = missed(self.out)
+        json_path, md_path = results.write(self.out, self.args.output)
+        print()
+        print(results.render(self.out))
+        log(f"Written {json_path} and {md_path}.")
+        return 0
+
+
+def missed(out):
+    names = {"webhook_intake": "1. webhook intake", "booking_to_visible": "2. booking to visible",
+             "apply_throughput": "3. apply throughput", "backfill": "4. backfill", "memory": "6. memory",
+             "growth": "7. growth"}
+    found = [label for key, label in names.items() if isinstance(out.get(key), dict) and out[key].get("met") is False]
+    found += [f"5. {p['label']} ({p['database']})" for p in out.get("pages", {}).values() if not p.get("met")]
+    return found
+
+
+def main(argv=None):
+    return Run(parse(argv)).go()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Figure 3: bookings applied per second by RQ workers from a pre-filled inbox.
+
+The inbox is filled while no worker runs (rows in state ``queued`` and one
+``jobs.sync.apply_delivery`` job each, as the intake leaves them); then the
+workers start and the clock runs from the first job taken to the last
+delivery applied. The reference is the same number of jobs of
+``benchmarks.noop.noop`` through the same workers. 1 and 2 workers are
+measured to show scale-out (SPEC R3).
+"""
+import time
+
+from redis import Redis
+from rq import Queue
+from rq.registry import StartedJobRegistry
+
+from portal.extensions import db
+from portal.models import DeliveryState, WebhookDelivery
+from portal.sync import inbox
+
+from . import data
+
+GOAL = "≥ 300/s and ≥ 50% of the no-op job rate"
+NOOP_JOB = "benchmarks.noop.noop"
+
+
+def _wait_started(queue, total, timeout):
+    """Poll until a worker takes the first job; returns that moment."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if queue.count < total:
+            return time.monotonic()
+        time.sleep(0.005)
+    raise TimeoutError("no worker took a job")
+
+
+def _drained(queue, redis):
+    return queue.count == 0 and StartedJobRegistry(queue.name, connection=redis).count == 0
+
+
+def measure(stack, conn, count, workers, *, noop=False, first=0, timeout=600):
+    """Fill, start ``workers``, time the drain, stop them; returns jobs (or bookings) per second."""
+    redis = Redis.from_url(stack.redis.url)
+    queue = Queue(inbox.QUEUE, connection=redis)
+    queue.empty()
+    with db.connection_context():
+        ids = data.prefill_inbox(conn, count, first=first, job=NOOP_JOB if noop else "jobs.sync.apply_delivery")
+    try:
+        stack.start_workers(workers)
+        began = _wait_started(queue, len(ids), timeout=60)
+        deadline = began + timeout
+        while time.monotonic() < deadline:
+            if _drained(queue, redis) and (noop or _all_applied(conn)):
+                break
+            time.sleep(0.02)
+        else:
+            raise TimeoutError(f"{count} jobs were not done within {timeout} s")
+        seconds = time.monotonic() - began
+        stack.note_peaks()
+    finally:
+        stack.stop_workers()
+    failed = 0 if noop else _failed(conn)
+    with db.connection_context():
+        # The no-op left its deliveries queued: mark them so later steps see a clean inbox.
+        WebhookDelivery.update(state=DeliveryState.SKIPPED, error="bench: no-op reference").where(
+            (WebhookDelivery.connection == conn.id) & (WebhookDelivery.state == DeliveryState.QUEUED)).execute()
+    return {"jobs": len(ids), "seconds": round(seconds, 2), "rate_per_s": round(len(ids) / seconds, 1),
+            "failed": failed}
+
+
+def _all_applied(conn):
+    with db.connection_context():
+        return not WebhookDelivery.select().where(
+            (WebhookDelivery.connection == conn.id) & WebhookDelivery.state.in_(DeliveryState.PENDING)).exists()
+
+
+def _failed(conn):
+    with db.connection_context():
+        return WebhookDelivery.select().where(
+            (WebhookDelivery.connection == conn.id) & (WebhookDelivery.state == DeliveryState.FAILED)).count()

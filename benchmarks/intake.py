@@ -1,0 +1,79 @@
+"""Figure 1: signed webhook deliveries acknowledged per second, against an empty route.
+
+The load process keeps ``CONCURRENCY`` keep-alive connections busy (as many
+as gunicorn has threads) for ``seconds``: first ``POST /_bench/empty`` with
+the same bodies (the reference), then the real intake. Workers are stopped:
+the deliveries wait in the inbox and in Redis, which is what intake
+promises (stored before the 2xx); every acknowledged delivery is then looked
+up in the inbox ("lost" counts the ones missing).
+"""
+import itertools
+
+from portal.extensions import db
+from portal.models import DeliveryState, WebhookDelivery
+from portal.queues import get_queue
+from portal.sync import inbox
+
+from . import data, loadgen, stats
+from .stack import WEB_THREADS, WEB_WORKERS
+
+CONCURRENCY = WEB_WORKERS * WEB_THREADS
+GOAL = "≥ 500/s, p99 ≤ 50 ms, ≥ 40% of the empty route, 0 lost"
+
+
+def run(stack, conn, seconds=30.0, reference_seconds=10.0, log=print):
+    host = f"127.0.0.1:{stack.portal_port}"
+    key = conn.signing_key
+    path = f"/webhooks/calendly/{conn.webhook_token}"
+    numbers = itertools.count()
+
+    def request_to(target):
+        def make(n):
+            i = next(numbers)
+            body, signature = data.signed_body(conn, i, key)
+            headers = {"Content-Type": "application/json", "Calendly-Webhook-Signature": signature,
+                       "User-Agent": "Calendly-Webhooks-Bench"}
+            return i, loadgen.http_request("POST", target, host, body, headers)
+        return make
+
+    run_load = dict(host="127.0.0.1", port=stack.portal_port, concurrency=CONCURRENCY, max_requests=10**7)
+    loadgen.run(request_to("/_bench/empty"), seconds=2, **run_load)  # warm-up: connections, imports
+    log(f"  empty route for {reference_seconds:.0f} s ...")
+    empty = loadgen.run(request_to("/_bench/empty"), seconds=reference_seconds, **run_load)
+    log(f"  webhook intake for {seconds:.0f} s ...")
+    real = loadgen.run(request_to(path), seconds=seconds, **run_load)
+
+    with db.connection_context():
+        stored = {data.invitee_key(uri) for (uri,) in WebhookDelivery.select(WebhookDelivery.invitee_uri)
+                  .where((WebhookDelivery.connection == conn.id)
+                         & WebhookDelivery.state.in_((DeliveryState.RECEIVED, DeliveryState.QUEUED))).tuples()}
+        queued = get_queue(inbox.QUEUE).count
+    lost = len(set(real.ok_keys) - stored)
+    latency = stats.latency_summary(real.latencies)
+    result = {
+        "rate_per_s": round(real.rate, 1),
+        "p50_ms": latency["p50_ms"], "p95_ms": latency["p95_ms"], "p99_ms": latency["p99_ms"],
+        "ratio_to_empty_route": stats.ratio(real.rate, empty.rate),
+        "lost": lost,
+        "max_ms": latency["max_ms"],
+        "acknowledged": real.ok,
+        "stored": len(stored),
+        "enqueued": queued,
+        "refused_or_failed": sum(c for s, c in real.statuses.items() if not 200 <= s < 300) + real.errors,
+        "seconds": round(real.seconds, 1),
+        "concurrency": CONCURRENCY,
+        "empty_route_rate_per_s": round(empty.rate, 1),
+        "empty_route_p99_ms": stats.latency_summary(empty.latencies)["p99_ms"],
+        "goal": GOAL,
+    }
+    result["met"] = bool(result["rate_per_s"] >= 500 and (result["p99_ms"] or 1e9) <= 50
+                         and (result["ratio_to_empty_route"] or 0) >= 0.4 and lost == 0
+                         and result["refused_or_failed"] == 0)
+    return result
+
+
+def discard(conn):
+    """Empty the inbox and the queue the intake filled (the later figures start clean)."""
+    get_queue(inbox.QUEUE).empty()
+    with db.connection_context():
+        WebhookDelivery.delete().where(WebhookDelivery.connection == conn.id).execute()
