@@ -28,11 +28,11 @@ from portal.connections.service import (
     SelectionProblem,
     offered_calendars,
 )
-from portal.extensions import db
 from portal.models import CalendarSelection, CalendlyConnection, Status, Task
 from portal.models.audit import record
 from portal.queues import get_queue
 from portal.sync import deletion
+from portal.sync.apply import write_transaction
 from portal.sync.deletion import DELETE, KEEP
 from portal.timeutil import utcnow
 
@@ -132,7 +132,7 @@ def apply_edit(connection, plan, answers, actor):
     """Save an Edit: periods opened and closed at one instant, then purges and messages."""
     now = utcnow()
     messages = []
-    with db.atomic():
+    with write_transaction():
         for option in plan.added:
             previous = _last_period(connection, option.uri)
             CalendarSelection.create(
@@ -168,11 +168,14 @@ def _close(connection, removed, at, actor):
         deletion.close_selection(connection, selection.event_type_uri, choice, at=at)
         count = deletion.count_for_calendar(connection.subaccount_id, selection.event_type_uri)
         if choice == KEEP:
-            detail = f"Removed with Keep: its {count} events stay"
+            detail = f"Removed with Keep: its {_events(count)} {_stay(count)}"
         else:
             waiting = deletion.consensus(connection.subaccount_id, selection.event_type_uri).waiting_on
-            detail = (f"Removed with Delete; shared: the events stay until {_members(len(waiting))} "
-                      "also choose Delete" if waiting else "Removed with Delete: its events are deleted")
+            if waiting:
+                detail = (f"Removed with Delete; shared: the events stay until {_members(len(waiting))} "
+                          f"also {_choose(len(waiting))} Delete")
+            else:
+                detail = "Removed with Delete: its events are deleted"
         record(f"calendar.{choice}", actor=actor, subaccount=connection.subaccount_id, target=selection.name,
                count=count, detail=detail)
 
@@ -199,7 +202,8 @@ def _edit_messages(results):
         if choice == KEEP:
             messages.append(("success", f"{name} removed. Its {_events(count)} {_stay(count)} in Calbridge."))
         elif req.waiting:
-            messages.append(("warning", waiting_message(name, req.count, req.waiting)))
+            # The Connections page says how many events stay, for how many members, until they agree.
+            messages.append(("success", f"{name} removed."))
         elif req.task is not None:
             messages.append(("success", f"{name} removed. Deleting its {_events(count)} in the background…"))
         else:
@@ -208,7 +212,7 @@ def _edit_messages(results):
 
 
 def _disconnect_messages(results):
-    """One sentence for all calendars, plus one per shared calendar still awaiting other members."""
+    """One sentence for all calendars (shared ones awaiting other members have their notice on the page)."""
     kept = sum(count for _, choice, count, _ in results if choice == KEEP)
     deleting = sum(count for _, choice, count, req in results if choice == DELETE and req.task is not None)
     messages = []
@@ -216,19 +220,21 @@ def _disconnect_messages(results):
         messages.append(("success", f"The {_events(kept)} imported from it {_stay(kept)} in Calbridge."))
     if deleting:
         messages.append(("success", f"Deleting the {_events(deleting)} imported from it in the background…"))
-    messages.extend(("warning", waiting_message(s.name, req.count, req.waiting))
-                    for s, choice, _, req in results if choice == DELETE and req.waiting)
     return messages
 
 
 def waiting_message(name, count, members):
     """D4: what a member who chose Delete sees while others have not agreed."""
     return (f"{name} is a shared calendar: its {_events(count)} stay visible until "
-            f"{_members(members)} who connected it also {'chooses' if members == 1 else 'choose'} Delete.")
+            f"{_members(members)} who connected it also {_choose(members)} Delete.")
 
 
 def _events(n):
     return "1 event" if n == 1 else f"{n:,} events"
+
+
+def _choose(n):
+    return "chooses" if n == 1 else "choose"
 
 
 def _stay(n):
@@ -268,7 +274,7 @@ def disconnect(connection, choice, actor):
 
     now = utcnow()
     selections = list(connection.current_selections())
-    with db.atomic():
+    with write_transaction():
         CalendlyConnection.update(status=Status.DISCONNECTED, disconnected_at=now).where(
             CalendlyConnection.id == connection.id).execute()
         removed = [(s, choice) for s in selections]

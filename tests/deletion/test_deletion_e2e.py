@@ -31,7 +31,7 @@ def sign_in(page, base, email):
 def open_connections(page):
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendars").click()
     page.get_by_role("navigation", name="Calendars").get_by_role("link", name="Calendar Settings").click()
-    expect(page.get_by_role("heading", name="Connections")).to_be_visible()
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
 
 
 def fresh(model, row):
@@ -165,3 +165,42 @@ def test_a_large_deletion_shows_its_progress_on_the_page(page, live_server, team
     expect(bar).to_have_count(0)
     assert page.evaluate("window.__samePage === true")
     wait_for(lambda: count(team.cleaning) == 0, message="every appointment deleted")
+
+
+def test_shared_calendar_waits_for_the_other_member_and_admins_see_the_activity(page, live_server, team, worker,
+                                                                                people):
+    people.user("boss@acme.test", name="Boss Admin", role="admin")
+    team.connect(team.bob, "bob@cal.test", ["Consult", "Team intake"])
+    intake = [team.book(team.intake), team.book(team.intake), team.book(team.intake)]
+    team.connect(team.ann, "ann@cal.test", ["Cleaning", "Team intake"])
+    for invitee in intake:
+        wait_for_appointment(invitee)
+
+    sign_in(page, live_server, "ann@acme.test")
+    open_connections(page)
+    page.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog", name="Edit imported calendars")
+    dialog.get_by_label("Team intake").uncheck()
+    dialog.get_by_role("button", name="Save").click()
+    question = page.get_by_role("dialog", name="Remove Team intake")
+    expect(question).to_contain_text("1 other member still has it selected or chose Keep")
+    question.get_by_label("Delete permanently").check()
+    shot(page, "shared-question")
+    question.get_by_role("button", name="Save").click()
+    waiting = ("Team intake is a shared calendar: its 3 events stay visible until the 1 other member who "
+               "connected it also chooses Delete.")
+    expect(page.get_by_text("Team intake removed.")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text=waiting)).to_be_visible()
+    shot(page, "shared-waiting")
+    assert all(appointment(i) is not None for i in intake)
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live_server, "boss@acme.test")
+    open_connections(page)
+    page.get_by_role("navigation", name="Calendar Settings").get_by_role("link", name="Activity").click()
+    table = page.get_by_role("table", name="Audit log of Acme Dental")
+    row = table.get_by_role("row").filter(has_text="Removed a calendar, deleting its events")
+    expect(row).to_contain_text("Team intake")
+    expect(row).to_contain_text("ann@acme.test")
+    expect(row).to_contain_text("until the 1 other member also chooses Delete")
+    shot(page, "activity")

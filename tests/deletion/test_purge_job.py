@@ -94,7 +94,8 @@ def test_reselecting_while_it_runs_stops_the_purge(ann, monkeypatch):
     assert deletion.run_purge(task.id, batch_size=2) == 2
     task = Task.get_by_id(task.id)
     assert task.state == "stopped" and Appointment.select().count() == 4
-    assert task.error == "Stopped: Cleaning was selected again by a member who connected it, so its other 4 events stay."
+    assert task.error == ("Stopped: Cleaning was selected again by a member who connected it, "
+                          "so its other 4 events stay.")
 
 
 def test_a_failed_purge_says_so_and_can_be_retried(ann, monkeypatch):
