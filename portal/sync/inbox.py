@@ -82,14 +82,15 @@ def receive(webhook_token, headers, body):
         envelope = json.loads(body)
         if not isinstance(envelope, dict):
             raise ValueError("not an object")
-    except ValueError:
+        stored = json.dumps(minimize(envelope))
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return _reject(connection, webhook_token, headers, body, 400, "the body is not a JSON object")
 
     event = str(envelope.get("event") or "")
     payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else {}
     invitee_uri = payload.get("uri") if isinstance(payload.get("uri"), str) else None
     row = dict(connection=connection, webhook_token=webhook_token[:255], headers=_headers_json(headers),
-               body=json.dumps(minimize(envelope)), event=event[:255], invitee_uri=(invitee_uri or "")[:255] or None)
+               body=stored, event=event[:255], invitee_uri=(invitee_uri or "")[:255] or None)
 
     if event not in BOOKING_EVENTS:
         delivery = WebhookDelivery.create(**row, state=DeliveryState.SKIPPED,
@@ -171,7 +172,7 @@ def _text(body):
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else (body or "")
     try:
         return json.dumps(minimize(json.loads(text)))
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
 
 
