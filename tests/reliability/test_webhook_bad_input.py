@@ -19,6 +19,7 @@ pytestmark = pytest.mark.reliability
 
 ET = "https://api.calendly.com/event_types/CLEANING"
 KEY = "the-connection-signing-key"
+DEEP = b"[" * 60000 + b"]" * 60000  # under the size limit, far past any JSON parser's nesting limit
 
 
 @pytest.fixture
@@ -94,6 +95,13 @@ def _cases():
         "bytes that are not UTF-8": (lambda c, k: post_raw(c, k["mine"].webhook_token, b"\xff\xfe{}",
                                                            signed(b"\xff\xfe{}")),
                                      400, DeliveryState.REJECTED, "not a JSON object"),
+        "deeply nested JSON": (lambda c, k: post_raw(c, k["mine"].webhook_token, DEEP, signed(DEEP)),
+                               400, DeliveryState.REJECTED, "not a JSON object"),
+        "deeply nested JSON without a signature": (lambda c, k: post_raw(c, k["mine"].webhook_token, DEEP, None),
+                                                   401, DeliveryState.REJECTED, "missing"),
+        "deeply nested JSON to an unknown subscription": (
+            lambda c, k: post_raw(c, "no-such-webhook-token", DEEP, None), 404, DeliveryState.REJECTED,
+            "no connection"),
         "unknown event type": (lambda c, k: post_delivery(c, k["mine"], {"event": "routing_form_submission.created",
                                                                          "payload": {"uri": "x"}}),
                                200, DeliveryState.SKIPPED, "not imported"),
