@@ -1,7 +1,9 @@
 """Disconnecting Calendly (SPEC D3, C7, W5, D5): one answer for every calendar, access removed at Calendly."""
 import pytest
+from rq import Queue
 
-from sync.helpers import connect_via_sandbox, post_delivery, wait_for
+from jobs.deletion import release_connection
+from sync.helpers import connect_via_sandbox, post_delivery, private_redis, wait_for  # noqa: F401 (fixture)
 
 from portal.models import AuditEntry, CalendlyConnection, Contact, Status, WebhookDelivery
 
@@ -110,3 +112,36 @@ def test_pending_connection_disconnects_without_a_question(team, client, auth, s
     assert CalendlyConnection.get_or_none(CalendlyConnection.id == conn.id) is None
     assert all(t["revoked"] for t in sandbox.tokens())
     assert "No calendar connected yet." in page(client)
+
+
+def test_calendly_unreachable_during_disconnect_is_retried_in_the_background(ann_connected, private_redis,  # noqa: F811
+                                                                             client, sandbox):
+    team = ann_connected
+    sandbox.faults(api_error_rate=1)
+    resp = client.post(disconnect_url(team.conn), data={"answer": "keep"}, headers={"HX-Request": "true"})
+    assert resp.status_code == 200
+    assert ("warning", "Calendly could not be reached to remove Calbridge's access; it is retried in the "
+                       "background.") in flashes(page(client))
+    conn = CalendlyConnection.get_by_id(team.conn.id)
+    assert conn.status == Status.DISCONNECTED and conn.refresh_token  # kept until Calendly has revoked it
+    (job,) = Queue("default", connection=private_redis).jobs
+    assert (job.id, job.func_name, job.args) == (f"release-{conn.id}", "jobs.deletion.release_connection", (conn.id,))
+
+    sandbox.clear_faults()
+    assert release_connection(conn.id) is True
+    conn = CalendlyConnection.get_by_id(conn.id)
+    assert conn.access_token is None and conn.refresh_token is None and conn.status == Status.DISCONNECTED
+    (subscription,) = [s for s in sandbox.subscriptions() if s["uri"] == conn.webhook_subscription_uri]
+    assert subscription["deleted"] is True
+
+
+def test_disconnect_works_when_calendly_already_revoked_the_access(ann_connected, client, sandbox):
+    team = ann_connected
+    sandbox._call("POST", "/tokens/revoke_all", json={"user": team.conn.calendly_user_uri})
+    resp = client.post(disconnect_url(team.conn), data={"answer": "keep"}, headers={"HX-Request": "true"})
+    assert resp.status_code == 200
+    assert ("success", "Calendly disconnected (ann@cal.test). Calbridge no longer receives its bookings.") \
+        in flashes(page(client))
+    conn = CalendlyConnection.get_by_id(team.conn.id)
+    assert conn.status == Status.DISCONNECTED  # not turned to Reconnect needed by the refused refresh
+    assert conn.access_token is None and conn.refresh_token is None
