@@ -7,7 +7,7 @@
   reached during the Disconnect itself (queue ``default``, ``release-<id>``).
 """
 from jobs.context import job
-from portal.connections import removal
+from portal.connections import disconnect
 from portal.sync import deletion
 
 
@@ -18,4 +18,4 @@ def purge_calendar(task_id):
 
 @job
 def release_connection(connection_id):
-    return removal.release_at_calendly(connection_id)
+    return disconnect.release_at_calendly(connection_id)

@@ -10,7 +10,7 @@ from flask_htmx.responses import HTMXResponseStopPolling
 from flask_login import current_user
 from peewee import JOIN
 
-from portal.connections import bp, removal
+from portal.connections import bp, disconnect as disconnection, removal
 from portal.connections.service import SelectionProblem
 from portal.connections.views import _own_connection_or_404, _page, _selection_modal, _to_index
 from portal.extensions import htmx
@@ -109,7 +109,7 @@ def disconnect(connection_id):
     if selections and answer not in removal.CHOICES:
         return _modal(_question(connection, selections, disconnect=True, error=removal.ANSWER_MISSING.format(
             names="the events synced from Calendly")), 422)
-    for category, text in removal.disconnect(connection, answer, current_user.id):
+    for category, text in disconnection.disconnect(connection, answer, current_user.id):
         flash(text, category)
     return _to_index()
 

@@ -1,4 +1,4 @@
-"""Editing the calendar selection and disconnecting Calendly (SPEC D1-D5, W3-W5, C7).
+"""Editing the calendar selection and removing calendars (SPEC D1, D2, D4, D5, W3, W4).
 
 - ``edit_options`` / ``plan_edit``: what the Edit modal offers and what a
   submitted selection adds and removes;
@@ -6,31 +6,26 @@
   the number of appointments it concerns and, for a shared calendar, how many
   other members must also choose Delete (D4);
 - ``apply_edit``: new periods for added calendars (W3; a calendar removed
-  with Keep gets its coverage back, W4), the answers for removed ones (their
-  periods close with Keep or Delete), the purges, the audit log;
-- ``disconnect``: the same answer for every calendar, then status
-  Disconnected, the webhook subscription deleted and the tokens revoked at
-  Calendly (D3, C7). Reconnecting later makes a new connection (W5).
-
-Each returns the messages to show the user as ``(category, text)`` pairs.
+  with Keep gets its coverage back, W4), the answers for removed ones, the
+  purges and the audit log; returns the messages to show as
+  ``(category, text)`` pairs;
+- ``close_periods`` / ``start_purges``: recording answers and starting the
+  purges, shared with ``portal.connections.disconnect`` (D3).
 """
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from redis.exceptions import RedisError
-from rq import Retry
 
-from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import CalendlyError, TransientError, user_message
+from portal.calendly.errors import CalendlyError, user_message
 from portal.connections.service import (
     CalendarOption,
     SelectionProblem,
     offered_calendars,
 )
-from portal.models import CalendarSelection, CalendlyConnection, Status, Task
+from portal.models import CalendarSelection, Task
 from portal.models.audit import record
-from portal.queues import get_queue
 from portal.sync import deletion
 from portal.sync.apply import write_transaction
 from portal.sync.deletion import DELETE, KEEP
@@ -42,7 +37,6 @@ CHOICES = (KEEP, DELETE)
 NOTHING_CHOSEN = ("Choose at least one calendar. To stop importing from Calendly altogether, "
                   "use Disconnect instead.")
 ANSWER_MISSING = "Choose Keep or Delete permanently for {names}."
-RELEASE_JOB = "jobs.deletion.release_connection"
 
 
 @dataclass(frozen=True)
@@ -69,7 +63,7 @@ class EditPlan:
 
 # ------------------------------------------------------------------ Edit (D1, D2)
 def edit_options(connection):
-    """``(options, problem)``: the calendars the Edit modal offers, ticked ones first among them.
+    """``(options, problem)``: the calendars the Edit modal offers.
 
     Calendars selected now but no longer offered by Calendly stay listed so
     they can be removed. If Calendly cannot be reached, only the selected
@@ -149,8 +143,8 @@ def apply_edit(connection, plan, answers, actor):
                    detail=detail)
             messages.append(("success", text))
         removed = [(s, answers[s.event_type_uri]) for s in plan.removed]
-        _close(connection, removed, now, actor)
-    messages.extend(_edit_messages(_after_removal(connection, removed, actor)))
+        close_periods(connection, removed, now, actor)
+    messages.extend(_edit_messages(start_purges(connection, removed, actor)))
     if plan.added:
         _catch_up(connection)
     return messages
@@ -162,13 +156,13 @@ def _last_period(connection, uri):
             .order_by(CalendarSelection.selected_from.desc(), CalendarSelection.id.desc()).first())
 
 
-def _close(connection, removed, at, actor):
+def close_periods(connection, removed, at, actor):
     """Close each period with its answer and write ``calendar.keep`` / ``calendar.delete`` (D5)."""
     for selection, choice in removed:
         deletion.close_selection(connection, selection.event_type_uri, choice, at=at)
         count = deletion.count_for_calendar(connection.subaccount_id, selection.event_type_uri)
         if choice == KEEP:
-            detail = f"Removed with Keep: its {_events(count)} {_stay(count)}"
+            detail = f"Removed with Keep: its {events_phrase(count)} {stay_verb(count)}"
         else:
             waiting = deletion.consensus(connection.subaccount_id, selection.event_type_uri).waiting_on
             if waiting:
@@ -180,7 +174,7 @@ def _close(connection, removed, at, actor):
                count=count, detail=detail)
 
 
-def _after_removal(connection, removed, actor):
+def start_purges(connection, removed, actor):
     """Start the purges the answers allow (D4, D5); returns ``[(selection, choice, count, PurgeRequest|None)]``."""
     results = []
     for selection, choice in removed:
@@ -200,36 +194,24 @@ def _edit_messages(results):
     for selection, choice, count, req in results:
         name = selection.name
         if choice == KEEP:
-            messages.append(("success", f"{name} removed. Its {_events(count)} {_stay(count)} in Calbridge."))
+            messages.append(("success", f"{name} removed. Its {events_phrase(count)} {stay_verb(count)} in Calbridge."))
         elif req.waiting:
             # The Connections page says how many events stay, for how many members, until they agree.
             messages.append(("success", f"{name} removed."))
         elif req.task is not None:
-            messages.append(("success", f"{name} removed. Deleting its {_events(count)} in the background…"))
+            messages.append(("success", f"{name} removed. Deleting its {events_phrase(count)} in the background…"))
         else:
             messages.append(("success", f"{name} removed. It had no events to delete."))
     return messages
 
 
-def _disconnect_messages(results):
-    """One sentence for all calendars (shared ones awaiting other members have their notice on the page)."""
-    kept = sum(count for _, choice, count, _ in results if choice == KEEP)
-    deleting = sum(count for _, choice, count, req in results if choice == DELETE and req.task is not None)
-    messages = []
-    if any(choice == KEEP for _, choice, _, _ in results):
-        messages.append(("success", f"The {_events(kept)} imported from it {_stay(kept)} in Calbridge."))
-    if deleting:
-        messages.append(("success", f"Deleting the {_events(deleting)} imported from it in the background…"))
-    return messages
-
-
 def waiting_message(name, count, members):
     """D4: what a member who chose Delete sees while others have not agreed."""
-    return (f"{name} is a shared calendar: its {_events(count)} stay visible until "
+    return (f"{name} is a shared calendar: its {events_phrase(count)} stay visible until "
             f"{_members(members)} who connected it also {_choose(members)} Delete.")
 
 
-def _events(n):
+def events_phrase(n):
     return "1 event" if n == 1 else f"{n:,} events"
 
 
@@ -237,7 +219,7 @@ def _choose(n):
     return "chooses" if n == 1 else "choose"
 
 
-def _stay(n):
+def stay_verb(n):
     return "stays" if n == 1 else "stay"
 
 
@@ -255,101 +237,6 @@ def _catch_up(connection):
         log.warning("could not queue a reconciliation of connection %s: %s", connection.id, exc)
 
 
-# ------------------------------------------------------------------ Disconnect (D3, C7, W5)
-def disconnect(connection, choice, actor):
-    """Remove the whole integration with one answer for every calendar; returns messages.
-
-    A connection whose setup never finished has nothing synced: its token is
-    revoked and the row removed.
-    """
-    if connection.connected_at is None:
-        _release_tokens(connection)
-        email = connection.calendly_email
-        connection.delete_instance()
-        record("connection.disconnect", actor=actor, subaccount=connection.subaccount_id, target=email,
-               detail="Setup was not finished; nothing had been imported")
-        return [("success", f"Calendly disconnected ({email}).")]
-    if choice not in CHOICES:
-        raise ValueError(f"choice must be keep or delete, not {choice!r}")
-
-    now = utcnow()
-    selections = list(connection.current_selections())
-    with write_transaction():
-        CalendlyConnection.update(status=Status.DISCONNECTED, disconnected_at=now).where(
-            CalendlyConnection.id == connection.id).execute()
-        removed = [(s, choice) for s in selections]
-        _close(connection, removed, now, actor)
-        answer = "kept the events" if choice == KEEP else "deleted the events"
-        record("connection.disconnect", actor=actor, subaccount=connection.subaccount_id,
-               target=connection.calendly_email, count=len(selections),
-               detail=f"Disconnected and {answer} of: {', '.join(s.name for s in selections) or 'no calendars'}")
-    connection.status, connection.disconnected_at = Status.DISCONNECTED, now
-
-    messages = [("success", f"Calendly disconnected ({connection.calendly_email}). "
-                            "Calbridge no longer receives its bookings.")]
-    try:
-        release_at_calendly(connection.id)
-    except TransientError:
-        _enqueue_release(connection.id)
-        messages.append(("warning", "Calendly could not be reached to remove Calbridge's access; "
-                                    "it is retried in the background."))
-    messages.extend(_disconnect_messages(_after_removal(connection, removed, actor)))
-    return messages
-
-
-def release_at_calendly(connection_id):
-    """C7/D3: delete the webhook subscription and revoke the tokens of a disconnected connection.
-
-    Raises ``TransientError`` when Calendly cannot be reached (the caller
-    retries); other refusals are logged, since nothing more can be done with
-    the token (an already revoked token cannot delete its subscription, and
-    Calendly stops delivering to an address that answers 410). Returns True
-    when the subscription is known to be gone.
-    """
-    connection = CalendlyConnection.get_or_none(CalendlyConnection.id == connection_id)
-    if connection is None or connection.status != Status.DISCONNECTED:
-        return False
-    if not (connection.access_token or connection.refresh_token):
-        return connection.webhook_state == "deleted"
-    client = CalendlyClient(connection)
-    deleted = not connection.webhook_subscription_uri
-    try:
-        if connection.webhook_subscription_uri:
-            try:
-                client.delete_webhook_subscription(connection.webhook_subscription_uri)
-                deleted = True
-            except TransientError:
-                raise
-            except CalendlyError as exc:
-                log.warning("connection %s: webhook subscription not deleted: %s", connection_id, exc)
-        client.revoke()
-    finally:
-        client.close()
-    fields = {"access_token": None, "refresh_token": None, "token_expires_at": None}
-    if deleted:
-        fields["webhook_state"] = "deleted"
-    CalendlyConnection.update(**fields).where(CalendlyConnection.id == connection_id).execute()
-    return deleted
-
-
-def _release_tokens(connection):
-    client = CalendlyClient(connection)
-    try:
-        client.revoke()
-    except CalendlyError as exc:
-        log.warning("could not revoke the tokens of connection %s: %s", connection.id, exc)
-    finally:
-        client.close()
-
-
-def _enqueue_release(connection_id):
-    try:
-        get_queue("default").enqueue(RELEASE_JOB, connection_id, job_id=f"release-{connection_id}",
-                                     retry=Retry(max=5, interval=[30, 120, 600, 1800, 3600]))
-    except RedisError as exc:
-        log.warning("could not queue the release of connection %s: %s", connection_id, exc)
-
-
 # ------------------------------------------------------------------ what the Connections page shows
 RECENT_TASK_HOURS = 12
 
@@ -364,15 +251,3 @@ def visible_tasks(subaccount_id, user_id, is_admin):
     if not is_admin:
         query = query.where(Task.requested_by == user_id)
     return list(query.order_by(Task.id.desc()).limit(20))
-
-
-def past_connections(subaccount_id, user_id, limit=5):
-    """The user's disconnected connections here, latest first, with the calendars they had (D3)."""
-    rows = list(CalendlyConnection.select().where(
-        (CalendlyConnection.subaccount == subaccount_id) & (CalendlyConnection.user == user_id)
-        & (CalendlyConnection.status == Status.DISCONNECTED)
-    ).order_by(CalendlyConnection.disconnected_at.desc(), CalendlyConnection.id.desc()).limit(limit))
-    for row in rows:
-        row.final_selections = list(row.selections.where(
-            CalendarSelection.selected_until == row.disconnected_at).order_by(CalendarSelection.name))
-    return rows

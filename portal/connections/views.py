@@ -16,7 +16,7 @@ from portal.calendly.errors import CalendlyError, user_message
 from portal.calendly.oauth import CALLBACK_PATH, calendly_oauth, redirect_uri
 from portal.calendly.plans import plan_label
 from portal.connections import bp
-from portal.connections import removal, service
+from portal.connections import disconnect, removal, service
 from portal.extensions import htmx
 from portal.models import CalendlyConnection, Status, User
 from portal.sync import deletion
@@ -99,7 +99,7 @@ def _page(modal=None, status=200):
         "connections/index.html", mine=mine, others=others, modal=modal,
         tasks=removal.visible_tasks(sub.id, current_user.id, is_admin),
         waiting=[removal.waiting_message(*w) for w in deletion.waiting_deletions(sub.id, current_user.id)],
-        past=removal.past_connections(sub.id, current_user.id),
+        past=disconnect.past_connections(sub.id, current_user.id),
     ), status
 
 

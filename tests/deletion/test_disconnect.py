@@ -145,3 +145,14 @@ def test_disconnect_works_when_calendly_already_revoked_the_access(ann_connected
     conn = CalendlyConnection.get_by_id(team.conn.id)
     assert conn.status == Status.DISCONNECTED  # not turned to Reconnect needed by the refused refresh
     assert conn.access_token is None and conn.refresh_token is None
+
+
+def test_a_double_submitted_disconnect_is_applied_once(ann_connected):
+    from portal.connections import disconnect
+
+    team = ann_connected
+    stale = CalendlyConnection.get_by_id(team.conn.id)  # what a second, simultaneous request had loaded
+    disconnect.disconnect(team.conn, "delete", team.ann.id)
+    assert disconnect.disconnect(stale, "keep", team.ann.id) == [("info", disconnect.ALREADY)]
+    assert AuditEntry.select().where(AuditEntry.action == "connection.disconnect").count() == 1
+    assert not AuditEntry.select().where(AuditEntry.action == "calendar.keep").exists()
