@@ -3,6 +3,9 @@ import re
 import secrets
 
 import pytest
+from rq import Queue
+
+from sync.helpers import private_redis  # noqa: F401 (fixture)
 
 from portal.extensions import db
 from portal.models import AuditEntry, CalendarSelection, CalendlyConnection, Status, Subaccount, Task
@@ -123,3 +126,32 @@ def test_new_routes_need_the_csrf_token(client, ann):
     assert resp.status_code == 422  # past CSRF: the form asks for Keep or Delete
     with db.connection_context():
         assert CalendlyConnection.get_by_id(conn.id).status == Status.CONNECTED
+
+
+def test_support_staff_see_the_choices_in_the_console_audit_log(client, people, auth, ann):
+    with db.connection_context():
+        sub = Subaccount.get(Subaccount.name == "Acme Dental")
+        record("calendar.delete", actor=ann, subaccount=sub, target="Intro call", count=12,
+               detail="Removed with Delete: its events are deleted")
+        record("connection.disconnect", actor=ann, subaccount=sub, target="ann@calendly.test", count=1)
+    people.user("sam@agency.test", subaccount=None, support=True)
+    auth.login("sam@agency.test")
+    page = client.get("/support/audit").get_data(as_text=True)
+    for text in ("calendar.delete", "connection.disconnect", "Intro call", "ann@acme.test", "Acme Dental"):
+        assert text in page
+
+
+def test_a_failed_deletion_can_be_tried_again_from_the_page(client, auth, ann, private_redis):  # noqa: F811
+    conn, task = make_connection(ann)
+    with db.connection_context():
+        Task.update(state="failed", error="Deleting stopped on an error: disk I/O error").where(
+            Task.id == task.id).execute()
+    auth.login("ann@acme.test")
+    fragment = client.get(urls(conn, task)["progress"], headers={"HX-Request": "true"})
+    body = fragment.get_data(as_text=True)
+    assert fragment.status_code == 286 and "disk I/O error" in body and ">Try again</button>" in body
+    resp = client.post(urls(conn, task)["retry"], headers={"HX-Request": "true"})
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Waiting to start" in body and 'hx-trigger="every 1s"' in body
+    (job,) = Queue("bulk", connection=private_redis).jobs
+    assert job.id == f"purge-{task.id}"
