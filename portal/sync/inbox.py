@@ -201,7 +201,7 @@ def _still_active(job, cutoff):
     milliseconds, so one started before ``cutoff`` is abandoned: its stale
     execution is dropped and the sweep enqueues it again (apply is idempotent).
     """
-    status = job.get_status()
+    status = job.get_status(refresh=False)  # as fetched: a worker may delete a job it claims meanwhile
     if status != JobStatus.STARTED:
         return status in ACTIVE_JOB_STATES
     if job.started_at is None or job.started_at.replace(tzinfo=None) >= cutoff:
