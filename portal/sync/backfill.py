@@ -21,6 +21,9 @@ from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+# Calendly's limit is per user per minute; X-RateLimit-Reset is at most this (API-FACTS §8).
+RATE_LIMIT_WINDOW_SECONDS = 65
+
 
 def selected_event_types(connection_id):
     """Every calendar the connection ever selected: ``decide`` judges the rest."""
@@ -66,6 +69,9 @@ def run(connection_id):
     CalendlyConnection.update(status=Status.IMPORTING, backfill_total=0, backfill_done=0).where(
         (CalendlyConnection.id == connection_id) & CalendlyConnection.status.in_(Status.SYNCING)).execute()
     client = CalendlyClient(connection)
+    # A backfill needs more calls than one rate-limit window allows and starts over when it fails,
+    # so it waits out a whole window on a 429 instead of handing the job back to RQ.
+    client.max_rate_wait = max(client.max_rate_wait, RATE_LIMIT_WINDOW_SECONDS)
     try:
         wanted = selected_event_types(connection_id)
         events = [

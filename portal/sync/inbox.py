@@ -30,7 +30,7 @@ from rq.job import Job, JobStatus
 from portal.calendly import signatures
 from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDelivery
 from portal.queues import get_queue, get_redis
-from portal.sync.apply import WEBHOOK, apply_booking, record_error
+from portal.sync.apply import WEBHOOK, apply_booking, record_error, write_transaction
 from portal.sync.booking import BOOKING_EVENTS, BookingError, minimize, parse_delivery
 from portal.timeutil import utcnow
 
@@ -42,6 +42,9 @@ RETRY = dict(max=3, interval=[5, 30, 120])
 # After this many attempts a failed delivery is left for support (S2 retry action).
 MAX_ATTEMPTS = 8
 SWEEP_BATCH = 500
+# Deliveries one apply job takes off the queue: RQ's own cost per job (a dozen Redis round
+# trips) is then paid once per batch instead of once per booking.
+APPLY_BATCH = 20
 ACTIVE_JOB_STATES = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 # Headers never stored with a delivery.
 PRIVATE_HEADERS = ("cookie", "authorization", "proxy-authorization")
@@ -111,10 +114,13 @@ def receive(webhook_token, headers, body):
                                           error=f"same body as delivery {earlier.id}; not applied again")
         return Reply(200, "already received", delivery.id)
 
-    delivery = WebhookDelivery.create(**row, body_sha256=digest, state=DeliveryState.RECEIVED)
-    CalendlyConnection.update(last_webhook_at=delivery.received_at).where(
-        CalendlyConnection.id == connection.id).execute()
-    enqueue(delivery.id)
+    # One write (one SQLite lock) per delivery: stored already marked queued, with the connection's
+    # last webhook time; ``enqueue`` puts it back to received if Redis cannot take the job.
+    with write_transaction():
+        delivery = WebhookDelivery.create(**row, body_sha256=digest, state=DeliveryState.QUEUED)
+        CalendlyConnection.update(last_webhook_at=delivery.received_at).where(
+            CalendlyConnection.id == connection.id).execute()
+    enqueue(delivery.id, stored_as_queued=True)
     return Reply(200, "received", delivery.id)
 
 
@@ -177,14 +183,19 @@ def _text(body):
 
 
 # ------------------------------------------------------------------ hand-off to RQ
-def enqueue(delivery_id):
+def enqueue(delivery_id, stored_as_queued=False):
     """Hand the delivery to a worker (queue ``sync``); False when Redis is unavailable."""
     try:
         get_queue(QUEUE).enqueue(APPLY_JOB, delivery_id, job_id=job_id(delivery_id), retry=Retry(**RETRY),
                                  description=f"Apply Calendly delivery {delivery_id}")
     except RedisError as exc:
         log.warning("delivery %s stays in the inbox: Redis unavailable (%s)", delivery_id, exc)
+        if stored_as_queued:
+            WebhookDelivery.update(state=DeliveryState.RECEIVED).where(
+                (WebhookDelivery.id == delivery_id) & (WebhookDelivery.state == DeliveryState.QUEUED)).execute()
         return False
+    if stored_as_queued:
+        return True
     # Conditional: the worker may already have applied it.
     WebhookDelivery.update(state=DeliveryState.QUEUED).where(
         (WebhookDelivery.id == delivery_id)
@@ -275,6 +286,49 @@ def apply(delivery_id):
             record_error(connection, booking, WEBHOOK, delivery, text)
         raise
     _finish(delivery, DeliveryState.APPLIED, None)
+    return result
+
+
+def claim_queued(limit):
+    """Take up to ``limit`` delivery jobs off the head of the ``sync`` queue; returns their delivery ids.
+
+    Removing a job id from the queue list is atomic, so each job is won by one
+    worker only; the job is deleted and the caller applies its delivery. If that
+    worker dies first, the delivery is still pending in the inbox and ``sweep``
+    hands it over again (its job no longer exists).
+    """
+    queue = get_queue(QUEUE)
+    candidates = [j for j in queue.get_job_ids(0, limit) if j.startswith("delivery-")]
+    if not candidates:
+        return []
+    redis = get_redis()
+    pipe = redis.pipeline(transaction=False)
+    for candidate in candidates:
+        queue.remove(candidate, pipeline=pipe)
+    won = [c for c, removed in zip(candidates, pipe.execute()) if removed]
+    if won:
+        redis.delete(*[Job.key_for(c) for c in won])
+    return [int(c.split("-", 1)[1]) for c in won]
+
+
+def apply_batch(delivery_id, limit=APPLY_BATCH):
+    """``jobs.sync.apply_delivery``: the job's delivery, then up to ``limit - 1`` queued behind it.
+
+    A claimed delivery that fails is marked failed by ``apply`` and left to the
+    sweep's retries; the rest of the batch goes on.
+    """
+    result = apply(delivery_id)
+    if limit > 1 and current_app.config.get("RQ_ASYNC", True):
+        try:
+            claimed = claim_queued(limit - 1)
+        except RedisError as exc:
+            log.warning("no batch after delivery %s: Redis unavailable (%s)", delivery_id, exc)
+            claimed = []
+        for other in claimed:
+            try:
+                apply(other)
+            except Exception:
+                log.exception("delivery %s failed in a batch; the inbox sweep retries it", other)
     return result
 
 

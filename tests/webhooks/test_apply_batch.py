@@ -1,0 +1,95 @@
+"""One apply job takes the deliveries queued behind it (SPEC E5, W6): RQ's per-job cost is paid once per batch.
+
+Found by ``make bench`` (figure 3): one RQ job per booking capped the apply
+rate at the rate of empty jobs. Each delivery is still applied exactly once,
+whichever worker wins its job, and a failure in the batch is left to the
+inbox sweep.
+"""
+import pytest
+from rq import Queue
+from rq.job import Job
+
+from jobs.sync import apply_delivery
+from portal.models import Appointment, DeliveryState, Subaccount, WebhookDelivery
+from portal.queues import get_redis
+from portal.sync import inbox
+from sync.helpers import booking, envelope, make_connection, post_delivery, select
+
+ET = "https://api.calendly.com/event_types/CLEANING"
+
+
+@pytest.fixture
+def conn(private_redis, app_ctx, people):
+    ada = people.user("ada@acme.test")
+    c = make_connection(ada, Subaccount.get(name="Acme Dental"), signing_key="per-connection-key")
+    select(c, ET, "Cleaning")
+    return c
+
+
+def deliver(client, conn, count):
+    for n in range(count):
+        b = booking(ET, invitee=f"I{n}", event=f"E{n}", email=f"guest{n}@example.com")
+        assert post_delivery(client, conn, envelope(b)).status_code == 200
+    return [d.id for d in WebhookDelivery.select().order_by(WebhookDelivery.id)]
+
+
+def sync_queue():
+    return Queue("sync", connection=get_redis())
+
+
+def test_one_job_applies_the_deliveries_queued_behind_it_once(client, conn):
+    ids = deliver(client, conn, 5)
+    assert sync_queue().get_job_ids() == [f"delivery-{i}" for i in ids]
+    sync_queue().remove(f"delivery-{ids[0]}")  # what a worker does when it takes the first job
+
+    assert apply_delivery(ids[0]) == "imported"
+
+    assert Appointment.select().count() == 5
+    assert {d.state for d in WebhookDelivery.select()} == {DeliveryState.APPLIED}
+    # The jobs it took are gone: no worker applies them a second time, nothing lingers in Redis.
+    assert sync_queue().get_job_ids() == []
+    assert not any(Job.exists(f"delivery-{i}", connection=get_redis()) for i in ids[1:])
+
+
+def test_a_batch_is_capped_and_the_rest_stays_queued(client, conn):
+    ids = deliver(client, conn, 4)
+    sync_queue().remove(f"delivery-{ids[0]}")
+    inbox.apply_batch(ids[0], limit=2)
+    states = [WebhookDelivery.get_by_id(i).state for i in ids]
+    assert states == [DeliveryState.APPLIED, DeliveryState.APPLIED, DeliveryState.QUEUED, DeliveryState.QUEUED]
+    assert sync_queue().get_job_ids() == [f"delivery-{i}" for i in ids[2:]]
+
+
+def test_two_workers_never_claim_the_same_delivery(client, conn):
+    ids = deliver(client, conn, 6)
+    first, second = inbox.claim_queued(4), inbox.claim_queued(4)
+    assert first == ids[:4] and second == ids[4:]
+    assert inbox.claim_queued(4) == []
+
+
+def test_a_failure_in_the_batch_is_left_to_the_sweep_and_the_rest_is_applied(client, conn, monkeypatch):
+    ids = deliver(client, conn, 3)
+    sync_queue().remove(f"delivery-{ids[0]}")
+    real = inbox.apply_booking
+
+    def flaky(connection, b, via, delivery=None):
+        if b.email == "guest1@example.com":
+            raise RuntimeError("database went away")
+        return real(connection, b, via, delivery=delivery)
+
+    monkeypatch.setattr(inbox, "apply_booking", flaky)
+    apply_delivery(ids[0])
+    states = {i: WebhookDelivery.get_by_id(i) for i in ids}
+    assert states[ids[0]].state == states[ids[2]].state == DeliveryState.APPLIED
+    assert (states[ids[1]].state, states[ids[1]].error) == (DeliveryState.FAILED, "RuntimeError: database went away")
+    assert Appointment.select().count() == 2
+
+
+def test_a_stored_delivery_is_queued_in_one_step_or_received_when_redis_is_down(client, conn, app):
+    deliver(client, conn, 1)
+    assert WebhookDelivery.get().state == DeliveryState.QUEUED
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    b = booking(ET, invitee="I9", event="E9", email="late@example.com")
+    assert post_delivery(client, conn, envelope(b)).status_code == 200
+    late = WebhookDelivery.select().order_by(WebhookDelivery.id.desc()).get()
+    assert late.state == DeliveryState.RECEIVED
