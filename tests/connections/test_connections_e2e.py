@@ -1,36 +1,16 @@
 """The connect flow in a real browser (SPEC C1): Calendars > Calendar Settings > Connections > Add New >
 Calendly > Connect, the sandbox's Calendly sign-in and consent, then calendars, consent and Save."""
-import os
 import re
 
 import pytest
 from playwright.sync_api import expect
+from browser_steps import open_connections, sign_in
+from browser_steps import shot as _shot
 
 from portal.extensions import db
 from portal.models import CalendlyConnection
 
 pytestmark = pytest.mark.e2e
-SHOTS = "/tmp/shots"
-
-
-def shot(page, name):
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=os.path.join(SHOTS, f"connections-{name}.png"), full_page=True)
-
-
-def sign_in(page, base, email):
-    page.goto(base + "/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-
-
-def open_connections(page):
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendars").click()
-    page.get_by_role("navigation", name="Calendars").get_by_role("link", name="Calendar Settings").click()
-    page.get_by_role("navigation", name="Calendar Settings").get_by_role("link", name="Connections").click()
-    expect(page.get_by_role("heading", name="Connections")).to_be_visible()
 
 
 def connect_at_calendly(page, calendly_email, decision="Allow"):
@@ -202,3 +182,7 @@ def test_preferences_admin_changes_plain_user_reads(page, live_server, people):
     expect(setting).to_be_disabled()
     expect(page.get_by_text("Only admins of Acme Dental can change this setting.")).to_be_visible()
     expect(page.get_by_role("button", name="Save")).to_have_count(0)
+
+
+def shot(page, name):
+    _shot(page, "connections-" + name)

@@ -1,9 +1,10 @@
 """Edit, Keep / Delete permanently and Disconnect in a real browser (SPEC D1-D5, O3, C7)."""
-import os
 import re
 
 import pytest
 from playwright.sync_api import expect
+from browser_steps import open_connections, sign_in
+from browser_steps import shot as _shot
 
 from sync.helpers import wait_for
 
@@ -12,26 +13,6 @@ from portal.models import Appointment, CalendlyConnection, Contact, Status
 from deletion_helpers import appointment, count, fill, wait_for_appointment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-SHOTS = "/tmp/shots"
-
-
-def shot(page, name):
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=os.path.join(SHOTS, f"deletion-{name}.png"), full_page=True)
-
-
-def sign_in(page, base, email):
-    page.goto(base + "/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-
-
-def open_connections(page):
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendars").click()
-    page.get_by_role("navigation", name="Calendars").get_by_role("link", name="Calendar Settings").click()
-    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
 
 
 def fresh(model, row):
@@ -204,3 +185,7 @@ def test_shared_calendar_waits_for_the_other_member_and_admins_see_the_activity(
     expect(row).to_contain_text("ann@acme.test")
     expect(row).to_contain_text("until the 1 other member also chooses Delete")
     shot(page, "activity")
+
+
+def shot(page, name):
+    _shot(page, "deletion-" + name)

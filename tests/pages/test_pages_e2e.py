@@ -2,32 +2,18 @@
 
 Screenshots of every page land in /tmp/shots/ for a human to look at.
 """
-import os
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
+from browser_steps import shot, sign_in
 
 from portal.extensions import db
 from portal.models import AppointmentStatus, Source
 from portal.sync.ownership import refresh_assigned_user
 from portal.timeutil import utcnow
 
-SHOTS = "/tmp/shots"
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(page, live_server, email):
-    page.goto(live_server + "/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-
-
-def shot(page, name):
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
 
 
 def test_a_booking_appears_without_reloading_and_is_read_only(page, live_server, people, rows):

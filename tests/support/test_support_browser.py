@@ -1,28 +1,14 @@
 """The console in a browser, on fixture data: find, open, retry, trace (SPEC S2)."""
-import os
 import re
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
+from browser_steps import shot, sign_in
 
 from portal.models import DeliveryState, Outcome, SkipReason
 
 from .console_helpers import API
-
-SHOTS = "/tmp/shots"
-
-
-def shot(page, name):
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
-
-
-def sign_in(page, base, email):
-    page.goto(base + "/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("password123")
-    page.get_by_role("button", name="Sign in").click()
 
 
 def populate(build):
@@ -72,7 +58,7 @@ def populate(build):
 def test_support_staff_find_a_connection_retry_and_trace_in_the_browser(page, live_server, build, people):
     alice, quiet, failed, imported = populate(build)
     people.user("support@agency.test", subaccount=None, support=True)
-    sign_in(page, live_server, "support@agency.test")
+    sign_in(page, live_server, "support@agency.test", landing=None)
 
     # Support staff land on the console; the list shows every subaccount.
     expect(page.get_by_role("heading", name="Support console")).to_be_visible()

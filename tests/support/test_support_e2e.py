@@ -16,7 +16,7 @@ from portal.sync.deletion import KEEP, close_selection
 from portal.timeutil import to_iso, utcnow
 from sync.helpers import connect_via_sandbox, wait_for
 
-from .test_support_browser import shot, sign_in
+from browser_steps import shot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -60,7 +60,7 @@ def test_support_finds_dropped_webhooks_resyncs_and_traces(page, live_server, sa
 
     # Support staff search the console for Ada's Calendly account.
     people.user("support@agency.test", subaccount=None, support=True)
-    sign_in(page, live_server, "support@agency.test")
+    sign_in(page, live_server, "support@agency.test", landing=None)
     page.get_by_label("Search").fill("ada@cal.test")
     expect(page).to_have_url(re.compile(r"q=ada(%40|@)cal\.test"))
     table = page.get_by_role("region", name="Connections")

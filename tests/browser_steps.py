@@ -1,0 +1,30 @@
+"""Steps the browser tests share: signing in and reaching pages as a person would."""
+import os
+
+from playwright.sync_api import expect
+
+SHOTS = os.environ.get("CALBRIDGE_SHOTS", "/tmp/shots")
+
+
+def sign_in(page, base, email, password="password123", landing="Dashboard"):
+    """Sign in through the form; ``landing`` is the heading expected afterwards (None: don't wait)."""
+    page.goto(base + "/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    if landing:
+        expect(page.get_by_role("heading", name=landing)).to_be_visible()
+
+
+def open_connections(page):
+    """Calendars > Calendar Settings > Connections, through the menus (C1)."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendars").click()
+    page.get_by_role("navigation", name="Calendars").get_by_role("link", name="Calendar Settings").click()
+    page.get_by_role("navigation", name="Calendar Settings").get_by_role("link", name="Connections").click()
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
+
+
+def shot(page, name):
+    """A full-page screenshot for a person to look at (not an assertion)."""
+    os.makedirs(SHOTS, exist_ok=True)
+    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
