@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HTMX_VERSION := 2.0.11
 
-.PHONY: run test bench venv redis chromium system-deps vendor-htmx clean
+.PHONY: run test test-postgres bench venv redis chromium system-deps vendor-htmx clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -35,6 +35,13 @@ run: venv redis
 
 test: venv system-deps
 	$(BIN)/python -m pytest
+
+# The reliability suite again on a throwaway PostgreSQL cluster (SPEC R3), where PostgreSQL is installed.
+test-postgres: venv system-deps
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then echo "PostgreSQL is not installed: skipping the PostgreSQL run."; exit 0; fi; \
+	url=$$(sh tests/reliability/pg_cluster.sh start) || exit 1; \
+	TEST_DATABASE_URL=$$url $(BIN)/python -m pytest -m reliability -p no:cacheprovider; rc=$$?; \
+	sh tests/reliability/pg_cluster.sh stop; exit $$rc
 
 bench: venv redis
 	$(BIN)/python -m benchmarks
