@@ -204,15 +204,19 @@ def enqueue(delivery_id, stored_as_queued=False):
     return True
 
 
-def _still_active(job, cutoff):
+def _still_active(job, cutoff, queued_ids):
     """True while ``job`` is queued, scheduled or really running.
 
     A worker killed mid-job (SIGKILL, OOM) leaves it "started" until RQ's
     registry cleanup, minutes later; applying one delivery takes
     milliseconds, so one started before ``cutoff`` is abandoned: its stale
     execution is dropped and the sweep enqueues it again (apply is idempotent).
+    One killed between taking a job off the queue and starting it (RQ's
+    LPOP, or a batch claim) leaves it "queued" but in no queue: abandoned too.
     """
     status = job.get_status(refresh=False)  # as fetched: a worker may delete a job it claims meanwhile
+    if status == JobStatus.QUEUED:
+        return job.id in queued_ids
     if status != JobStatus.STARTED:
         return status in ACTIVE_JOB_STATES
     if job.started_at is None or job.started_at.replace(tzinfo=None) >= cutoff:
@@ -244,8 +248,9 @@ def sweep(now=None):
         return 0
     ids = [r.id for r in rows]
     try:
+        queued_ids = set(get_queue(QUEUE).get_job_ids())  # before fetching: a job taken since looks started
         jobs = Job.fetch_many([job_id(i) for i in ids], connection=get_redis())
-        active = {i for i, j in zip(ids, jobs) if j is not None and _still_active(j, cutoff)}
+        active = {i for i, j in zip(ids, jobs) if j is not None and _still_active(j, cutoff, queued_ids)}
     except RedisError as exc:
         log.warning("inbox sweep skipped: Redis unavailable (%s)", exc)
         return 0
