@@ -22,7 +22,9 @@ from portal.timeutil import to_iso, utcnow
 
 # The sandbox's sign-in and consent pages, driven like a browser (shared with the Calendly client tests).
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "calendly"))
-from calendly_oauth_flow import authorize  # noqa: E402,F401
+import calendly_oauth_flow  # noqa: E402
+
+authorize = calendly_oauth_flow.authorize
 
 BIN = os.path.dirname(os.sys.executable)
 

@@ -54,7 +54,7 @@ def every_get_page(app, client, ids, prefix=None):
 
 def test_no_secret_in_logs_pages_or_jobs(app, client, auth, people, stack, sandbox, live_server, worker, secrets,
                                         debug_logs, reliability_report):
-    ada = people.user("ada@acme.test", role="admin")
+    people.user("ada@acme.test", role="admin")
     people.user("support@agency.test", subaccount=None, support=True)
     sandbox.create_user("ada@cal.test")
     calendar = sandbox.create_event_type("Cleaning", hosts=["ada@cal.test"])

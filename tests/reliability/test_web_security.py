@@ -11,7 +11,6 @@ import pytest
 
 from portal.models import (
     Appointment,
-    AppointmentStatus,
     CalendlyConnection,
     Contact,
     Source,

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from portal.calendly import signatures
-from portal.models import Appointment, CalendlyConnection, Contact, DeliveryState, Status, Subaccount, WebhookDelivery
+from portal.models import Appointment, Contact, DeliveryState, Status, Subaccount, WebhookDelivery
 from portal.sync import inbox
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 
