@@ -71,7 +71,12 @@ def job_id(delivery_id):
 # ------------------------------------------------------------------ intake
 def receive(webhook_token, headers, body):
     """Verify, store and enqueue one delivery; returns the ``Reply`` to send."""
-    connection = CalendlyConnection.get_or_none(CalendlyConnection.webhook_token == webhook_token)
+    # Only what the intake reads: the OAuth tokens are not decrypted on every delivery.
+    connection = (
+        CalendlyConnection.select(CalendlyConnection.id, CalendlyConnection.status, CalendlyConnection.signing_key)
+        .where(CalendlyConnection.webhook_token == webhook_token)
+        .first()
+    )
     if connection is None:
         return _reject(None, webhook_token, headers, body, 404, "no connection has this webhook address")
     if connection.status == Status.DISCONNECTED:

@@ -1,0 +1,122 @@
+"""The bench harness's arithmetic and its results contract (``make bench`` itself is not part of ``make test``).
+
+``latest.json`` is read by tools outside the project, so its keys are
+checked here on small synthetic results; no timing is asserted.
+"""
+import json
+
+import pytest
+
+from benchmarks import results, stats
+from benchmarks.backfill import count_requests
+from benchmarks.loadgen import http_request
+
+CONTRACT_KEYS = {
+    "webhook_intake": {"rate_per_s", "p50_ms", "p95_ms", "p99_ms", "ratio_to_empty_route", "lost"},
+    "booking_to_visible": {"p50_ms", "p95_ms", "p99_ms"},
+    "apply_throughput": {"rate_per_s", "ratio_to_noop", "workers"},
+    "backfill": {"events", "seconds", "ratio_to_floor", "count_429"},
+    "memory": {"worker_mb", "web_mb"},
+}
+
+
+def test_percentiles_interpolate_between_ranks_like_numpy():
+    values = [15, 20, 35, 40, 50]
+    assert stats.percentile(values, 0) == 15
+    assert stats.percentile(values, 50) == 35
+    assert stats.percentile(values, 100) == 50
+    assert stats.percentile(values, 40) == pytest.approx(29.0)  # numpy.percentile(values, 40)
+    assert stats.percentile(values, 95) == pytest.approx(48.0)
+    assert stats.percentile([7], 99) == 7
+    assert stats.percentile([], 50) is None
+    with pytest.raises(ValueError):
+        stats.percentile(values, 101)
+
+
+def test_latency_summary_is_in_milliseconds_whatever_the_order():
+    seconds = [0.004, 0.001, 0.003, 0.002, 0.010]
+    summary = stats.latency_summary(seconds)
+    assert summary == {"p50_ms": 3.0, "p95_ms": 8.8, "p99_ms": 9.8, "max_ms": 10.0, "samples": 5}
+    assert stats.latency_summary([])["p99_ms"] is None
+
+
+def test_ratios_and_growth_exponents():
+    assert stats.ratio(150, 300) == 0.5
+    assert stats.ratio(1, 0) is None and stats.ratio(None, 3) is None
+    assert stats.growth_exponent([10_000, 1_000_000], [2.0, 200.0]) == 1.0  # linear
+    assert stats.growth_exponent([10_000, 100_000, 1_000_000], [5.0, 6.0, 5.0]) == 0.0  # flat (keyset)
+    assert stats.growth_exponent([10_000], [5.0]) is None
+
+
+def synthetic():
+    out = results.skeleton()
+    out["webhook_intake"] = {"rate_per_s": 612.0, "p50_ms": 9.1, "p95_ms": 21.0, "p99_ms": 38.5,
+                             "ratio_to_empty_route": 0.44, "lost": 0, "empty_route_rate_per_s": 1390.0,
+                             "goal": "≥ 500/s", "met": True}
+    out["booking_to_visible"] = {"p50_ms": 120.0, "p95_ms": 310.0, "p99_ms": 480.0, "bookings": 1200,
+                                 "rate_per_s": 20.0, "not_seen": 0, "met": True}
+    out["apply_throughput"] = {"rate_per_s": 250.0, "ratio_to_noop": 0.7, "workers": 2, "noop_rate_per_s": 357.0,
+                               "by_workers": {"1": {"rate_per_s": 230.0}, "2": {"rate_per_s": 250.0}},
+                               "met": False}
+    out["backfill"] = results.skipped("backfill", "not run")
+    out["pages"] = {"contacts_sqlite": {"p95_ms": 14.2, "database": "sqlite", "p50_ms": 9.0,
+                                        "label": "Contacts list", "met": True},
+                    "contacts_postgresql": {"p95_ms": 19.9, "database": "postgresql", "p50_ms": 12.0,
+                                            "label": "Contacts list", "met": True}}
+    out["memory"] = {"worker_mb": 80.5, "web_mb": 120.1, "met": True}
+    out["growth"] = {"database": "sqlite", "goal": "≤ linear", "summary": "flat", "met": True,
+                     "points": [{"appointments": 10_000, "contacts": 5_000, "apply_rate_per_s": 250.0,
+                                 "pages_p95_ms": {"contacts": 14.0}},
+                                {"appointments": 100_000, "contacts": 50_000, "apply_rate_per_s": 240.0,
+                                 "pages_p95_ms": {"contacts": 15.0}}],
+                     "exponents": {"contacts": 0.03}}
+    out["run"] = {"seconds": 700, "notes": ["a note"]}
+    return out
+
+
+def test_the_written_json_keeps_the_contract_keys(tmp_path):
+    json_path, md_path = results.write(synthetic(), tmp_path)
+    written = json.loads(open(json_path).read())
+    assert {"machine", "pages", "growth"} <= set(written)
+    for section, keys in CONTRACT_KEYS.items():
+        assert keys <= set(written[section]), section
+    assert written["backfill"]["skipped"] == "not run" and written["backfill"]["seconds"] is None
+    for page in written["pages"].values():
+        assert {"p95_ms", "database"} <= set(page)
+    assert {"cores", "cpu", "python", "taken_at"} <= set(written["machine"])
+
+
+def test_an_empty_run_still_has_every_contract_key(tmp_path):
+    json_path, _ = results.write(results.skeleton(), tmp_path)
+    written = json.loads(open(json_path).read())
+    for section, keys in CONTRACT_KEYS.items():
+        assert set(written[section]) == keys
+
+
+def test_the_markdown_table_shows_each_figure_and_the_misses(tmp_path):
+    _, md_path = results.write(synthetic(), tmp_path)
+    text = open(md_path).read()
+    assert "| 1. Webhook intake | 612/s; p50/p95/p99 9.1/21.0/38.5 ms; lost 0 |" in text
+    assert "1 worker 230/s, 2 workers 250/s" in text and "| **no** |" in text
+    assert "| 4. Backfill |" in text and "| skipped |" in text
+    assert "| Contacts list | postgresql | 19.9 | 12.0 |" in text
+    assert "| 100,000 | 50,000 | 240 | 15.0 |" in text
+    assert "- a note" in text
+
+
+def test_request_counting_reads_werkzeug_lines_with_colour_codes():
+    log = "\n".join([
+        '127.0.0.1 - - [21/Nov/2026 01:11:03] "GET /scheduled_events?user=x&count=100 HTTP/1.1" 200 -',
+        '127.0.0.1 - - [21/Nov/2026 01:11:04] "\x1b[31m\x1b[1mGET /scheduled_events/E1/invitees?count=100 '
+        'HTTP/1.1\x1b[0m" 429 -',
+        '127.0.0.1 - - [21/Nov/2026 01:11:04] "POST /_sandbox/bookings HTTP/1.1" 201 -',
+        '127.0.0.1 - - [21/Nov/2026 01:11:05] "GET /users/me HTTP/1.1" 200 -',
+    ])
+    assert count_requests(log) == (3, 1, 1)
+
+
+def test_requests_for_the_load_generator_carry_length_and_headers():
+    raw = http_request("POST", "/webhooks/calendly/t", "127.0.0.1:5000", b'{"a":1}', {"X-Sig": "t=1,v1=ab"})
+    head, body = raw.split(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == b"POST /webhooks/calendly/t HTTP/1.1"
+    assert b"Content-Length: 7" in head and b"X-Sig: t=1,v1=ab" in head and body == b'{"a":1}'
