@@ -207,7 +207,9 @@ class Run:
         peaks = self.stack.note_peaks()
         self.out["memory"] = {"worker_mb": peaks["worker"], "web_mb": peaks["web"], "goal": "≤ 150 MB each",
                               "met": all(v is not None and v <= 150 for v in peaks.values()),
-                              "measured": "peak RSS (VmHWM) over figures 1-5"}
+                              "by_process": dict(self.stack.peaks_by_process),
+                              "measured": "peak RSS (VmHWM) of each worker and gunicorn worker process over "
+                                          "figures 1-5"}
 
     # ------------------------------------------------------------ whole run
     def go(self):

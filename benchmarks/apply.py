@@ -37,7 +37,7 @@ def _drained(queue, redis):
     return queue.count == 0 and StartedJobRegistry(queue.name, connection=redis).count == 0
 
 
-def measure(stack, conn, count, workers, *, noop=False, first=0, timeout=600):
+def measure(stack, conn, count, workers, *, noop=False, first=0, timeout=600, database_url=None):
     """Fill, start ``workers``, time the drain, stop them; returns jobs (or bookings) per second."""
     redis = Redis.from_url(stack.redis.url)
     queue = Queue(inbox.QUEUE, connection=redis)
@@ -45,7 +45,7 @@ def measure(stack, conn, count, workers, *, noop=False, first=0, timeout=600):
     with db.connection_context():
         ids = data.prefill_inbox(conn, count, first=first, job=NOOP_JOB if noop else "jobs.sync.apply_delivery")
     try:
-        stack.start_workers(workers)
+        stack.start_workers(workers, database_url=database_url)
         began = _wait_started(queue, len(ids), timeout=60)
         deadline = began + timeout
         while time.monotonic() < deadline:

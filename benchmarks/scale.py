@@ -1,13 +1,17 @@
-"""Figures 5 and 7: a subaccount at 10k, 100k and 1M appointments (SQLite), and at 100k on PostgreSQL.
+"""Figures 5 and 7: a subaccount at 10k, 100k and 1M appointments, and at 100k on PostgreSQL.
 
-One subaccount grows in place: filled to each size, its pages are timed
-and a batch of webhook deliveries is applied into it by two workers, so
-the cost of a page and of an apply can be compared across sizes.
+The subaccount lives in a database of its own (SQLite, then a throw-away
+PostgreSQL cluster), served by its own gunicorn, so the two databases hold
+the same rows and nothing the other figures wrote. It grows in place: at
+each size its pages are timed and a batch of webhook deliveries is applied
+into it by two workers, so the cost of a page and of an apply can be
+compared across sizes.
 """
+import os
 import time
+from contextlib import contextmanager
 
 from portal import create_app
-from portal.database import open_database
 from portal.extensions import db
 
 from . import apply, data, pages, stats
@@ -15,6 +19,24 @@ from .stack import free_port
 
 SUPPORT_EMAIL = "support@scale.bench"
 USER_EMAIL = "owner@scale.bench"
+
+
+@contextmanager
+def serving(stack, database_url, name):
+    """A migrated database with its own gunicorn; yields the base URL. The bench process reads it too."""
+    previous = db.obj
+    app = create_app(stack.app_config(database_url))
+    port = free_port()
+    try:
+        with app.app_context():
+            stack.start_web(name, database_url=database_url, port=port)
+            yield f"http://127.0.0.1:{port}"
+    finally:
+        stack.stop_web(name)
+        # create_app bound the shared database proxy to this database: give it back.
+        if not db.is_closed():
+            db.close()
+        db.initialize(previous)
 
 
 def tenant():
@@ -37,22 +59,25 @@ def grow(sub, conn, target, have, *, with_history, log=print):
 
 
 def growth(stack, sizes, *, apply_count, samples, history_up_to, on_point=None, log=print):
-    """Pages and apply rate at each size; ``on_point(size, page_results)`` lets the caller keep figure 5."""
-    sub, owner, conn = tenant()
-    points, have, first = [], 0, 10_000_000
-    for size in sizes:
-        have = grow(sub, conn, size, have, with_history=size <= history_up_to, log=log)
-        names = pages.LABELS if size <= history_up_to else pages.KEY_PAGES
-        log(f"  pages at {size:,} ...")
-        timed = pages.measure(stack.portal_url, USER_EMAIL, SUPPORT_EMAIL, sub, size, "sqlite", names=names,
-                              samples=samples)
-        if on_point:
-            on_point(size, timed)
-        log(f"  applying {apply_count:,} deliveries at {size:,} ...")
-        applied = apply.measure(stack, conn, apply_count, 2, first=first)
-        first += apply_count
-        points.append({"appointments": size, "contacts": size // 2, "apply_rate_per_s": applied["rate_per_s"],
-                       "pages_p95_ms": {n: t["p95_ms"] for n, t in timed.items()}})
+    """Pages and apply rate at each size on SQLite; ``on_point(size, timed)`` lets the caller keep figure 5."""
+    url = "sqlite:///" + os.path.join(stack.dir, "scale.db")
+    points = []
+    with serving(stack, url, "web-scale") as base_url:
+        sub, owner, conn = tenant()
+        have, first = 0, 0
+        for size in sizes:
+            have = grow(sub, conn, size, have, with_history=size <= history_up_to, log=log)
+            names = tuple(pages.LABELS) if size <= history_up_to else pages.KEY_PAGES
+            log(f"  pages at {size:,} ...")
+            timed = pages.measure(base_url, USER_EMAIL, SUPPORT_EMAIL, sub, size, "sqlite", names=names,
+                                  samples=samples)
+            log(f"  applying {apply_count:,} deliveries at {size:,} ...")
+            applied = apply.measure(stack, conn, apply_count, 2, first=first, database_url=url)
+            first += apply_count
+            points.append({"appointments": size, "contacts": size // 2, "apply_rate_per_s": applied["rate_per_s"],
+                           "pages_p95_ms": {n: t["p95_ms"] for n, t in timed.items()}})
+            if on_point:
+                on_point(size, timed)
     return summarize(points)
 
 
@@ -69,25 +94,16 @@ def summarize(points):
         "exponents": exponents,
         "goal": "cost grows no faster than linearly (exponent ≤ 1; keyset pages ≈ 0)",
         "summary": f"largest growth exponent {worst} over a {sizes[-1] // sizes[0]}× size range"
-        if worst is not None else "",
+        if worst is not None and len(sizes) > 1 else "",
         "met": worst is not None and worst <= 1.0,
     }
 
 
 def postgres_pages(stack, pg, appointments, *, samples, log=print):
-    """Figure 5 on PostgreSQL: the same subaccount shape in a throw-away cluster, served by its own gunicorn."""
-    app = create_app({**stack.app_config(pg.url)})
-    with app.app_context():
+    """Figure 5 on PostgreSQL: the same subaccount in a throw-away cluster, served by its own gunicorn."""
+    with serving(stack, pg.url, "web-postgresql") as base_url:
         sub, owner, conn = tenant()
         grow(sub, conn, appointments, 0, with_history=True, log=log)
-        port = free_port()
-        web = stack.start_web("web-postgresql", database_url=pg.url, port=port)
-        try:
-            log("  pages on PostgreSQL ...")
-            return pages.measure(f"http://127.0.0.1:{port}", USER_EMAIL, SUPPORT_EMAIL, sub, appointments,
-                                 "postgresql", samples=samples)
-        finally:
-            stack.stop_web("web-postgresql")
-            del web
-            # create_app bound the shared database proxy to PostgreSQL: give it back to SQLite.
-            open_database(stack.database_url)
+        log("  pages on PostgreSQL ...")
+        return pages.measure(base_url, USER_EMAIL, SUPPORT_EMAIL, sub, appointments, "postgresql",
+                             samples=samples)

@@ -71,6 +71,7 @@ class Stack:
         self.webs = {}
         self.workers = []
         self.peaks = {"worker": None, "web": None}
+        self.peaks_by_process = {}  # "web" / "web-postgresql" / "worker": highest VmHWM seen
         self._started = False
 
     # ------------------------------------------------------------ environment
@@ -173,14 +174,18 @@ class Stack:
             service.stop()
         self.workers = []
 
-    def _note_peak(self, role, pid):
+    def _note_peak(self, role, pid, name=None):
         mb = peak_rss_mb(pid)
-        if mb is not None and (self.peaks[role] is None or mb > self.peaks[role]):
+        if mb is None:
+            return
+        if self.peaks[role] is None or mb > self.peaks[role]:
             self.peaks[role] = mb
+        name = name or role
+        self.peaks_by_process[name] = max(mb, self.peaks_by_process.get(name) or 0)
 
     def _note_web_peak(self, service):
         for pid in children(service.process.pid):
-            self._note_peak("web", pid)
+            self._note_peak("web", pid, service.name)
 
     def note_peaks(self):
         """Read the peak RSS of every running worker and web process now."""
