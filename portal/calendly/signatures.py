@@ -37,7 +37,8 @@ def parse(header):
             t = value.strip()
         elif name == "v1":
             sigs.append(value.strip())
-    if t is None or not t.isdigit() or not sigs:
+    # isascii(): str.isdigit() also accepts characters like "²" that int() refuses.
+    if t is None or not (t.isascii() and t.isdigit()) or not sigs:
         return None, []
     return int(t), sigs
 

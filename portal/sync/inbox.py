@@ -137,10 +137,7 @@ def check_signature(connection, header, body):
     """
     if not header:
         return 401, "missing Calendly-Webhook-Signature header"
-    try:
-        t, _ = signatures.parse(header)
-    except ValueError:  # e.g. "t=\u00b2": str.isdigit() accepts digits int() refuses
-        t = None
+    t, _ = signatures.parse(header)
     if t is None:
         return 400, "malformed Calendly-Webhook-Signature header"
     tolerance = current_app.config.get("WEBHOOK_TOLERANCE_SECONDS", 180)
@@ -178,13 +175,21 @@ def _headers_json(headers):
     return json.dumps(kept)
 
 
+# A refused request is kept for support to read, but only its start: anyone
+# can post to the intake, and what they send must not fill the database.
+REJECTED_BODY_KEEP_BYTES = 4096
+
+
 def _text(body):
-    """A refused body as text, minimized like an accepted one when it is JSON (E2)."""
+    """A refused body as text, minimized like an accepted one when it is JSON (E2), cut to a few KB."""
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else (body or "")
     try:
-        return json.dumps(minimize(json.loads(text)))
+        text = json.dumps(minimize(json.loads(text)))
     except (ValueError, RecursionError):
-        return text
+        pass
+    if len(text) > REJECTED_BODY_KEEP_BYTES:
+        text = text[:REJECTED_BODY_KEEP_BYTES] + f"… [{len(text) - REJECTED_BODY_KEEP_BYTES} more characters not kept]"
+    return text
 
 
 # ------------------------------------------------------------------ hand-off to RQ

@@ -119,6 +119,16 @@ def test_oversized_body_is_413_and_recorded_without_the_body(client, conn):
     assert d.state == DeliveryState.REJECTED and "over the 2048-byte limit" in d.error and d.body == ""
 
 
+def test_a_refused_request_is_recorded_without_filling_the_database(client, conn):
+    """Anyone can post to the intake: of an unsigned request only the start is kept for support."""
+    resp = client.post(f"/webhooks/calendly/{conn.webhook_token}", data=b"A" * 200_000,
+                       headers={"Content-Type": "application/json"})
+    assert resp.status_code == 401
+    d = only_delivery()
+    assert d.state == DeliveryState.REJECTED and d.error == "missing Calendly-Webhook-Signature header"
+    assert d.body.startswith("AAAA") and len(d.body) < 5000 and "more characters not kept" in d.body
+
+
 def test_invalid_json_is_400(client, conn):
     resp = post_delivery(client, conn, b"{not json")
     assert resp.status_code == 400
