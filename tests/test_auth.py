@@ -35,6 +35,12 @@ def test_brute_force_is_throttled(client, people, auth):
     assert "Too many failed attempts" in resp.get_data(as_text=True)
 
 
+def test_an_unknown_address_is_locked_like_a_real_one(client, auth):
+    """The lock must not tell an attacker which accounts exist."""
+    statuses = [auth.login("nobody@acme.test", "guess").status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+
+
 def test_signout_ends_the_session(client, people, auth):
     people.user("admin@acme.test")
     auth.login()

@@ -1,18 +1,24 @@
-from datetime import timedelta
+import hmac
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal.auth import bp
+from portal.auth import bp, throttle
 from portal.extensions import login_manager
 from portal.models import User
-from portal.timeutil import utcnow
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    return User.get_or_none(User.id == int(user_id))
+def load_user(session_id):
+    """Sessions carry ``<user id>:<session token>`` (see ``User.get_id``)."""
+    user_id, _, token = (session_id or "").partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = User.get_or_none(User.id == int(user_id))
+    if user is None or not hmac.compare_digest(user.session_token, token):
+        return None
+    return user
 
 
 def _safe_next(target):
@@ -36,15 +42,12 @@ def signin():
         email = (request.form.get("email") or "").strip().lower()
         password = request.form.get("password") or ""
         user = User.get_or_none(User.email == email)
-        now = utcnow()
-        if user and user.locked_until and user.locked_until > now:
-            # T3: brute force is throttled per account.
+        if throttle.is_locked(email):
+            # T3: brute force is throttled per address, known or not.
             error = "Too many failed attempts. Try again in a few minutes."
             status = 429
         elif user and user.check_password(password):
-            user.failed_signins = 0
-            user.locked_until = None
-            user.save()
+            throttle.clear(email)
             next_url = _safe_next(request.args.get("next"))
             session.clear()  # no session fixation: a fresh session on sign-in
             login_user(user)
@@ -54,18 +57,16 @@ def signin():
         else:
             error = "Email or password is incorrect."
             status = 401
-            if user:
-                user.failed_signins += 1
-                if user.failed_signins >= current_app.config["SIGNIN_MAX_FAILURES"]:
-                    user.locked_until = now + timedelta(seconds=current_app.config["SIGNIN_LOCKOUT_SECONDS"])
-                    user.failed_signins = 0
-                user.save()
+            throttle.record_failure(email)
     return render_template("auth/signin.html", error=error, email=email), status
 
 
 @bp.route("/signout", methods=["POST"])
 @login_required
 def signout():
+    # Sessions are signed cookies: rotating the token makes every copy of
+    # this user's session cookie worthless, here and on other devices.
+    current_user.rotate_session_token()
     logout_user()
     session.clear()
     flash("You have been signed out.", "info")

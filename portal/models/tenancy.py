@@ -1,12 +1,18 @@
 """Subaccounts, users and their memberships (SPEC T1-T3)."""
+import secrets
+
 from flask_login import UserMixin
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.models.base import BaseModel
 from portal.timeutil import utcnow
 
 ROLES = ("admin", "user")
+
+
+def new_session_token():
+    return secrets.token_urlsafe(24)
 
 
 class Subaccount(BaseModel):
@@ -21,9 +27,16 @@ class User(UserMixin, BaseModel):
     name = CharField(default="")
     password_hash = CharField()
     is_support = BooleanField(default=False)  # agency-level support staff (T1)
-    failed_signins = IntegerField(default=0)
-    locked_until = DateTimeField(null=True)
+    # Part of every session cookie; rotated on sign-out to revoke them all (T3).
+    session_token = CharField(default=new_session_token)
     created_at = DateTimeField(default=utcnow)
+
+    def get_id(self):
+        return f"{self.id}:{self.session_token}"
+
+    def rotate_session_token(self):
+        self.session_token = new_session_token()
+        self.save(only=[User.session_token])
 
     def set_password(self, password):
         # scrypt: a slow KDF (T3).
