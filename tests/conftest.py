@@ -271,6 +271,14 @@ class SandboxAdmin:
     def tokens(self):
         return self._call("GET", "/tokens")["collection"]
 
+    def expire_tokens(self, user):
+        """Make the user's access tokens expired, as two hours passing would."""
+        return self._call("POST", "/tokens/expire", json={"user": user})
+
+    def revoke_all_tokens(self, user):
+        """The user removes the app's access in Calendly."""
+        return self._call("POST", "/tokens/revoke_all", json={"user": user})
+
 
 @pytest.fixture
 def sandbox(sandbox_server, stack):

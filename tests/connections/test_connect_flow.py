@@ -276,7 +276,7 @@ def test_reconnecting_the_same_account_clears_reconnect_needed(flow, ann, calend
     (conn,) = connections()
     client.post(select_url(conn), data={"event_type": calendars["intro"]["uri"], "consent": "yes"})
     (conn,) = connections()
-    sandbox._call("POST", "/tokens/revoke_all", json={"user": conn.calendly_user_uri})  # access removed in Calendly
+    sandbox.revoke_all_tokens(conn.calendly_user_uri)  # access removed in Calendly
     with app.app_context(), db.connection_context():
         with pytest.raises(ReconnectNeeded):
             CalendlyClient(CalendlyConnection.get_by_id(conn.id)).me()

@@ -137,7 +137,7 @@ def test_calendly_unreachable_during_disconnect_is_retried_in_the_background(ann
 
 def test_disconnect_works_when_calendly_already_revoked_the_access(ann_connected, client, sandbox):
     team = ann_connected
-    sandbox._call("POST", "/tokens/revoke_all", json={"user": team.conn.calendly_user_uri})
+    sandbox.revoke_all_tokens(team.conn.calendly_user_uri)
     resp = client.post(disconnect_url(team.conn), data={"answer": "keep"}, headers={"HX-Request": "true"})
     assert resp.status_code == 200
     assert ("success", "Calendly disconnected (ann@cal.test). Calbridge no longer receives its bookings.") \

@@ -87,7 +87,7 @@ def test_no_secret_in_logs_pages_or_jobs(app, client, auth, people, stack, sandb
     sandbox.faults(api_error_rate=1.0)
     assert run_reconcile(app, conn_id) == "failed"  # kept by RQ with its traceback
     sandbox.clear_faults()
-    sandbox._call("POST", "/tokens/revoke_all", json={"user": "ada@cal.test"})
+    sandbox.revoke_all_tokens("ada@cal.test")
     CalendlyConnection.update(token_expires_at=utcnow() - timedelta(seconds=1)).where(
         CalendlyConnection.id == conn_id).execute()
     run_reconcile(app, conn_id)

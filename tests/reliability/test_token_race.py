@@ -73,7 +73,7 @@ def test_simultaneous_renewals_never_lose_the_connection(account, stack, sandbox
     if how == "expired":
         CalendlyConnection.update(token_expires_at=utcnow() - timedelta(seconds=1)).where(
             CalendlyConnection.id == account.id).execute()
-    sandbox._call("POST", "/tokens/expire", json={"user": "race@cal.test"})
+    sandbox.expire_tokens("race@cal.test")
 
     results = race(stack, account.id, tmp_path)
     assert [r for r, _ in results] == [{"ok": True, "uri": account.calendly_user_uri}] * CONTENDERS
