@@ -172,15 +172,27 @@ def appointment(appointment_id):
     return _update(a)
 
 
+def _portal_appointment(appointment_id):
+    """``(appointment, None)`` when it may be changed here, else ``(appointment, refusal)`` (E3).
+
+    Opening the edit or delete page of a Calendly appointment leads back to it
+    with the explanation; any change request gets 409.
+    """
+    a = get_scoped_or_404(Appointment, appointment_id)
+    if not a.is_managed_in_calendly:
+        return a, None
+    if request.method == "GET":
+        flash(service.MANAGED_IN_CALENDLY, "info")
+        return a, redirect(url_for("calendars.appointment", appointment_id=a.id))
+    return a, _refuse_managed_in_calendly(a)
+
+
 @bp.route("/appointments/<int:appointment_id>/edit", methods=["GET", "POST", "PUT", "PATCH"])
 @subaccount_required
 def edit(appointment_id):
-    a = get_scoped_or_404(Appointment, appointment_id)
-    if a.is_managed_in_calendly:
-        if request.method == "GET":
-            flash(service.MANAGED_IN_CALENDLY, "info")
-            return redirect(url_for("calendars.appointment", appointment_id=a.id))
-        return _refuse_managed_in_calendly(a)
+    a, refusal = _portal_appointment(appointment_id)
+    if refusal:
+        return refusal
     if request.method == "GET":
         return render_template("calendars/form.html", form=_form_from_appointment(a), a=a)
     return _update(a)
@@ -190,12 +202,9 @@ def edit(appointment_id):
 @subaccount_required
 def delete(appointment_id):
     """GET asks for confirmation (a modal for HTMX); POST/DELETE deletes."""
-    a = get_scoped_or_404(Appointment, appointment_id)
-    if a.is_managed_in_calendly:
-        if request.method == "GET":
-            flash(service.MANAGED_IN_CALENDLY, "info")
-            return redirect(url_for("calendars.appointment", appointment_id=a.id))
-        return _refuse_managed_in_calendly(a)
+    a, refusal = _portal_appointment(appointment_id)
+    if refusal:
+        return refusal
     if request.method == "GET":
         template = "calendars/_confirm_delete.html" if htmx else "calendars/confirm_delete.html"
         return render_template(template, a=a)
