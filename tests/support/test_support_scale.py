@@ -1,7 +1,6 @@
-"""The console stays fast with many connections and 100k+ decisions (SPEC S2)."""
+"""The console works with many connections and 100k+ decisions (SPEC S2; its speed is ``make bench``'s)."""
 import random
 import secrets
-import time
 from datetime import timedelta
 
 import pytest
@@ -11,7 +10,7 @@ from portal.models import CalendlyConnection, DeliveryState, Outcome, SyncDecisi
 from portal.support.terms import SKIP_REASONS
 from portal.timeutil import utcnow
 
-from .console_helpers import API
+from .console_helpers import API, text_of
 
 pytestmark = pytest.mark.slow
 
@@ -61,25 +60,27 @@ def _populate(people):
         return ids
 
 
-def _timed(client, url):
-    started = time.perf_counter()
+def _page(client, url):
     resp = client.get(url)
-    elapsed = time.perf_counter() - started
     assert resp.status_code == 200, url
-    return elapsed
+    return text_of(resp.get_data(as_text=True))
 
 
-def test_console_pages_answer_quickly_at_scale(people, support_client):
+def test_console_pages_work_at_scale(people, support_client):
+    """300 connections, 120,000 decisions: each page still finds and counts right (speed: ``make bench``)."""
     ids = _populate(people)
-    timings = {
-        "list": _timed(support_client, "/support/"),
-        "list filtered": _timed(support_client, "/support/?q=clinic+01&status=connected"),
-        "last page": _timed(support_client, "/support/?page=6"),
-        "connection": _timed(support_client, f"/support/connections/{ids[17]}"),
-        "trace invitee": _timed(support_client, f"/support/trace?q={API}/scheduled_events/E77/invitees/I77"),
-        "trace email": _timed(support_client, "/support/trace?q=guest4242@example.com"),
-        "health json": _timed(support_client, "/support/api/connections"),
-    }
-    print("\n" + "\n".join(f"{name:>14}: {ms * 1000:6.0f} ms" for name, ms in timings.items()))
-    assert max(v for k, v in timings.items() if k != "health json") < 1.0, timings
-    assert timings["health json"] < 3.0, timings
+    assert "300 connections" in _page(support_client, "/support/")
+    # Clinics 010-019, five connections each.
+    assert "50 connections · Connected matching “clinic 01”" in _page(
+        support_client, "/support/?q=clinic+01&status=connected")
+    last = _page(support_client, "/support/?page=6")
+    assert "Page 6 of 6" in last and "@clinic.test" in last
+    connection = _page(support_client, f"/support/connections/{ids[17]}")
+    assert "user17@clinic.test" in connection and "cal17@calendly.test" in connection
+    assert "1 booking found" in _page(support_client, f"/support/trace?q={API}/scheduled_events/E77/invitees/I77")
+    assert "1 booking found" in _page(support_client, "/support/trace?q=guest4242@example.com")
+    health = support_client.get("/support/api/connections").get_json()
+    assert health["status_counts"] == {"connected": CONNECTIONS}
+    assert sorted(c["id"] for c in health["connections"]) == sorted(ids)
+    busiest = max(health["connections"], key=lambda c: c["bookings"]["7d"]["imported"])
+    assert busiest["bookings"]["7d"]["imported"] > 0  # a week of the 30 days' decisions is counted
