@@ -55,8 +55,10 @@ def test_support_finds_dropped_webhooks_resyncs_and_traces(page, live_server, sa
     while_off = sandbox.book(checkup["uri"], _at(4, 9), "Edsger Dijkstra", "edsger@example.com")
     time.sleep(0.01)  # the new period starts strictly after the old one ended
     CalendarSelection.create(connection=conn, event_type_uri=checkup["uri"], name="Checkup", selected_from=utcnow())
-    time.sleep(1.5)  # long enough for a webhook to have arrived, had one been sent
-    assert not any(_decided(b["invitee"]) for b in missed + [while_off])
+    lost = {b["invitee"] for b in missed + [while_off]}
+    wait_for(lambda: lost <= {d["invitee"] for d in sandbox.deliveries() if d["dropped"]}, timeout=15,
+             message="the sandbox to drop the three webhooks")
+    assert not any(_decided(uri) for uri in lost)
 
     # Support staff search the console for Ada's Calendly account.
     people.user("support@agency.test", subaccount=None, support=True)
@@ -68,7 +70,7 @@ def test_support_finds_dropped_webhooks_resyncs_and_traces(page, live_server, sa
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Connected")
     expect(row).to_contain_text("0 pending")  # nothing stuck in the inbox: the webhooks never came
-    expect(row).to_contain_text(re.compile(r"Last webhook \d+ s ago"))
+    expect(row).to_contain_text(re.compile(r"Last webhook \d+ (s|min) ago"))  # a loaded machine may take a minute
     expect(row).to_contain_text(re.compile(r"Imported\s+1\s+1"))
     shot(page, "support-e2e-list")
 

@@ -87,14 +87,11 @@ def test_booking_appears_within_seconds_with_a_name_and_email_contact(live):
     conn = connect(live, live.ada, "ada@cal.test", ["Cleaning"])
     assert conn.backfill_total == conn.backfill_done == 0 and conn.webhook_state == "active"
 
-    started = time.monotonic()
     booked = live.sandbox.book(live.cleaning["uri"], iso(soon()), "Grace Hopper", "Grace@Example.com",
                                guests=["bob@example.com"], qa=[{"question": "Phone", "answer": "+1 404 555 1234",
                                                                  "position": 0}])
-    appt = appointment_for(booked["invitee"])
-    elapsed = time.monotonic() - started
-    assert elapsed < 3.0, f"took {elapsed:.2f}s"
-    print(f"\nbooking -> appointment in {elapsed * 1000:.0f} ms")
+    # Brought by the webhook (how fast is measured by ``make bench``; reconciliation is minutes away).
+    appt = appointment_for(booked["invitee"], timeout=20)
 
     assert (appt.title, appt.source, appt.calendar_name, appt.event_uri) == (
         "Cleaning", "calendly", "Cleaning", booked["event"])
@@ -150,6 +147,14 @@ def test_bookings_made_while_deselected_are_never_imported(live):
     after = live.sandbox.book(live.cleaning["uri"], iso(soon(3)), "Alan", "alan@example.com")
     appointment_for(after["invitee"])
     assert Appointment.select().count() == 1
+
+
+def sandbox_attempt(env, booked, flag=None):
+    """Wait until Calendly (the sandbox) has dealt with the booking's webhook; returns its delivery log entry."""
+    def attempt():
+        return next((d for d in env.sandbox.deliveries()
+                     if d["invitee"] == booked["invitee"] and (flag is None or d[flag])), None)
+    return wait_for(attempt, message="the sandbox's attempt to deliver the booking's webhook")
 
 
 def _reselect(conn, event_type, shared=False):
@@ -272,7 +277,7 @@ def test_lost_webhooks_are_imported_by_the_scheduled_reconciliation(live):
     conn = connect(live, live.ada, "ada@cal.test", ["Cleaning"])
     live.sandbox.faults(webhook_drop_rate=1)
     booked = live.sandbox.book(live.cleaning["uri"], iso(soon()), "Grace", "grace@example.com")
-    time.sleep(0.5)
+    sandbox_attempt(live, booked, "dropped")
     assert Appointment.select().count() == 0
     assert reconcile_all() == 1  # enqueues reconcile-<id> for the worker
     assert Queue("default", connection=get_redis()).fetch_job(f"reconcile-{conn.id}") is not None
@@ -291,7 +296,7 @@ def test_lapsed_trial_stops_syncing_and_an_upgrade_resumes_it(live, plan, stage,
     assert lapsed.status == Status.PLAN_NOT_SUPPORTED and named in lapsed.last_error
 
     during = live.sandbox.book(live.cleaning["uri"], iso(soon()), "Grace", "grace@example.com")
-    time.sleep(0.5)
+    assert sandbox_attempt(live, during)["skipped"] == "plan"  # Calendly sends nothing for a lapsed plan
     assert Appointment.select().count() == 0
     reconcile_connection(conn.id)  # still lapsed: re-checked, nothing imported
     assert CalendlyConnection.get_by_id(conn.id).status == Status.PLAN_NOT_SUPPORTED
