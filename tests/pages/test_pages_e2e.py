@@ -2,6 +2,7 @@
 
 Screenshots of every page land in /tmp/shots/ for a human to look at.
 """
+import re
 from datetime import timedelta
 
 import pytest
@@ -133,7 +134,9 @@ def test_screenshots_of_every_page(page, live_server, people, rows):
     expect(page.get_by_role("table")).to_be_visible()
     shot(page, "calendars-list")
     page.get_by_role("link", name="Week", exact=True).click()
-    expect(page.locator("[aria-current=date]")).to_be_visible()
+    today = utcnow().date()
+    expect(page.get_by_role("listitem", name=f"{today:%A} {today.day} {today:%B}")
+           .get_by_role("heading", name=re.compile(r"\(today\)"))).to_be_visible()
     shot(page, "week")
     page.goto(f"{live_server}/calendars/appointments/{made[0].id}")
     expect(page.get_by_text("Managed in Calendly")).to_be_visible()
