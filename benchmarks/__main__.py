@@ -5,6 +5,7 @@ Options shrink the run for a quick look (``--quick``) or leave figures out
 """
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -251,6 +252,8 @@ def missed(out):
 
 
 def main(argv=None):
+    # A plain kill stops the stack too: SystemExit runs the clean-up that Ctrl-C runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return Run(parse(argv)).go()
 
 

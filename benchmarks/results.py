@@ -48,7 +48,7 @@ def machine():
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "redis": _version(["redis-server", "--version"], "v="),
-        "postgresql": _version(["postgres", "--version"]) or _version(["pg_ctl", "--version"]),
+        "postgresql": _pg_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "taken_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
@@ -74,6 +74,20 @@ def _memory_gb():
                     return round(int(line.split()[1]) / 1024 / 1024, 1)
     except OSError:
         pass
+    return None
+
+
+def _pg_version():
+    import re
+
+    for argv in (["postgres", "--version"], ["pg_ctl", "--version"]):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=5).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        found = re.search(r"\(PostgreSQL\) (\d+(?:\.\d+)?)", out)
+        if found:
+            return found.group(1)
     return None
 
 
