@@ -220,7 +220,7 @@ def test_backdated_bookings_fire_nothing(api, admin, world, receiver, send_due):
 def test_background_sender_delivers_without_help(api, admin, world, receiver):
     subscribe(api, world, url=receiver.url)
     admin.book(world["chat"]["uri"], at(1))
-    [req] = receiver.wait_for(1, timeout=5)
+    [req] = receiver.wait_for(1, timeout=30)
     assert verify_signature(req["body"], req["headers"]["Calendly-Webhook-Signature"], APP_KEY)
 
 
