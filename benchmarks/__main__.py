@@ -44,10 +44,10 @@ def plan(quick):
     if quick:
         return dict(intake_seconds=5, intake_reference=3, inbox=2_000, noop=1_000, single=500, visible_rate=10,
                     visible_seconds=10, backfill_events=600, sizes=(2_000, 10_000), fig5_size=10_000,
-                    growth_apply=500, samples=15, history_up_to=10_000)
-    return dict(intake_seconds=30, intake_reference=10, inbox=20_000, noop=10_000, single=5_000, visible_rate=20,
+                    growth_apply=500, pg_apply=500, samples=15, history_up_to=10_000)
+    return dict(intake_seconds=30, intake_reference=10, inbox=20_000, noop=8_000, single=4_000, visible_rate=20,
                 visible_seconds=60, backfill_events=10_000, sizes=(10_000, 100_000, 1_000_000),
-                fig5_size=100_000, growth_apply=5_000, samples=40, history_up_to=100_000)
+                fig5_size=100_000, growth_apply=3_000, pg_apply=3_000, samples=40, history_up_to=100_000)
 
 
 def log(message):
@@ -197,10 +197,15 @@ class Run:
             log(f"  skipped: {exc}")
             return
         try:
-            timed = scale.postgres_pages(self.stack, self.pg, self.p["fig5_size"], samples=self.p["samples"],
-                                         log=log)
+            timed, rates = scale.postgres(self.stack, self.pg, self.p["fig5_size"], samples=self.p["samples"],
+                                          apply_count=self.p["pg_apply"], log=log)
             for name, t in timed.items():
                 self.out["pages"][f"{name}_postgresql"] = t
+            fig3 = self.out["apply_throughput"]
+            if fig3.get("rate_per_s") is not None:
+                fig3["postgresql"] = {"by_workers": {k: {"rate_per_s": v} for k, v in rates.items()},
+                                      "scale_out_2_vs_1": round(rates["2"] / rates["1"], 2),
+                                      "inbox": self.p["pg_apply"]}
         finally:
             self.pg.stop()
 

@@ -152,9 +152,13 @@ def figure_rows(r):
     by = a.get("by_workers") or {}
     scale = ", ".join(f"{k} worker{'s' if k != '1' else ''} {_fmt(v.get('rate_per_s'), '/s')}"
                       for k, v in sorted(by.items()))
+    pg = (a.get("postgresql") or {}).get("by_workers") or {}
+    if pg:
+        scale += "; PostgreSQL " + ", ".join(f"{k} worker{'s' if k != '1' else ''} {_fmt(v.get('rate_per_s'), '/s')}"
+                                            for k, v in sorted(pg.items()))
     rows.append((
         "3. Apply throughput",
-        f"{_fmt(a.get('rate_per_s'), '/s')} with {_fmt(a.get('workers'))} workers ({scale})",
+        f"{_fmt(a.get('rate_per_s'), '/s')} with {_fmt(a.get('workers'))} workers on SQLite ({scale})",
         f"no-op job {_fmt(a.get('noop_rate_per_s'), '/s')} → ratio {_fmt(a.get('ratio_to_noop'))}",
         a.get("goal", ""), _met(a)))
     f = r.get("backfill") or {}

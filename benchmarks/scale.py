@@ -99,11 +99,20 @@ def summarize(points):
     }
 
 
-def postgres_pages(stack, pg, appointments, *, samples, log=print):
-    """Figure 5 on PostgreSQL: the same subaccount in a throw-away cluster, served by its own gunicorn."""
+def postgres(stack, pg, appointments, *, samples, apply_count, log=print):
+    """Figure 5 on PostgreSQL (the same subaccount, its own gunicorn), then figure 3's 1 vs 2 workers on it.
+
+    Returns ``(pages, {"1": rate, "2": rate})``.
+    """
     with serving(stack, pg.url, "web-postgresql") as base_url:
         sub, owner, conn = tenant()
         grow(sub, conn, appointments, 0, with_history=True, log=log)
         log("  pages on PostgreSQL ...")
-        return pages.measure(base_url, USER_EMAIL, SUPPORT_EMAIL, sub, appointments, "postgresql",
-                             samples=samples)
+        timed = pages.measure(base_url, USER_EMAIL, SUPPORT_EMAIL, sub, appointments, "postgresql",
+                              samples=samples)
+        rates = {}
+        for n, workers in enumerate((2, 1)):
+            log(f"  applying {apply_count:,} deliveries on PostgreSQL with {workers} worker{'s' * (workers > 1)} ...")
+            rates[str(workers)] = apply.measure(stack, conn, apply_count, workers, first=n * apply_count,
+                                                database_url=pg.url)["rate_per_s"]
+        return timed, rates
