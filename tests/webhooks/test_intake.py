@@ -31,6 +31,11 @@ def conn(private_redis, app_ctx, people):
     return c
 
 
+def shows_the_phone(text):
+    """The guest's phone number as the envelope carries it ("555" alone also matches ports and microseconds)."""
+    return "555 1234" in text or "555-1234" in text
+
+
 def sync_jobs():
     return Queue("sync", connection=get_redis()).get_job_ids()
 
@@ -51,7 +56,7 @@ def test_valid_delivery_is_stored_enqueued_and_acknowledged(client, conn):
     assert stored["payload"]["uri"] == body["payload"]["uri"]
     assert stored["payload"]["scheduled_event"]["start_time"] == body["payload"]["scheduled_event"]["start_time"]
     # E2: what is never synced is not kept in the inbox either.
-    assert "555" not in d.body and "questions_and_answers" not in stored["payload"]
+    assert not shows_the_phone(d.body) and "questions_and_answers" not in stored["payload"]
     assert sync_jobs() == [f"delivery-{d.id}"]
     assert CalendlyConnection.get_by_id(conn.id).last_webhook_at is not None
     assert Appointment.select().count() == 0  # applied by the worker, not the request
@@ -90,7 +95,7 @@ def test_bad_signatures_are_refused_recorded_and_nothing_applied(client, conn, c
     assert resp.get_json() == {"status": "refused", "message": reason}
     d = only_delivery()
     assert (d.state, d.error, d.connection_id) == (DeliveryState.REJECTED, reason, conn.id)
-    assert "555" not in d.body
+    assert not shows_the_phone(d.body)
     assert sync_jobs() == [] and Appointment.select().count() == 0 and Contact.select().count() == 0
     assert CalendlyConnection.get_by_id(conn.id).last_webhook_at is None
 
@@ -189,7 +194,7 @@ def test_apply_of_a_stored_delivery_imports_once(client, conn):
     assert appt.contact.name == "Ada Lovelace" and appt.notes == ""
     # Nothing from the questions, reminder number or location (phone) is stored anywhere.
     stored = json.dumps([appt.title, appt.owner_reason, appt.contact.email, appt.contact.name, d.body])
-    assert "555" not in stored
+    assert not shows_the_phone(stored)
 
 
 def test_apply_of_an_unreadable_booking_is_rejected_not_retried(conn):
