@@ -14,6 +14,7 @@ def sign_in(page, base, email, password="password123", landing="Dashboard"):
     page.get_by_role("button", name="Sign in").click()
     if landing:
         expect(page.get_by_role("heading", name=landing)).to_be_visible()
+        page.wait_for_load_state()  # htmx is a deferred script: typing before "load" would go unheard
 
 
 def open_connections(page):

@@ -58,7 +58,7 @@ def populate(build):
 def test_support_staff_find_a_connection_retry_and_trace_in_the_browser(page, live_server, build, people):
     alice, quiet, failed, imported = populate(build)
     people.user("support@agency.test", subaccount=None, support=True)
-    sign_in(page, live_server, "support@agency.test", landing=None)
+    sign_in(page, live_server, "support@agency.test", landing="Support console")
 
     # Support staff land on the console; the list shows every subaccount.
     expect(page.get_by_role("heading", name="Support console")).to_be_visible()

@@ -62,7 +62,7 @@ def test_support_finds_dropped_webhooks_resyncs_and_traces(page, live_server, sa
 
     # Support staff search the console for Ada's Calendly account.
     people.user("support@agency.test", subaccount=None, support=True)
-    sign_in(page, live_server, "support@agency.test", landing=None)
+    sign_in(page, live_server, "support@agency.test", landing="Support console")
     page.get_by_label("Search").fill("ada@cal.test")
     expect(page).to_have_url(re.compile(r"q=ada(%40|@)cal\.test"))
     table = page.get_by_role("region", name="Connections")
