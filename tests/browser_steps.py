@@ -23,6 +23,7 @@ def open_connections(page):
     page.get_by_role("navigation", name="Calendars").get_by_role("link", name="Calendar Settings").click()
     page.get_by_role("navigation", name="Calendar Settings").get_by_role("link", name="Connections").click()
     expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
+    page.wait_for_load_state()  # Add New is an HTMX button: it does nothing until htmx has loaded
 
 
 def shot(page, name):

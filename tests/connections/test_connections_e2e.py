@@ -63,6 +63,7 @@ def test_connect_calendly_pick_calendars_consent_and_save(page, live_server, san
     # Leave without saving: the row waits for the choice.
     select.get_by_role("link", name="Cancel").click()
     expect(page.get_by_text("Setup not finished")).to_be_visible()
+    page.wait_for_load_state()
     page.get_by_role("button", name="Choose calendars").click()  # the HTMX modal this time
     select = page.get_by_role("dialog", name="Choose calendars to import")
 
