@@ -47,7 +47,7 @@ def plan(quick):
                     growth_apply=500, pg_apply=500, samples=15, history_up_to=10_000)
     return dict(intake_seconds=30, intake_reference=10, inbox=20_000, noop=8_000, single=4_000, visible_rate=20,
                 visible_seconds=60, backfill_events=10_000, sizes=(10_000, 100_000, 1_000_000),
-                fig5_size=100_000, growth_apply=3_000, pg_apply=3_000, samples=40, history_up_to=100_000)
+                fig5_size=100_000, growth_apply=2_000, pg_apply=2_000, samples=40, history_up_to=100_000)
 
 
 def log(message):
