@@ -201,6 +201,23 @@ def test_o3_ties_on_booking_time_go_to_the_later_start(acme, people):
     assert ownership.latest_appointment(contact).start == at + timedelta(days=9)
 
 
+@pytest.mark.parametrize("guest_later", [True, False], ids=["guest on the later booking", "booker of the later"])
+def test_o3_a_booking_as_guest_counts_like_one_made(acme, people, guest_later):
+    """O3 reads the contact's bookings and the ones it is a guest on: the most recently booked wins."""
+    sub, ada, conn = acme
+    bob = people.user("bob@acme.test")
+    conn_b = make_connection(bob, sub)
+    select(conn_b, "https://api.calendly.com/event_types/BOB", "Bob's checkup")
+    early, late = utcnow() - timedelta(hours=2), utcnow() - timedelta(hours=1)
+    apply_booking(conn, booking(ET, invitee="I1", event="E1", email="grace@example.com",
+                                created_at=early if guest_later else late), WEBHOOK)
+    apply_booking(conn_b, booking("https://api.calendly.com/event_types/BOB", invitee="I2", event="E2",
+                                  email="alan@example.com", guest_emails=("grace@example.com",),
+                                  created_at=late if guest_later else early), WEBHOOK)
+    grace = Contact.get(Contact.email_normalized == "grace@example.com")
+    assert grace.assigned_user_id == (bob.id if guest_later else ada.id)
+
+
 def test_guest_contact_is_assigned_and_a_guest_matching_the_invitee_is_not_duplicated(acme):
     _, ada, conn = acme
     apply_booking(conn, booking(ET, email="ada@example.com",
