@@ -185,7 +185,8 @@ def fill(subaccount, conn, appointments, contacts, *, first=0, with_history=Fals
                     "subaccount": subaccount.id, "source": Source.CALENDLY, "title": calendar.name,
                     "start": start, "end": start + timedelta(minutes=15),
                     "contact": contact_ids[i % len(contact_ids)], "owner": conn.user_id,
-                    "owner_reason": "O1: personal calendar", "invitee_uri": f"{API}/scheduled_events/SE{i}/invitees/SI{i}",
+                    "owner_reason": "O1: personal calendar",
+                    "invitee_uri": f"{API}/scheduled_events/SE{i}/invitees/SI{i}",
                     "event_uri": f"{API}/scheduled_events/SE{i}", "event_type_uri": calendar.event_type_uri,
                     "calendar_name": calendar.name, "booked_at": start - timedelta(days=7), "created_at": now,
                 })
