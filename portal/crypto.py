@@ -1,4 +1,6 @@
 """Encryption at rest for OAuth tokens and signing keys (SPEC C6)."""
+import functools
+
 from cryptography.fernet import Fernet, InvalidToken
 from peewee import TextField
 
@@ -9,6 +11,7 @@ def configure(key):
     """Bind the Fernet key from the app config; called by the app factory."""
     global _fernet
     _fernet = Fernet(key.encode() if isinstance(key, str) else key)
+    _decrypt.cache_clear()
 
 
 def encrypt(plaintext):
@@ -20,6 +23,13 @@ def encrypt(plaintext):
 def decrypt(ciphertext):
     if ciphertext is None:
         return None
+    return _decrypt(ciphertext)
+
+
+# The intake reads a connection's signing key on every delivery; a ciphertext always
+# decrypts to the same text under one key, so recent ones are remembered.
+@functools.lru_cache(maxsize=256)
+def _decrypt(ciphertext):
     try:
         return _fernet.decrypt(ciphertext.encode()).decode()
     except InvalidToken as exc:  # a changed key must not look like an empty token

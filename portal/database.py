@@ -38,12 +38,30 @@ MIGRATIONS = [
 ]
 
 
+# Each request and each job checks a connection out of a per-process pool:
+# opening one (and, on SQLite, setting its pragmas) costs more than the
+# webhook intake's own queries. A process holds at most one per thread;
+# idle ones are closed after five minutes.
+POOL_STALE_SECONDS = 300
+
+
+def pooled_url(url):
+    """``url`` with the pooled variant of its scheme (``sqlite+pool://``), unless it names one already."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.endswith("+pool") or ":memory:" in rest:  # each :memory: connection is its own database
+        return url
+    return f"{scheme}+pool://{rest}"
+
+
 def open_database(url):
-    """Connect the proxy to the database named by ``url``."""
+    """Connect the proxy to the database named by ``url`` (through a connection pool)."""
+    url = pooled_url(url)
+    kwargs = {}
+    if url.partition("://")[0].endswith("+pool"):
+        kwargs.update(max_connections=None, stale_timeout=POOL_STALE_SECONDS)
     if url.startswith("sqlite"):
-        database = connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
-    else:
-        database = connect(url)
+        kwargs.update(pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    database = connect(url, **kwargs)
     db.initialize(database)
     return database
 

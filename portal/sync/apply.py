@@ -6,10 +6,12 @@ inserts when two workers apply the same booking at once; the loser adds its
 ``AppointmentSource`` to the winner's appointment. Every decision is recorded
 as a ``SyncDecision`` for the support trace (S2).
 """
+import contextvars
 from collections import namedtuple
+from contextlib import contextmanager, nullcontext
 
 from flask import current_app
-from peewee import IntegrityError, SqliteDatabase
+from peewee import SqliteDatabase
 
 from portal.extensions import db
 from portal.models import (
@@ -36,15 +38,50 @@ ALREADY_IMPORTED = "W6: already imported"
 
 
 def write_transaction():
-    """A transaction that takes the write lock up front on SQLite.
+    """A transaction that takes the write lock up front on SQLite (a savepoint inside another one).
 
     A deferred SQLite transaction that reads and then writes fails at once
     (``database is locked``) when another process wrote in between; BEGIN
     IMMEDIATE makes concurrent workers queue on the busy timeout instead.
     """
-    if isinstance(db.obj, SqliteDatabase):
+    if isinstance(db.obj, SqliteDatabase) and not db.in_transaction():
         return db.atomic(lock_type="IMMEDIATE")
     return db.atomic()
+
+
+# Within one batch of deliveries (``remembering_settings``) each connection's calendar
+# selections and each subaccount's E4 setting are read once, not once per booking.
+_remembered = contextvars.ContextVar("calbridge_apply_settings", default=None)
+
+
+@contextmanager
+def remembering_settings():
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def _remember(key, read):
+    memo = _remembered.get()
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
+
+
+def _selections(connection):
+    """The connection's selection periods by event type URI."""
+    by_uri = {}
+    for s in CalendarSelection.select().where(CalendarSelection.connection == connection.id):
+        by_uri.setdefault(s.event_type_uri, []).append(s)
+    return by_uri
+
+
+def _reflects_cancellations(subaccount_id):
+    return bool(Subaccount.select(Subaccount.reflect_cancellations).where(Subaccount.id == subaccount_id).scalar())
 
 
 def apply_booking(connection, booking, via, delivery=None):
@@ -53,19 +90,15 @@ def apply_booking(connection, booking, via, delivery=None):
     if gate is not None:
         return _record(connection, booking, via, delivery, Outcome.SKIPPED, gate.reason, gate.rule, gate.detail)
 
-    selections = list(
-        CalendarSelection.select().where(
-            (CalendarSelection.connection == connection.id)
-            & (CalendarSelection.event_type_uri == booking.event_type_uri)
-        )
-    )
+    selections = _remember(("selections", connection.id), lambda: _selections(connection)).get(
+        booking.event_type_uri, [])
     decision = windows.decide(
         booking, selections, connection.connected_at, current_app.config.get("BACKFILL_DAYS", 180)
     )
-    reflect = bool(
-        Subaccount.select(Subaccount.reflect_cancellations).where(Subaccount.id == connection.subaccount_id).scalar()
-    )
-    with write_transaction():
+    reflect = _remember(("reflect", connection.subaccount_id),
+                        lambda: _reflects_cancellations(connection.subaccount_id))
+    # Inside a caller's transaction (a batch of deliveries) the caller's savepoint undoes a failure.
+    with nullcontext() if db.in_transaction() else write_transaction():
         existing = find_appointment(connection.subaccount_id, booking.invitee_uri)
         if existing is not None and booking.canceled:
             if decision.import_:
@@ -92,36 +125,43 @@ def find_appointment(subaccount_id, invitee_uri):
 def _import(connection, booking, selections, decision, reflect):
     """A new appointment (the caller found none), or a duplicate if another worker just made it."""
     selection = _selection_for(selections)
-    contact = upsert_contact(connection.subaccount_id, booking.email, booking.name)
     owner, owner_reason = ownership.owner_for(connection, selection.shared, booking.event_type_uri)
-    try:
-        with db.atomic():  # a savepoint: losing the insert race must not end the transaction
-            appointment = Appointment.create(
-                subaccount=connection.subaccount_id,
-                source=Source.CALENDLY,
-                title=booking.title[:255],
-                start=booking.start,
-                end=booking.end,
-                contact=contact,
-                owner=owner,
-                owner_reason=owner_reason[:255],
-                invitee_uri=booking.invitee_uri,
-                event_uri=booking.event_uri,
-                event_type_uri=booking.event_type_uri,
-                calendar_name=selection.name,
-                booked_at=booking.created_at,
-            )
-    except IntegrityError:
+    # O3 for a contact first seen in this booking: this appointment is its latest.
+    contact, new_contact = _upsert_contact(connection.subaccount_id, booking.email, booking.name,
+                                           assigned_user=owner.id)
+    fields = dict(
+        subaccount=connection.subaccount_id,
+        source=Source.CALENDLY,
+        title=booking.title[:255],
+        start=booking.start,
+        end=booking.end,
+        contact=contact.id,
+        owner=owner.id,
+        owner_reason=owner_reason[:255],
+        invitee_uri=booking.invitee_uri,
+        event_uri=booking.event_uri,
+        event_type_uri=booking.event_type_uri,
+        calendar_name=selection.name,
+        booked_at=booking.created_at,
+        created_at=utcnow(),
+    )
+    # Losing the insert race to another worker inserts nothing (no error, so the transaction goes on).
+    appointment_id = _insert_new(Appointment.insert(**fields), Appointment.id)
+    if appointment_id is None:
         existing = find_appointment(connection.subaccount_id, booking.invitee_uri)
         if existing is None:
-            raise
+            raise RuntimeError(f"appointment for {booking.invitee_uri} was neither inserted nor found")
+        if new_contact:
+            ownership.refresh_assigned_user(contact)
         return _duplicate(existing, connection)
+    appointment = Appointment(id=appointment_id, **fields)
 
     _add_source(appointment, connection)
-    guests = []
+    known = [] if new_contact else [contact]  # contacts seen before: their latest appointment is looked up
     for email in booking.guest_emails:
-        guest = upsert_contact(connection.subaccount_id, email)
-        guests.append(guest)
+        guest, new_guest = _upsert_contact(connection.subaccount_id, email, assigned_user=owner.id)
+        if not new_guest:
+            known.append(guest)
         AppointmentGuest.insert(appointment=appointment, contact=guest).on_conflict_ignore().execute()
     detail = f"{decision.detail}; {owner_reason}"
     if booking.canceled:
@@ -137,7 +177,7 @@ def _import(connection, booking, selections, decision, reflect):
         replacement = find_appointment(connection.subaccount_id, booking.new_invitee_uri)
         if replacement is not None and _link_reschedule(connection.subaccount_id, booking.invitee_uri, replacement):
             detail += "; E4: rescheduled to the replacement appointment"
-    for person in [contact, *guests]:
+    for person in known:
         ownership.refresh_assigned_user(person)
     return Applied(Outcome.IMPORTED, None, decision.rule, detail, appointment)
 
@@ -177,16 +217,29 @@ def upsert_contact(subaccount_id, email, name=""):
     A new contact gets the name and email only. An existing contact keeps its
     name, unless it had none (an earlier guest-only contact).
     """
+    return _upsert_contact(subaccount_id, email, name)[0]
+
+
+def _upsert_contact(subaccount_id, email, name="", assigned_user=None):
+    """``(contact, created)``; a new contact starts with ``assigned_user``."""
     normalized = normalize_email(email)
     name = (name or "").strip()[:255]
-    Contact.insert(
-        subaccount=subaccount_id, email=(email or "").strip()[:255], email_normalized=normalized, name=name
-    ).on_conflict_ignore().execute()
+    fields = dict(subaccount=subaccount_id, email=(email or "").strip()[:255], email_normalized=normalized, name=name,
+                  assigned_user=assigned_user, created_at=utcnow())
+    new_id = _insert_new(Contact.insert(**fields), Contact.id)
+    if new_id is not None:
+        return Contact(id=new_id, **fields), True
     contact = Contact.get((Contact.subaccount == subaccount_id) & (Contact.email_normalized == normalized))
     if name and not contact.name:
         Contact.update(name=name).where((Contact.id == contact.id) & (Contact.name == "")).execute()
         contact.name = name
-    return contact
+    return contact, False
+
+
+def _insert_new(query, primary_key):
+    """Run an INSERT that gives way to an existing row (same unique key); the new id, or None."""
+    rows = list(query.on_conflict_ignore().returning(primary_key).tuples().execute())
+    return rows[0][0] if rows else None
 
 
 # ------------------------------------------------------------------ cancellations (E4)

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,9 +29,11 @@ from rq import Retry
 from rq.job import Job, JobStatus
 
 from portal.calendly import signatures
+from portal.compiled import Compiled
 from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDelivery
 from portal.queues import get_queue, get_redis
-from portal.sync.apply import WEBHOOK, apply_booking, record_error, write_transaction
+from portal.extensions import db
+from portal.sync.apply import WEBHOOK, apply_booking, record_error, remembering_settings, write_transaction
 from portal.sync.booking import BOOKING_EVENTS, BookingError, minimize, parse_delivery
 from portal.timeutil import utcnow
 
@@ -48,6 +51,7 @@ APPLY_BATCH = 20
 ACTIVE_JOB_STATES = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 # Headers never stored with a delivery.
 PRIVATE_HEADERS = ("cookie", "authorization", "proxy-authorization")
+LAST_WEBHOOK_RESOLUTION = timedelta(seconds=1)
 DONE_STATES = (DeliveryState.APPLIED, DeliveryState.REJECTED, DeliveryState.DUPLICATE, DeliveryState.SKIPPED)
 
 
@@ -69,14 +73,31 @@ def job_id(delivery_id):
 
 
 # ------------------------------------------------------------------ intake
+# The statements every delivery runs, compiled once (``portal.compiled``: Peewee's SQL
+# building would cost more than SQLite's work). Only what the intake reads of the
+# connection: the OAuth tokens are not decrypted on every delivery.
+IntakeConnection = namedtuple("IntakeConnection", "id status signing_key last_webhook_at")
+_CONNECTION_BY_TOKEN = Compiled(lambda token: (
+    CalendlyConnection.select(CalendlyConnection.id, CalendlyConnection.status, CalendlyConnection.signing_key,
+                              CalendlyConnection.last_webhook_at)
+    .where(CalendlyConnection.webhook_token == token).limit(1)))
+_EARLIER_DELIVERY = Compiled(lambda connection, digest: (
+    WebhookDelivery.select(WebhookDelivery.id)
+    .where((WebhookDelivery.connection == connection) & (WebhookDelivery.body_sha256 == digest)
+           & WebhookDelivery.state.not_in((DeliveryState.REJECTED, DeliveryState.DUPLICATE)))
+    .order_by(WebhookDelivery.id).limit(1)), ints=("connection",))
+_STORE_QUEUED = Compiled(lambda connection, webhook_token, headers, body, event, invitee_uri, body_sha256, received_at: (
+    WebhookDelivery.insert(connection=connection, webhook_token=webhook_token, headers=headers, body=body,
+                           event=event, invitee_uri=invitee_uri, body_sha256=body_sha256, received_at=received_at,
+                           state=DeliveryState.QUEUED, attempts=0)), ints=("connection",))
+_TOUCH_CONNECTION = Compiled(lambda id, at: (
+    CalendlyConnection.update(last_webhook_at=at).where(CalendlyConnection.id == id)), ints=("id",))
+
+
 def receive(webhook_token, headers, body):
     """Verify, store and enqueue one delivery; returns the ``Reply`` to send."""
-    # Only what the intake reads: the OAuth tokens are not decrypted on every delivery.
-    connection = (
-        CalendlyConnection.select(CalendlyConnection.id, CalendlyConnection.status, CalendlyConnection.signing_key)
-        .where(CalendlyConnection.webhook_token == webhook_token)
-        .first()
-    )
+    found = _CONNECTION_BY_TOKEN.first(token=webhook_token)
+    connection = IntakeConnection(*found) if found else None
     if connection is None:
         return _reject(None, webhook_token, headers, body, 404, "no connection has this webhook address")
     if connection.status == Status.DISCONNECTED:
@@ -97,36 +118,33 @@ def receive(webhook_token, headers, body):
     event = str(envelope.get("event") or "")
     payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else {}
     invitee_uri = payload.get("uri") if isinstance(payload.get("uri"), str) else None
-    row = dict(connection=connection, webhook_token=webhook_token[:255], headers=_headers_json(headers),
+    row = dict(webhook_token=webhook_token[:255], headers=_headers_json(headers),
                body=stored, event=event[:255], invitee_uri=(invitee_uri or "")[:255] or None)
 
     if event not in BOOKING_EVENTS:
-        delivery = WebhookDelivery.create(**row, state=DeliveryState.SKIPPED,
+        delivery = WebhookDelivery.create(**row, connection=connection.id, state=DeliveryState.SKIPPED,
                                           error=f"event {event or '(none)'} is not imported")
         return Reply(200, "ignored: event not imported", delivery.id)
 
     digest = hashlib.sha256(body).hexdigest()
-    earlier = (
-        WebhookDelivery.select(WebhookDelivery.id)
-        .where((WebhookDelivery.connection == connection.id) & (WebhookDelivery.body_sha256 == digest)
-               & (WebhookDelivery.state != DeliveryState.REJECTED) & (WebhookDelivery.state != DeliveryState.DUPLICATE))
-        .order_by(WebhookDelivery.id)
-        .first()
-    )
+    earlier = _EARLIER_DELIVERY.first(connection=connection.id, digest=digest)
     if earlier is not None:
         # A retry of a delivery we already hold, or a replay: acknowledged, applied once (W6).
-        delivery = WebhookDelivery.create(**row, body_sha256=digest, state=DeliveryState.DUPLICATE,
-                                          error=f"same body as delivery {earlier.id}; not applied again")
+        delivery = WebhookDelivery.create(**row, connection=connection.id, body_sha256=digest,
+                                          state=DeliveryState.DUPLICATE,
+                                          error=f"same body as delivery {earlier[0]}; not applied again")
         return Reply(200, "already received", delivery.id)
 
-    # One write (one SQLite lock) per delivery: stored already marked queued, with the connection's
-    # last webhook time; ``enqueue`` puts it back to received if Redis cannot take the job.
-    with write_transaction():
-        delivery = WebhookDelivery.create(**row, body_sha256=digest, state=DeliveryState.QUEUED)
-        CalendlyConnection.update(last_webhook_at=delivery.received_at).where(
-            CalendlyConnection.id == connection.id).execute()
-    enqueue(delivery.id, stored_as_queued=True)
-    return Reply(200, "received", delivery.id)
+    # One write per delivery, stored already marked queued; ``enqueue`` puts it back to received if
+    # Redis cannot take the job. The connection's last webhook time is refreshed at most once a
+    # second: at hundreds of deliveries a second one row would otherwise take every write.
+    now = utcnow()
+    delivery_id = _STORE_QUEUED.insert(**row, connection=connection.id, body_sha256=digest, received_at=now)
+    last = connection.last_webhook_at
+    if last is None or now - last >= LAST_WEBHOOK_RESOLUTION:
+        _TOUCH_CONNECTION.execute(id=connection.id, at=now)
+    enqueue(delivery_id, stored_as_queued=True)
+    return Reply(200, "received", delivery_id)
 
 
 def check_signature(connection, header, body):
@@ -163,7 +181,7 @@ def refuse_oversize(webhook_token, headers, size):
 
 def _reject(connection, webhook_token, headers, body, status, reason):
     delivery = WebhookDelivery.create(
-        connection=connection, webhook_token=(webhook_token or "")[:255], headers=_headers_json(headers),
+        connection=connection.id if connection is not None else None, webhook_token=(webhook_token or "")[:255], headers=_headers_json(headers),
         body=_text(body), state=DeliveryState.REJECTED, error=reason,
     )
     log.warning("webhook delivery %s refused (%s): %s", delivery.id, status, reason)
@@ -195,9 +213,17 @@ def _text(body):
 # ------------------------------------------------------------------ hand-off to RQ
 def enqueue(delivery_id, stored_as_queued=False):
     """Hand the delivery to a worker (queue ``sync``); False when Redis is unavailable."""
+    queue = get_queue(QUEUE)
+    job = dict(job_id=job_id(delivery_id), retry=Retry(**RETRY), description=f"Apply Calendly delivery {delivery_id}")
     try:
-        get_queue(QUEUE).enqueue(APPLY_JOB, delivery_id, job_id=job_id(delivery_id), retry=Retry(**RETRY),
-                                 description=f"Apply Calendly delivery {delivery_id}")
+        if queue.is_async:
+            # One round trip to Redis instead of RQ's two (queue registration, then the job), and
+            # no MULTI/EXEC: a job saved but not pushed is one the sweep hands over again.
+            pipe = get_redis().pipeline(transaction=False)
+            queue.enqueue(APPLY_JOB, delivery_id, pipeline=pipe, **job)
+            pipe.execute()
+        else:  # run inline (tests): RQ runs the job before a pipeline would be sent
+            queue.enqueue(APPLY_JOB, delivery_id, **job)
     except RedisError as exc:
         log.warning("delivery %s stays in the inbox: Redis unavailable (%s)", delivery_id, exc)
         if stored_as_queued:
@@ -275,33 +301,82 @@ def sweep(now=None):
 
 # ------------------------------------------------------------------ the worker's side
 def apply(delivery_id):
-    """Apply one stored delivery (``jobs.sync.apply_delivery``); safe to run again.
+    """Apply one stored delivery; safe to run again.
 
     A delivery whose body is not a booking is rejected with the reason. Any
     other error marks it failed and is re-raised so RQ retries it.
     """
-    delivery = WebhookDelivery.get_or_none(WebhookDelivery.id == delivery_id)
-    if delivery is None or delivery.state in DONE_STATES:
-        return None
+    outcome = apply_many([delivery_id]).get(delivery_id)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def apply_many(delivery_ids):
+    """Apply stored deliveries in one transaction, each in its own savepoint; returns ``{id: result}``.
+
+    One commit per batch instead of a few per booking: on SQLite every commit
+    rewrites the pages of each table and index it touched. A delivery that
+    fails is rolled back to its savepoint, marked failed and its exception is
+    its result; the rest of the batch goes on.
+    """
+    rows = WebhookDelivery.select(WebhookDelivery.id, WebhookDelivery.connection, WebhookDelivery.body,
+                                  WebhookDelivery.state, WebhookDelivery.attempts).where(
+        WebhookDelivery.id.in_(list(delivery_ids)))
+    by_id = {d.id: d for d in rows}
+    todo = [by_id[i] for i in dict.fromkeys(delivery_ids) if i in by_id and by_id[i].state not in DONE_STATES]
+    results = {}
+    if not todo:
+        return results
+    # Counted in a write of its own, before the batch: a worker killed mid-batch still leaves the
+    # attempt counted, so a delivery that kills workers stops being retried (MAX_ATTEMPTS).
+    counted = [d.id for d in todo if d.connection_id is not None]
+    if counted:
+        WebhookDelivery.update(attempts=WebhookDelivery.attempts + 1).where(WebhookDelivery.id.in_(counted)).execute()
+    connections = {}
+    applied = []
+    with write_transaction(), remembering_settings():
+        for delivery in todo:
+            try:
+                with db.atomic():  # a savepoint: a failure undoes this delivery's writes only
+                    results[delivery.id] = _apply_one(delivery, connections)
+                if delivery.state == DeliveryState.APPLIED:
+                    applied.append(delivery.id)
+            except Exception as exc:
+                results[delivery.id] = exc
+                _failed(delivery, connections, exc)
+        if applied:
+            WebhookDelivery.update(state=DeliveryState.APPLIED, error=None, applied_at=utcnow()).where(
+                WebhookDelivery.id.in_(applied)).execute()
+    return results
+
+
+def _apply_one(delivery, connections):
     if delivery.connection_id is None:
         return _finish(delivery, DeliveryState.REJECTED, "the delivery has no connection")
-    WebhookDelivery.update(attempts=WebhookDelivery.attempts + 1).where(WebhookDelivery.id == delivery.id).execute()
     delivery.attempts += 1
     try:
-        _, booking = parse_delivery(json.loads(delivery.body))
+        _, delivery.booking = parse_delivery(json.loads(delivery.body))
     except (ValueError, BookingError) as exc:
         return _finish(delivery, DeliveryState.REJECTED, f"not a booking Calbridge can read: {exc}")
-    connection = CalendlyConnection.get_by_id(delivery.connection_id)
-    try:
-        result = apply_booking(connection, booking, WEBHOOK, delivery=delivery)
-    except Exception as exc:
-        text = f"{exc.__class__.__name__}: {exc}"[:2000]
-        _finish(delivery, DeliveryState.FAILED, text)
-        if delivery.attempts == 1:
-            record_error(connection, booking, WEBHOOK, delivery, text)
-        raise
-    _finish(delivery, DeliveryState.APPLIED, None)
+    connection = _connection(connections, delivery.connection_id)
+    result = apply_booking(connection, delivery.booking, WEBHOOK, delivery=delivery)
+    delivery.state = DeliveryState.APPLIED  # stored for the whole batch at its end
     return result
+
+
+def _connection(connections, connection_id):
+    if connection_id not in connections:
+        connections[connection_id] = CalendlyConnection.get_by_id(connection_id)
+    return connections[connection_id]
+
+
+def _failed(delivery, connections, exc):
+    text = f"{exc.__class__.__name__}: {exc}"[:2000]
+    _finish(delivery, DeliveryState.FAILED, text)
+    booking = getattr(delivery, "booking", None)
+    if delivery.attempts == 1 and booking is not None:
+        record_error(_connection(connections, delivery.connection_id), booking, WEBHOOK, delivery, text)
 
 
 def claim_queued(limit):
@@ -327,23 +402,24 @@ def claim_queued(limit):
 
 
 def apply_batch(delivery_id, limit=APPLY_BATCH):
-    """``jobs.sync.apply_delivery``: the job's delivery, then up to ``limit - 1`` queued behind it.
+    """``jobs.sync.apply_delivery``: the job's delivery and up to ``limit - 1`` queued behind it, in one transaction.
 
-    A claimed delivery that fails is marked failed by ``apply`` and left to the
-    sweep's retries; the rest of the batch goes on.
+    A failure of the job's own delivery is raised so RQ retries it; a claimed
+    delivery that fails is marked failed and left to the sweep's retries.
     """
-    result = apply(delivery_id)
+    claimed = []
     if limit > 1 and current_app.config.get("RQ_ASYNC", True):
         try:
-            claimed = claim_queued(limit - 1)
+            claimed = [i for i in claim_queued(limit - 1) if i != delivery_id]
         except RedisError as exc:
             log.warning("no batch after delivery %s: Redis unavailable (%s)", delivery_id, exc)
-            claimed = []
-        for other in claimed:
-            try:
-                apply(other)
-            except Exception:
-                log.exception("delivery %s failed in a batch; the inbox sweep retries it", other)
+    results = apply_many([delivery_id, *claimed])
+    for other in claimed:
+        if isinstance(results.get(other), Exception):
+            log.error("delivery %s failed in a batch (%s); the inbox sweep retries it", other, results[other])
+    result = results.get(delivery_id)
+    if isinstance(result, Exception):
+        raise result
     return result
 
 

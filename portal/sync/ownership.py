@@ -55,37 +55,43 @@ def owner_for(connection, shared, event_type_uri, chooser=None):
     return user, f"O2: round robin, chosen among {len(members)} {noun}"
 
 
-def latest_appointment(contact):
+def latest_appointment(contact, *columns):
     """The contact's latest appointment (O3): most recently booked, ties to the later start.
 
     A contact's appointments are those it booked and those it is a guest on;
-    portal-made appointments count by their creation time.
+    portal-made appointments count by their creation time. ``columns`` narrows
+    what is read (the ordering columns are always read).
     """
     # Two indexed lookups rather than one query with OR: PostgreSQL answers the OR with a
     # sequential scan of every appointment, on every import.
     order = (fn.COALESCE(Appointment.booked_at, Appointment.created_at).desc(), Appointment.start.desc(),
              Appointment.id.desc())
-    booked = Appointment.select().where(Appointment.contact == contact).order_by(*order).first()
-    as_guest = (Appointment.select().join(AppointmentGuest).where(AppointmentGuest.contact == contact)
+    fields = (*columns, Appointment.id, Appointment.booked_at, Appointment.created_at, Appointment.start) if columns else ()
+    booked = Appointment.select(*fields).where(Appointment.contact == contact).order_by(*order).first()
+    as_guest = (Appointment.select(*fields).join(AppointmentGuest).where(AppointmentGuest.contact == contact)
                 .order_by(*order).first())
     found = [a for a in (booked, as_guest) if a is not None]
     return max(found, key=lambda a: (a.booked_at or a.created_at, a.start, a.id)) if found else None
 
 
 def assigned_user_for(contact):
-    """O3: the owner (a ``User`` or None) of the contact's latest appointment."""
-    latest = latest_appointment(contact)
-    return latest.owner if latest is not None and latest.owner_id else None
+    """O3: the id of the owner of the contact's latest appointment, or None."""
+    latest = latest_appointment(contact, Appointment.owner)
+    return latest.owner_id if latest is not None else None
 
 
 def refresh_assigned_user(contact):
-    """Recompute and store ``contact.assigned_user`` (O3); returns the user or None."""
-    user = assigned_user_for(contact)
-    user_id = user.id if user else None
+    """Recompute and store ``contact.assigned_user`` (O3); returns the user's id or None."""
+    user_id = assigned_user_for(contact)
+    set_assigned_user(contact, user_id)
+    return user_id
+
+
+def set_assigned_user(contact, user_id):
+    """Store ``user_id`` as the contact's assigned user unless it already is."""
     if contact.assigned_user_id != user_id:
         Contact.update(assigned_user=user_id).where(Contact.id == contact.id).execute()
         contact.assigned_user = user_id
-    return user
 
 
 def refresh_assigned_users(contact_ids):
