@@ -25,7 +25,12 @@ _INT_BASE = -7_300_000_000_000  # markers for integer parameters: values no real
 
 
 class _StrMarker(str):
-    pass
+    """A text parameter's stand-in; recognised by identity, so a field that alters it is noticed."""
+
+    def __new__(cls, name):
+        marker = super().__new__(cls, f"\x00compiled:{name}\x00")
+        marker.name = name
+        return marker
 
 
 class Compiled:
@@ -43,7 +48,7 @@ class Compiled:
     def _markers(self):
         markers = {}
         for i, name in enumerate(self._names):
-            markers[name] = _INT_BASE - i if name in self._ints else _StrMarker(f"\x00compiled:{name}\x00")
+            markers[name] = _INT_BASE - i if name in self._ints else _StrMarker(name)
         return markers
 
     def _compile(self):
@@ -57,8 +62,7 @@ class Compiled:
                 raise ValueError(f"compiled insert: pass {', '.join(frozen)} explicitly")
             query = query.returning(query.model._meta.primary_key)
         sql, params = query.sql()
-        by_value = {value: name for name, value in markers.items()}
-        slots = [(by_value.get(value) if isinstance(value, (str, int)) else None, value) for value in params]
+        slots = [(self._slot(value, markers), value) for value in params]
         missing = set(self._names) - {name for name, _ in slots if name}
         if missing:
             raise ValueError(f"compiled query does not use {sorted(missing)}")
@@ -66,6 +70,18 @@ class Compiled:
         if isinstance(query, Select):
             converters = [f.python_value if isinstance(f, Field) else None for f in query._returning]
         return sql, slots, converters
+
+    @staticmethod
+    def _slot(value, markers):
+        """The parameter name a bound value stands for, or None for a constant of the query."""
+        if isinstance(value, _StrMarker):  # the very marker: a field that changed it (a slice, .lower()) is refused
+            return value.name
+        if isinstance(value, str) and "\x00" in value:  # a marker, cut or changed
+            raise ValueError(f"compiled query: a field transforms its parameter ({value!r}); bind it as it is stored")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return next((name for name, marker in markers.items() if marker == value and not isinstance(marker, str)),
+                        None)
+        return None
 
     def _get(self):
         key = type(db.obj)

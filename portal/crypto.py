@@ -23,15 +23,15 @@ def encrypt(plaintext):
 def decrypt(ciphertext):
     if ciphertext is None:
         return None
-    return _decrypt(ciphertext)
+    return _decrypt(_fernet, ciphertext)
 
 
 # The intake reads a connection's signing key on every delivery; a ciphertext always
-# decrypts to the same text under one key, so recent ones are remembered.
+# decrypts to the same text under one key, so recent ones are remembered (per key).
 @functools.lru_cache(maxsize=256)
-def _decrypt(ciphertext):
+def _decrypt(fernet, ciphertext):
     try:
-        return _fernet.decrypt(ciphertext.encode()).decode()
+        return fernet.decrypt(ciphertext.encode()).decode()
     except InvalidToken as exc:  # a changed key must not look like an empty token
         raise RuntimeError("stored secret cannot be decrypted with the configured key") from exc
 

@@ -5,8 +5,12 @@ Migrations are numbered functions run once each, in order, at start; their
 number is kept in ``schema_version``. Later migrations use
 ``playhouse.migrate`` to alter tables in place.
 """
+import os
+
 from peewee import IntegerField, Model
+from playhouse import db_url
 from playhouse.db_url import connect
+from playhouse.pool import PooledDatabase
 
 from portal.extensions import db
 from portal.models import ALL_MODELS
@@ -46,11 +50,22 @@ POOL_STALE_SECONDS = 300
 
 
 def pooled_url(url):
-    """``url`` with the pooled variant of its scheme (``sqlite+pool://``), unless it names one already."""
+    """``url`` with the pooled variant of its scheme (``sqlite+pool://``) where Peewee has one."""
     scheme, sep, rest = url.partition("://")
-    if not sep or scheme.endswith("+pool") or ":memory:" in rest:  # each :memory: connection is its own database
+    if not sep or f"{scheme}+pool" not in db_url.schemes:
+        return url
+    if scheme.startswith("sqlite") and rest.strip("/") in ("", ":memory:"):  # each connection its own database
         return url
     return f"{scheme}+pool://{rest}"
+
+
+def _forget_connections_in_child():
+    """A forked child must not use its parent's pooled connections (a shared SQLite handle or socket)."""
+    if isinstance(db.obj, PooledDatabase):
+        db.obj.dispose()
+
+
+os.register_at_fork(after_in_child=_forget_connections_in_child)
 
 
 def open_database(url):
@@ -84,8 +99,10 @@ def migrate():
 
 
 def init_app(app):
-    open_database(app.config["DATABASE_URL"])
+    database = open_database(app.config["DATABASE_URL"])
     migrate()
+    if isinstance(database, PooledDatabase):
+        database.close_idle()  # nothing opened at start is kept into a fork (gunicorn, the RQ scheduler)
 
     @app.before_request
     def _connect():

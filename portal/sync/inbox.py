@@ -217,9 +217,8 @@ def enqueue(delivery_id, stored_as_queued=False):
     job = dict(job_id=job_id(delivery_id), retry=Retry(**RETRY), description=f"Apply Calendly delivery {delivery_id}")
     try:
         if queue.is_async:
-            # One round trip to Redis instead of RQ's two (queue registration, then the job), and
-            # no MULTI/EXEC: a job saved but not pushed is one the sweep hands over again.
-            pipe = get_redis().pipeline(transaction=False)
+            # One round trip to Redis instead of RQ's two (queue registration, then the job).
+            pipe = get_redis().pipeline()
             queue.enqueue(APPLY_JOB, delivery_id, pipeline=pipe, **job)
             pipe.execute()
         else:  # run inline (tests): RQ runs the job before a pipeline would be sent
@@ -313,30 +312,40 @@ def apply(delivery_id):
 
 
 def apply_many(delivery_ids):
-    """Apply stored deliveries in one transaction, each in its own savepoint; returns ``{id: result}``.
+    """Apply stored deliveries; returns ``{id: result}``, an exception as the result of one that failed.
 
-    One commit per batch instead of a few per booking: on SQLite every commit
-    rewrites the pages of each table and index it touched. A delivery that
-    fails is rolled back to its savepoint, marked failed and its exception is
-    its result; the rest of the batch goes on.
+    Deliveries seen for the first time go in one transaction, each in its own
+    savepoint: one commit per batch instead of a few per booking (on SQLite
+    every commit rewrites the pages of each table and index it touched). A
+    delivery that failed, or whose worker died, before goes alone, so one bad
+    delivery never takes the good ones down with it again.
     """
-    rows = WebhookDelivery.select(WebhookDelivery.id, WebhookDelivery.connection, WebhookDelivery.body,
-                                  WebhookDelivery.state, WebhookDelivery.attempts).where(
-        WebhookDelivery.id.in_(list(delivery_ids)))
-    by_id = {d.id: d for d in rows}
-    todo = [by_id[i] for i in dict.fromkeys(delivery_ids) if i in by_id and by_id[i].state not in DONE_STATES]
+    ids = list(dict.fromkeys(delivery_ids))
+    pending = list(WebhookDelivery.select(WebhookDelivery.id, WebhookDelivery.attempts).where(
+        WebhookDelivery.id.in_(ids) & WebhookDelivery.state.not_in(DONE_STATES)
+        & WebhookDelivery.connection.is_null(False)).tuples())
+    if pending:
+        # Counted in a write of its own, before applying: a worker killed mid-batch still leaves the
+        # attempt counted, so a delivery that kills workers stops being retried (MAX_ATTEMPTS).
+        WebhookDelivery.update(attempts=WebhookDelivery.attempts + 1).where(
+            WebhookDelivery.id.in_([i for i, _ in pending])).execute()
+    retried = {i for i, attempts in pending if attempts > 0}
     results = {}
-    if not todo:
-        return results
-    # Counted in a write of its own, before the batch: a worker killed mid-batch still leaves the
-    # attempt counted, so a delivery that kills workers stops being retried (MAX_ATTEMPTS).
-    counted = [d.id for d in todo if d.connection_id is not None]
-    if counted:
-        WebhookDelivery.update(attempts=WebhookDelivery.attempts + 1).where(WebhookDelivery.id.in_(counted)).execute()
-    connections = {}
-    applied = []
+    fresh = [i for i in ids if i not in retried]
+    for group in ([fresh] if fresh else []) + [[i] for i in ids if i in retried]:
+        results.update(_apply_group(group))
+    return results
+
+
+def _apply_group(ids):
+    results, connections, applied = {}, {}, []
     with write_transaction(), remembering_settings():
-        for delivery in todo:
+        # Read inside the transaction: a delivery another worker applied meanwhile is not applied again.
+        rows = WebhookDelivery.select(WebhookDelivery.id, WebhookDelivery.connection, WebhookDelivery.body,
+                                      WebhookDelivery.state, WebhookDelivery.attempts).where(
+            WebhookDelivery.id.in_(ids) & WebhookDelivery.state.not_in(DONE_STATES))
+        by_id = {d.id: d for d in rows}
+        for delivery in (by_id[i] for i in ids if i in by_id):
             try:
                 with db.atomic():  # a savepoint: a failure undoes this delivery's writes only
                     results[delivery.id] = _apply_one(delivery, connections)
@@ -354,7 +363,6 @@ def apply_many(delivery_ids):
 def _apply_one(delivery, connections):
     if delivery.connection_id is None:
         return _finish(delivery, DeliveryState.REJECTED, "the delivery has no connection")
-    delivery.attempts += 1
     try:
         _, delivery.booking = parse_delivery(json.loads(delivery.body))
     except (ValueError, BookingError) as exc:

@@ -93,3 +93,33 @@ def test_a_stored_delivery_is_queued_in_one_step_or_received_when_redis_is_down(
     assert post_delivery(client, conn, envelope(b)).status_code == 200
     late = WebhookDelivery.select().order_by(WebhookDelivery.id.desc()).get()
     assert late.state == DeliveryState.RECEIVED
+
+
+class WorkerKilled(BaseException):
+    """What a SIGKILL looks like from inside the batch: nothing after it runs, the transaction is lost."""
+
+
+def test_a_delivery_that_kills_the_worker_does_not_take_the_rest_of_its_batch_down_again(client, conn, monkeypatch):
+    ids = deliver(client, conn, 3)
+    real = inbox.apply_booking
+
+    def deadly(connection, b, via, delivery=None):
+        if b.email == "guest1@example.com":
+            raise WorkerKilled()
+        return real(connection, b, via, delivery=delivery)
+
+    monkeypatch.setattr(inbox, "apply_booking", deadly)
+    with pytest.raises(WorkerKilled):
+        inbox.apply_many(ids)
+    # The whole batch was lost with the worker, but each attempt was counted.
+    assert [(d.state, d.attempts) for d in WebhookDelivery.select().order_by(WebhookDelivery.id)] == [
+        (DeliveryState.QUEUED, 1)] * 3
+    assert Appointment.select().count() == 0
+
+    # The sweep hands them over again: now each goes alone, and the deadly one no longer undoes the others.
+    for retry in ([ids[2], ids[1]], [ids[0], ids[1]]):
+        with pytest.raises(WorkerKilled):
+            inbox.apply_many(retry)
+    states = {d.id: d.state for d in WebhookDelivery.select()}
+    assert states == {ids[0]: DeliveryState.APPLIED, ids[1]: DeliveryState.QUEUED, ids[2]: DeliveryState.APPLIED}
+    assert sorted(a.contact.email for a in Appointment.select()) == ["guest0@example.com", "guest2@example.com"]
