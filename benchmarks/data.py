@@ -8,6 +8,7 @@ import json
 import secrets
 from datetime import datetime, timedelta
 
+from peewee import SqliteDatabase
 from rq import Queue, Retry
 
 from portal.calendly import signatures
@@ -231,7 +232,7 @@ def busy_week(appointments):
 
 def analyze():
     """Fresh planner statistics after a bulk load (what a DBA does after one)."""
-    if db.obj.__class__.__name__.startswith("Sqlite"):
+    if isinstance(db.obj, SqliteDatabase):
         db.obj.execute_sql("ANALYZE")
     else:
         db.obj.execute_sql("VACUUM ANALYZE")

@@ -2,6 +2,7 @@
 from datetime import datetime, timedelta
 
 import pytest
+from peewee import SqliteDatabase
 
 from portal.extensions import db
 from portal.models import Appointment, Contact, Source, Subaccount
@@ -25,7 +26,7 @@ def fill(n_appointments, n_contacts):
                                       "event_type_uri": "https://api.calendly.com/event_types/INTRO",
                                       "calendar_name": "Intro call", "contact": None}
                                      for i in range(base, min(base + 1000, n_appointments))]).execute()
-    if db.obj.__class__.__name__.startswith("Sqlite"):
+    if isinstance(db.obj, SqliteDatabase):
         db.obj.execute_sql("ANALYZE")
 
 
