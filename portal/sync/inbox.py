@@ -343,7 +343,11 @@ def _apply_group(ids):
         # Read inside the transaction: a delivery another worker applied meanwhile is not applied again.
         rows = WebhookDelivery.select(WebhookDelivery.id, WebhookDelivery.connection, WebhookDelivery.body,
                                       WebhookDelivery.state, WebhookDelivery.attempts).where(
-            WebhookDelivery.id.in_(ids) & WebhookDelivery.state.not_in(DONE_STATES))
+            WebhookDelivery.id.in_(ids) & WebhookDelivery.state.not_in(DONE_STATES)).order_by(WebhookDelivery.id)
+        if db.obj.for_update:
+            # PostgreSQL: a second worker holding the same delivery waits here, then no longer sees it
+            # pending (on SQLite, BEGIN IMMEDIATE already serialises the batches).
+            rows = rows.for_update()
         by_id = {d.id: d for d in rows}
         for delivery in (by_id[i] for i in ids if i in by_id):
             try:
