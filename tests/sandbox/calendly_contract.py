@@ -1,7 +1,7 @@
 """Validate sandbox responses and webhook payloads against Calendly's published
-OpenAPI description (``<repo>/../shared/calendly/openapi.yaml``) with openapi-core.
+OpenAPI description (``reference/calendly/openapi.yaml``, copied into the repo) with openapi-core.
 
-The 2023 copy of the spec has a few defects and gaps (see shared/calendly/SOURCE.txt
+The 2023 copy of the spec has a few defects and gaps (see reference/calendly/SOURCE.txt
 and API-FACTS.md); ``patched_spec`` repairs exactly those, each with its reason,
 so that everything else is checked as published.
 """
@@ -18,7 +18,7 @@ from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.schemas import oas30_read_schema_validators_factory
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPO_ROOT.parent / "shared" / "calendly" / "openapi.yaml"
+SPEC_PATH = REPO_ROOT / "reference" / "calendly" / "openapi.yaml"
 
 ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
 
