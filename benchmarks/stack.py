@@ -16,6 +16,7 @@ import time
 
 from cryptography.fernet import Fernet
 
+from portal.database import migrate_url
 from portal.devstack import PROJECT_ROOT, RedisServer, Service, free_port, stack_env
 
 WEB_WORKERS, WEB_THREADS = 2, 4  # as ``make run`` (portal.devstack.run_stack)
@@ -118,6 +119,7 @@ class Stack:
             "sandbox", [bin_path("python"), "-m", "sandbox", "--port", str(self.sandbox_port)],
             self.env(), self.log_dir, health_url=self.sandbox_url + "/_sandbox/health",
         ).start()
+        migrate_url(self.database_url)  # as `make run` does, before the portal and the workers open it
         self.start_web()
         return self
 

@@ -204,9 +204,10 @@ def run_stack():
     py = python_bin()
     services = []
     try:
-        # Migrations run on app start; the seed is idempotent.
-        subprocess.run([py, "-m", "flask", "--app", "wsgi", "admin", "seed-demo"], env=env, cwd=PROJECT_ROOT,
-                       check=True)
+        # Both idempotent; the portal and the workers refuse to start on a schema not migrated.
+        for command in ("migrate", "seed-demo"):
+            subprocess.run([py, "-m", "flask", "--app", "wsgi", "admin", command], env=env, cwd=PROJECT_ROOT,
+                           check=True)
         services.append(Service("sandbox", [py, "-m", "sandbox", "--port", str(sandbox_port)], env, log_dir,
                                 health_url=f"http://127.0.0.1:{sandbox_port}/_sandbox/health").start())
         services.append(Service(
