@@ -339,3 +339,4 @@ def browser_type_launch_args(browser_type_launch_args):
 def pytest_configure(config):
     config.addinivalue_line("markers", "csrf: run the portal with CSRF protection on")
     config.addinivalue_line("markers", "portal_config(**values): override portal settings for a test")
+    config.addinivalue_line("markers", "schema: migration tests (make test-postgres runs them on PostgreSQL too)")
