@@ -26,8 +26,8 @@ def migrate():
     applied = migrations.migrate(db.obj)
     for step in applied:
         click.echo(f"Applied migration {step.label}")
-    head = migrations.MIGRATIONS[-1].number
-    click.echo(f"Schema is current (migration {head})." if applied else f"Nothing to apply: schema is current (migration {head}).")
+    current = f"schema is current (migration {migrations.MIGRATIONS[-1].number})."
+    click.echo(current.capitalize() if applied else f"Nothing to apply: {current}")
 
 
 @admin_cli.command("create-subaccount")

@@ -91,10 +91,10 @@ def _adopt_legacy_version(database):
 def migrate(database, steps=None):
     """Apply every pending step in order, each in its own transaction; returns the steps applied.
 
-    ``database`` is a connected-or-connectable ``peewee.Database`` (not the proxy).
-    Running it again applies nothing. Two processes racing here cannot both
-    record a step: its number is the table's primary key, so the loser's
-    transaction rolls back.
+    ``database`` is a ``peewee.Database`` (not the proxy). Running it again
+    applies nothing. Two processes racing here cannot both apply a step: the
+    step's number is the primary key of its record, so the loser's
+    transaction fails and rolls back.
     """
     steps = MIGRATIONS if steps is None else steps
     with database.connection_context(), database.bind_ctx([AppliedMigration]):
@@ -117,6 +117,5 @@ def require_current(database, steps=None):
     with database.connection_context():
         missing = pending(database, steps)
     if missing:
-        raise SchemaNotCurrent(
-            f"The database schema is not current (missing: {', '.join(m.label for m in missing)}). Run `{MIGRATE_COMMAND}` first."
-        )
+        names = ", ".join(m.label for m in missing)
+        raise SchemaNotCurrent(f"The database schema is not current (missing: {names}). Run `{MIGRATE_COMMAND}` first.")
