@@ -20,7 +20,7 @@ import time
 
 from portal.supervisor import PROJECT_ROOT, ProcessSpec, Service, Supervisor, wait_for_http
 
-__all__ = ["PROJECT_ROOT", "RedisServer", "Service", "free_port", "gunicorn_argv", "process_table", "run_stack",
+__all__ = ["PROJECT_ROOT", "RedisServer", "Service", "WEB_THREADS", "WEB_WORKERS", "free_port", "gunicorn_argv", "process_table", "run_stack",
            "stack_env", "wait_for_http"]
 
 
@@ -136,10 +136,13 @@ def python_bin():
     return os.path.join(os.path.dirname(sys.executable), "python")
 
 
-def gunicorn_argv(bind, port, *extra):
-    """gunicorn's command line: the one place it is built (``make run``, the tests, deploy/systemd's twin)."""
-    return [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--workers", "2", "--threads", "4",
-            "--bind", f"{bind}:{port}", "--access-logfile", "-", *extra, "wsgi:app"]
+WEB_WORKERS, WEB_THREADS = 2, 4
+
+
+def gunicorn_argv(bind, port, *extra, app="wsgi:app"):
+    """gunicorn's command line: the one place it is built (``make run``, the tests, the benchmarks)."""
+    return [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--workers", str(WEB_WORKERS),
+            "--threads", str(WEB_THREADS), "--bind", f"{bind}:{port}", "--access-logfile", "-", *extra, app]
 
 
 def _local_address(bind):

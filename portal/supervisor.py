@@ -137,6 +137,10 @@ class Supervisor:
             child.backoff.began()
         return self
 
+    @property
+    def services(self):
+        return [c.service for c in self.children]
+
     def pids(self):
         return {c.service.name: c.service.process.pid for c in self.children if c.service.running()}
 
