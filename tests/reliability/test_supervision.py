@@ -142,6 +142,7 @@ def test_the_stack_restarts_a_killed_worker_and_stopping_it_leaves_no_process_be
     env.update(PORTAL_PORT=str(portal_port), SANDBOX_PORT=str(sandbox_port), REDIS_PORT=str(redis_port),
                CALBRIDGE_INSTANCE_PATH=str(instance))
     log_path = tmp_path / "devstack.log"
+    running = set()
     with open(log_path, "wb") as log:
         stack = subprocess.Popen([python(), "-m", "portal.devstack"], cwd=PROJECT_ROOT, env=env, stdout=log,
                                  stderr=subprocess.STDOUT, start_new_session=True)
@@ -176,3 +177,6 @@ def test_the_stack_restarts_a_killed_worker_and_stopping_it_leaves_no_process_be
         if stack.poll() is None:
             os.killpg(stack.pid, signal.SIGKILL)
             stack.wait()
+        for pid, started in running:  # a failed stop must not leave its orphans to the next test
+            if _process_identity(pid) == (pid, started):
+                os.kill(pid, signal.SIGKILL)
