@@ -121,6 +121,7 @@ class _Child:
         self.service = service
         self.backoff = Backoff(first=1.0, cap=30.0, stable=60.0)
         self.restart_at = None  # when a dead child is due to start again
+        self.exit = None  # how it ended last
 
 
 class Supervisor:
