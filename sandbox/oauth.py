@@ -12,9 +12,10 @@ import time
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 
 from . import accounts
+from .scopes import ScopeError, describe, grant
 from .serializers import base_url, org_uri, user_uri
 from .store import AuthorizationCode, OAuthClient, Token, User, db, token_hash, utcnow
 
@@ -30,6 +31,7 @@ ERRORS = {
     "unsupported_grant_type": "The authorization grant type is not supported by the authorization server.",
     "unauthorized_client": "You are not authorized to revoke this token",
     "rate_limited": "Too many token requests for this user. Please wait before retrying.",
+    "invalid_scope": "The requested scope is invalid, unknown, or malformed.",
 }
 
 
@@ -45,6 +47,7 @@ def _oauth_error(err):
     response = jsonify({"error": err.error, "error_description": err.description})
     response.status_code = err.status
     response.headers["Cache-Control"] = "no-store"
+    _rate_headers(response)
     if err.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="Calendly Sandbox"'
     return response
@@ -145,12 +148,21 @@ def authorize():
     error = _params_error(values)
     if error:
         return redirect(_with_params(redirect_uri, error=error, state=values.get("state")))
+    try:
+        granted = grant(client.scopes, values.get("scope"))
+    except ScopeError:
+        return _scope_refused(redirect_uri, values.get("state"))
     user = signed_in_user()
     if user is None:
         return render_template("signin.html", next=request.full_path, error=None, email="", client=client)
-    scopes = (values.get("scope") or "").split()
-    return render_template("consent.html", client=client, user=user, scopes=scopes, params=values,
-                           redirect_uri=redirect_uri)
+    return render_template("consent.html", client=client, user=user, scopes=granted.split(),
+                           scope_lines=describe(granted), params=values, redirect_uri=redirect_uri)
+
+
+def _scope_refused(redirect_uri, state):
+    """RFC 6749 §4.1.2.1 ``invalid_scope`` back to the app (Calendly's exact answer is unconfirmed, API-FACTS §3)."""
+    return redirect(_with_params(redirect_uri, error="invalid_scope", error_description=ERRORS["invalid_scope"],
+                                 state=state))
 
 
 @bp.post("/oauth/authorize")
@@ -167,13 +179,17 @@ def decide():
     error = _params_error(values)
     if error:
         return redirect(_with_params(redirect_uri, error=error, state=state))
+    try:
+        granted = grant(client.scopes, values.get("scope"))
+    except ScopeError:
+        return _scope_refused(redirect_uri, state)
     if values.get("decision") != "allow":
         return redirect(_with_params(redirect_uri, error="access_denied", state=state))
     code = secrets.token_urlsafe(32)
     challenge = values.get("code_challenge") or None
     AuthorizationCode.create(
         code_hash=token_hash(code), client=client, user=user, redirect_uri=values.get("redirect_uri") or "",
-        scope=values.get("scope") or "default", code_challenge=challenge,
+        scope=granted, code_challenge=challenge,
         code_challenge_method=(values.get("code_challenge_method") or "plain") if challenge else None,
         expires_at=utcnow() + timedelta(seconds=current_app.config["SANDBOX_CODE_TTL"]))
     return redirect(_with_params(redirect_uri, code=code, state=state))
@@ -238,11 +254,23 @@ def issue_token(client, user, scope):
 
 
 def _count_token_request(user):
+    """API-FACTS §3/§8: 8 token requests per user per minute; 429 with the X-RateLimit-* headers of §8."""
     state = current_app.extensions["sandbox"]
     limit = state.faults.get("token_rate_limit_per_minute") or current_app.config.get("SANDBOX_TOKEN_RATE_LIMIT")
     rate = state.limiter.hit(("token", user.id), limit)
+    g.token_rate = rate
     if not rate.allowed:
         raise OAuthError("rate_limited", 429)
+
+
+def _rate_headers(response):
+    rate = g.get("token_rate")
+    if rate is not None and rate.limit:
+        response.headers["X-RateLimit-Limit"] = str(rate.limit)
+        response.headers["X-RateLimit-Remaining"] = str(rate.remaining)
+        response.headers["X-RateLimit-Reset"] = str(rate.reset)
+        if not rate.allowed:
+            response.headers["Retry-After"] = str(rate.reset)
 
 
 @bp.post("/oauth/token")
@@ -259,6 +287,7 @@ def token():
     response = jsonify(result)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
+    _rate_headers(response)
     return response
 
 
