@@ -26,7 +26,7 @@ import secrets
 from flask import Flask, jsonify, render_template, request
 
 from . import accounts, store, webhooks
-from .faults import Faults, RateLimiter
+from .faults import Faults, RateLimiter, RollingLimiter
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,6 +54,7 @@ class SandboxState:
     def __init__(self, app):
         self.faults = Faults()
         self.limiter = RateLimiter()
+        self.token_limiter = RollingLimiter()
         self.executor = webhooks.make_executor()
         self.sender = webhooks.Sender(app) if app.config["SANDBOX_WEBHOOK_SENDER"] == "thread" else None
 

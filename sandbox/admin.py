@@ -267,6 +267,7 @@ def faults():
     elif request.method == "DELETE":
         state.faults.clear()
         state.limiter.clear()
+        state.token_limiter.clear()
     return jsonify(state.faults.as_dict())
 
 
@@ -323,6 +324,7 @@ def reset():
         accounts.register_config_clients(current_app.config.get("SANDBOX_OAUTH_CLIENTS"))
     state.faults.clear()
     state.limiter.clear()
+    state.token_limiter.clear()
     demo = body.get("demo", bool(current_app.config.get("SANDBOX_DEMO")))
     if demo:
         from .demo import seed

@@ -257,7 +257,7 @@ def _count_token_request(user):
     """API-FACTS §3/§8: 8 token requests per user per minute; 429 with the X-RateLimit-* headers of §8."""
     state = current_app.extensions["sandbox"]
     limit = state.faults.get("token_rate_limit_per_minute") or current_app.config.get("SANDBOX_TOKEN_RATE_LIMIT")
-    rate = state.limiter.hit(("token", user.id), limit)
+    rate = state.token_limiter.hit(user.id, limit)
     g.token_rate = rate
     if not rate.allowed:
         raise OAuthError("rate_limited", 429)

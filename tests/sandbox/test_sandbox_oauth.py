@@ -1,48 +1,18 @@
 """The OAuth server end to end, with Authlib as the client (API-FACTS §3)."""
-import re
 from datetime import timedelta
-from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
-from sandbox_helpers import PORTAL_CLIENT, Admin
+from sandbox_helpers import PORTAL_CLIENT, Admin, Browser
 
 from sandbox import store
 
 REDIRECT = PORTAL_CLIENT["redirect_uris"][0]
 INVALID_GRANT = ("The provided authorization grant is invalid, expired, revoked, does not match the redirection URI "
                  "used in the authorization request, or was issued to another client.")
-
-
-class Browser:
-    """A user agent that signs in and answers the consent page (no JavaScript needed)."""
-
-    def __init__(self, base):
-        self.base, self.http = base, requests.Session()
-
-    @staticmethod
-    def _hidden(html):
-        found = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
-        return {name: unescape(value) for name, value in found}
-
-    def sign_in(self, email, password, authorize_url):
-        page = self.http.get(authorize_url)
-        assert page.status_code == 200 and "Sign in" in page.text and 'for="email">Email<' in page.text
-        fields = self._hidden(page.text)
-        return self.http.post(f"{self.base}/login", data={**fields, "email": email, "password": password},
-                              allow_redirects=False)
-
-    def consent(self, authorize_url, decision="allow"):
-        page = self.http.get(authorize_url)
-        assert page.status_code == 200 and "Allow" in page.text and "Deny" in page.text, page.text[:300]
-        fields = {k: v for k, v in self._hidden(page.text).items() if k != "next"}
-        resp = self.http.post(f"{self.base}/oauth/authorize", data={**fields, "decision": decision},
-                              allow_redirects=False)
-        assert resp.status_code == 302, resp.text[:300]
-        return resp.headers["Location"]
 
 
 @pytest.fixture
