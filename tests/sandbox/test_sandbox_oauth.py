@@ -194,3 +194,28 @@ def test_token_requests_are_counted_and_can_be_limited(live):
     assert resp.status_code == 429 and resp.json()["error"] == "rate_limited"
     admin.call("DELETE", "/faults", expect=200)
     assert oauth.refresh_token(f"{live.url}/oauth/token", refresh_token=token["refresh_token"])["access_token"]
+
+
+def test_ninth_token_request_within_a_minute_is_429_with_rate_headers(live, contract_for):
+    oauth = session(live)
+    callback, _, verifier = authorize(live, oauth)
+    token = oauth.fetch_token(f"{live.url}/oauth/token", authorization_response=callback, code_verifier=verifier)
+    creds = (PORTAL_CLIENT["client_id"], PORTAL_CLIENT["client_secret"])
+    refresh = token["refresh_token"]
+    for number in range(2, 9):  # the code exchange was request 1
+        resp = requests.post(f"{live.url}/oauth/token", auth=creds,
+                             data={"grant_type": "refresh_token", "refresh_token": refresh})
+        assert resp.status_code == 200, (number, resp.text)
+        assert resp.headers["X-RateLimit-Limit"] == "8" and resp.headers["X-RateLimit-Remaining"] == str(8 - number)
+        refresh = resp.json()["refresh_token"]
+    ninth = requests.post(f"{live.url}/oauth/token", auth=creds,
+                          data={"grant_type": "refresh_token", "refresh_token": refresh})
+    contract_for(live.url).check_requests(ninth)
+    assert ninth.status_code == 429 and ninth.json()["error"] == "rate_limited"
+    assert ninth.headers["X-RateLimit-Limit"] == "8" and ninth.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(ninth.headers["X-RateLimit-Reset"]) <= 60 and ninth.headers["Retry-After"]
+    # The refused request did not spend the refresh token: once the minute is over (here: counters reset) it works.
+    Admin(url=live.url).call("DELETE", "/faults", expect=200)
+    again = requests.post(f"{live.url}/oauth/token", auth=creds,
+                          data={"grant_type": "refresh_token", "refresh_token": refresh})
+    assert again.status_code == 200
