@@ -8,7 +8,7 @@
 - ``sweep_inbox()``: re-enqueue deliveries no worker finished (scheduled).
 """
 from jobs.context import job
-from portal.sync import backfill, inbox, reconcile
+from portal.pipeline import backfill, inbox, reconcile
 
 
 @job

@@ -4,7 +4,7 @@ from cryptography.fernet import Fernet
 
 from portal import crypto
 from portal.models import CalendlyConnection, Subaccount
-from portal.sync import inbox
+from portal.pipeline import inbox
 from sync.helpers import make_connection
 
 

@@ -15,7 +15,7 @@ from portal.connections.service import SelectionProblem
 from portal.connections.views import _own_connection_or_404, _page, _selection_modal, _to_index
 from portal.extensions import htmx
 from portal.models import AuditEntry, Status, Task, User
-from portal.sync import deletion
+from portal.pipeline import purge
 from portal.tenancy import admin_required, current_role, current_subaccount, get_scoped_or_404, subaccount_required
 
 ACTIVITY_PER_PAGE = 50
@@ -117,7 +117,7 @@ def disconnect(connection_id):
 # ------------------------------------------------------------------ deletion progress (D5)
 def _task_or_404(task_id):
     """A purge of this subaccount that the user started, or any of them for an admin."""
-    extra = [Task.kind == deletion.PURGE_KIND]
+    extra = [Task.kind == purge.PURGE_KIND]
     if current_role() != "admin":
         extra.append(Task.requested_by == current_user.id)
     return get_scoped_or_404(Task, task_id, *extra)
@@ -129,7 +129,7 @@ def task(task_id):
     """The progress of one deletion; polled every second, 286 stops the polling once it ended."""
     row = _task_or_404(task_id)
     html = render_template("connections/_task.html", task=row)
-    if row.state in deletion.ACTIVE_TASK_STATES:
+    if row.state in purge.ACTIVE_TASK_STATES:
         return html
     return HTMXResponseStopPolling(html)
 
@@ -140,7 +140,7 @@ def retry_task(task_id):
     """Queue a failed deletion again; it goes on from where it stopped."""
     row = _task_or_404(task_id)
     if row.state == "failed":
-        deletion.enqueue_purge(row)
+        purge.enqueue_purge(row)
     html = render_template("connections/_task.html", task=Task.get_by_id(row.id))
     return html if htmx else _to_index()
 

@@ -6,14 +6,12 @@ the Connections page with that modal already open.
 """
 import logging
 
-import requests
-from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_htmx.responses import HTMXResponseClientRedirect, HTMXResponseStopPolling
 from flask_login import current_user, login_required
 
 from portal.calendly.errors import CalendlyError, user_message
-from portal.calendly.oauth import CALLBACK_PATH, calendly_oauth, redirect_uri
+from portal.calendly.oauth import CALLBACK_PATH, CodeExchangeFailed, calendly_oauth, exchange_code, forget_state, redirect_uri
 from portal.calendly.plans import plan_label
 from portal.connections import bp
 from portal.connections import disconnect, removal, service
@@ -130,10 +128,9 @@ def calendly_callback():
     sub = current_subaccount()
     if sub is None:
         abort(404)
-    client = calendly_oauth()
     error = request.args.get("error")
     if error:
-        client.framework.clear_state_data(session, request.args.get("state"))
+        forget_state(request.args.get("state"))
         if error == "access_denied":
             flash(DENIED_MESSAGE, "warning")
         else:
@@ -141,18 +138,9 @@ def calendly_callback():
             flash(f"Calendly did not connect your account ({detail}). Please try again.", "error")
         return redirect(url_for("connections.index"))
     try:
-        token = client.authorize_access_token()
-    except MismatchingStateError:
-        flash(STATE_MESSAGE, "error")
-        return redirect(url_for("connections.index"))
-    except OAuthError as exc:
-        log.info("Calendly token exchange refused: %s", exc.error)
-        flash(CODE_MESSAGE if exc.error == "invalid_grant"
-              else f"Calendly refused the sign-in ({exc.error}). Please try connecting again.", "error")
-        return redirect(url_for("connections.index"))
-    except (requests.RequestException, ValueError) as exc:
-        log.warning("Calendly token exchange failed: %s", exc.__class__.__name__)
-        flash("Calendly could not be reached to finish the sign-in. Please try connecting again.", "error")
+        token = exchange_code()
+    except CodeExchangeFailed as exc:
+        flash(_exchange_message(exc), "error")
         return redirect(url_for("connections.index"))
 
     try:
@@ -164,6 +152,17 @@ def calendly_callback():
         return redirect(url_for("connections.index", select=connection.id))
     flash(f"Calendly reconnected ({connection.calendly_email}).", "success")
     return redirect(url_for("connections.index"))
+
+
+def _exchange_message(exc):
+    if exc.reason == "state":
+        return STATE_MESSAGE
+    if exc.reason == "refused":
+        log.info("Calendly token exchange refused: %s", exc.error)
+        return CODE_MESSAGE if exc.error == "invalid_grant" else (
+            f"Calendly refused the sign-in ({exc.error}). Please try connecting again.")
+    log.warning("Calendly token exchange failed: %s", exc.error)
+    return "Calendly could not be reached to finish the sign-in. Please try connecting again."
 
 
 @bp.record_once

@@ -1,14 +1,14 @@
 """``POST /webhooks/calendly/<webhook_token>``: Calendly's deliveries (SPEC C7, E5).
 
 Thin on purpose: read at most ``WEBHOOK_MAX_BODY_BYTES``, hand the raw bytes
-to ``portal.sync.inbox.receive`` (verify, store, enqueue) and answer. Calendly
+to ``portal.pipeline.inbox.receive`` (verify, store, enqueue) and answer. Calendly
 retries anything but a 2xx for a day, so refusals are 4xx only for requests
 that are not genuine deliveries.
 """
 from flask import current_app, jsonify, request
 
 from portal.extensions import csrf
-from portal.sync import inbox
+from portal.pipeline import inbox
 from portal.webhooks import bp
 
 

@@ -17,7 +17,7 @@ import pytest
 from datetime import timedelta
 
 from portal.models import Appointment, DeliveryState, Subaccount, WebhookDelivery
-from portal.sync import inbox
+from portal.pipeline import inbox
 from portal.timeutil import utcnow
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 

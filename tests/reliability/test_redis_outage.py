@@ -12,7 +12,7 @@ import time
 import pytest
 
 from portal.models import DeliveryState, WebhookDelivery
-from portal.sync import inbox
+from portal.pipeline import inbox
 
 from .helpers import Booker, delivery_states, job_arguments, leaks, redis_texts, tally, wait_until
 from portal.queues import get_redis

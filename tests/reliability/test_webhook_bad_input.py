@@ -12,7 +12,7 @@ import requests
 
 from portal.calendly import signatures
 from portal.models import Appointment, Contact, DeliveryState, Status, Subaccount, WebhookDelivery
-from portal.sync import inbox
+from portal.pipeline import inbox
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 
 pytestmark = pytest.mark.reliability

@@ -12,7 +12,7 @@ from rq.job import Job
 from jobs.sync import apply_delivery
 from portal.models import Appointment, DeliveryState, Subaccount, WebhookDelivery
 from portal.queues import get_redis
-from portal.sync import inbox
+from portal.pipeline import inbox
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 
 ET = "https://api.calendly.com/event_types/CLEANING"

@@ -16,7 +16,7 @@ from portal.models import (
     WebhookDelivery,
 )
 from portal.queues import get_redis
-from portal.sync import inbox
+from portal.pipeline import inbox
 from portal.timeutil import utcnow
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 

@@ -15,6 +15,7 @@ The stored body is the verified delivery minus what SPEC E2 says is never
 synced (phone numbers, questions and answers, notes, tracking); replays are
 recognised by the SHA-256 of the raw bytes.
 """
+import contextvars
 import hashlib
 import json
 import logging
@@ -29,11 +30,12 @@ from rq import Retry
 from rq.job import Job, JobStatus
 
 from portal.calendly import signatures
-from portal.compiled import Compiled
+from portal.statement_cache import CachedStatement
 from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDelivery
 from portal.queues import get_queue, get_redis
 from portal.extensions import db
-from portal.sync.apply import WEBHOOK, apply_booking, record_error, remembering_settings, write_transaction
+from portal.sync import apply as rules
+from portal.sync.apply import WEBHOOK, record_error, write_transaction
 from portal.sync.booking import BOOKING_EVENTS, BookingError, minimize, parse_delivery
 from portal.timeutil import utcnow
 
@@ -73,24 +75,24 @@ def job_id(delivery_id):
 
 
 # ------------------------------------------------------------------ intake
-# The statements every delivery runs, compiled once (``portal.compiled``: Peewee's SQL
+# The statements every delivery runs, compiled once (``portal.statement_cache``: Peewee's SQL
 # building would cost more than SQLite's work). Only what the intake reads of the
 # connection: the OAuth tokens are not decrypted on every delivery.
 IntakeConnection = namedtuple("IntakeConnection", "id status signing_key last_webhook_at")
-_CONNECTION_BY_TOKEN = Compiled(lambda token: (
+_CONNECTION_BY_TOKEN = CachedStatement(lambda token: (
     CalendlyConnection.select(CalendlyConnection.id, CalendlyConnection.status, CalendlyConnection.signing_key,
                               CalendlyConnection.last_webhook_at)
     .where(CalendlyConnection.webhook_token == token).limit(1)))
-_EARLIER_DELIVERY = Compiled(lambda connection, digest: (
+_EARLIER_DELIVERY = CachedStatement(lambda connection, digest: (
     WebhookDelivery.select(WebhookDelivery.id)
     .where((WebhookDelivery.connection == connection) & (WebhookDelivery.body_sha256 == digest)
            & WebhookDelivery.state.not_in((DeliveryState.REJECTED, DeliveryState.DUPLICATE)))
     .order_by(WebhookDelivery.id).limit(1)), ints=("connection",))
-_STORE_QUEUED = Compiled(lambda connection, webhook_token, headers, body, event, invitee_uri, body_sha256, received_at: (
+_STORE_QUEUED = CachedStatement(lambda connection, webhook_token, headers, body, event, invitee_uri, body_sha256, received_at: (
     WebhookDelivery.insert(connection=connection, webhook_token=webhook_token, headers=headers, body=body,
                            event=event, invitee_uri=invitee_uri, body_sha256=body_sha256, received_at=received_at,
                            state=DeliveryState.QUEUED, attempts=0)), ints=("connection",))
-_TOUCH_CONNECTION = Compiled(lambda id, at: (
+_TOUCH_CONNECTION = CachedStatement(lambda id, at: (
     CalendlyConnection.update(last_webhook_at=at).where(CalendlyConnection.id == id)), ints=("id",))
 
 
@@ -337,30 +339,45 @@ def apply_many(delivery_ids):
     return results
 
 
+# The memo of the batch being applied: each connection's selections and each subaccount's
+# E4 setting are read once per batch, not once per booking.
+_batch_memo = contextvars.ContextVar("calbridge_batch_memo", default=None)
+
+
+def apply_booking(connection, booking, via, delivery=None):
+    """The one write path (``portal.sync.apply``) with the app's W2 window and the batch's memo."""
+    return rules.apply_booking(connection, booking, via, delivery,
+                               backfill_days=current_app.config.get("BACKFILL_DAYS", 180), memo=_batch_memo.get())
+
+
 def _apply_group(ids):
     results, connections, applied = {}, {}, []
-    with write_transaction(), remembering_settings():
-        # Read inside the transaction: a delivery another worker applied meanwhile is not applied again.
-        rows = WebhookDelivery.select(WebhookDelivery.id, WebhookDelivery.connection, WebhookDelivery.body,
-                                      WebhookDelivery.state, WebhookDelivery.attempts).where(
-            WebhookDelivery.id.in_(ids) & WebhookDelivery.state.not_in(DONE_STATES)).order_by(WebhookDelivery.id)
-        if db.obj.for_update:
-            # PostgreSQL: a second worker holding the same delivery waits here, then no longer sees it
-            # pending (on SQLite, BEGIN IMMEDIATE already serialises the batches).
-            rows = rows.for_update()
-        by_id = {d.id: d for d in rows}
-        for delivery in (by_id[i] for i in ids if i in by_id):
-            try:
-                with db.atomic():  # a savepoint: a failure undoes this delivery's writes only
-                    results[delivery.id] = _apply_one(delivery, connections)
-                if delivery.state == DeliveryState.APPLIED:
-                    applied.append(delivery.id)
-            except Exception as exc:
-                results[delivery.id] = exc
-                _failed(delivery, connections, exc)
-        if applied:
-            WebhookDelivery.update(state=DeliveryState.APPLIED, error=None, applied_at=utcnow()).where(
-                WebhookDelivery.id.in_(applied)).execute()
+    token = _batch_memo.set({})
+    try:
+        with write_transaction():
+            # Read inside the transaction: a delivery another worker applied meanwhile is not applied again.
+            rows = WebhookDelivery.select(WebhookDelivery.id, WebhookDelivery.connection, WebhookDelivery.body,
+                                          WebhookDelivery.state, WebhookDelivery.attempts).where(
+                WebhookDelivery.id.in_(ids) & WebhookDelivery.state.not_in(DONE_STATES)).order_by(WebhookDelivery.id)
+            if db.obj.for_update:
+                # PostgreSQL: a second worker holding the same delivery waits here, then no longer sees it
+                # pending (on SQLite, BEGIN IMMEDIATE already serialises the batches).
+                rows = rows.for_update()
+            by_id = {d.id: d for d in rows}
+            for delivery in (by_id[i] for i in ids if i in by_id):
+                try:
+                    with db.atomic():  # a savepoint: a failure undoes this delivery's writes only
+                        results[delivery.id] = _apply_one(delivery, connections)
+                    if delivery.state == DeliveryState.APPLIED:
+                        applied.append(delivery.id)
+                except Exception as exc:
+                    results[delivery.id] = exc
+                    _failed(delivery, connections, exc)
+            if applied:
+                WebhookDelivery.update(state=DeliveryState.APPLIED, error=None, applied_at=utcnow()).where(
+                    WebhookDelivery.id.in_(applied)).execute()
+    finally:
+        _batch_memo.reset(token)
     return results
 
 
