@@ -1,5 +1,6 @@
 """An error in the form the caller understands: JSON, an HTMX alert fragment, or a page."""
 from flask import jsonify, render_template, request
+from flask_htmx import make_response
 
 from portal.extensions import htmx
 
@@ -24,6 +25,6 @@ def error_response(status, message=None):
     if wants_json():
         return jsonify(error=message, status=status), status
     if htmx:
-        return render_template("_partials/_alert.html", message=message, category="error"), status, {
-            "HX-Retarget": "#htmx-alerts", "HX-Reswap": "innerHTML"}
+        return make_response(render_template("_partials/_alert.html", message=message, category="error"), status,
+                             retarget="#htmx-alerts", reswap="innerHTML")
     return render_template(f"errors/{status}.html", message=message), status
