@@ -14,7 +14,7 @@ from portal.connections import bp, disconnect as disconnection, removal
 from portal.connections.service import SelectionProblem
 from portal.connections.views import Modal, _own_connection_or_404, _selection_modal, _to_index, show
 from portal.extensions import htmx
-from portal.models import AuditEntry, Status, Task, User
+from portal.models import AuditEntry, Status, Task, TaskState, User
 from portal.pipeline import purge
 from portal.tenancy import admin_required, current_role, current_subaccount, get_scoped_or_404, subaccount_required
 
@@ -134,7 +134,7 @@ def task(task_id):
 def retry_task(task_id):
     """Queue a failed deletion again; it goes on from where it stopped."""
     row = _task_or_404(task_id)
-    if row.state == "failed":
+    if row.state == TaskState.FAILED:
         purge.enqueue_purge(row)
     html = render_template("connections/_task.html", task=Task.get_by_id(row.id))
     return html if htmx else _to_index()

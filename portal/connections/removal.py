@@ -24,7 +24,7 @@ from portal.connections.service import (
     SelectionProblem,
     offered_calendars,
 )
-from portal.models import CalendarSelection, Task
+from portal.models import CalendarSelection, Task, TaskState
 from portal.models.audit import record
 from portal.pipeline import purge
 from portal.pipeline.reconcile import RECONCILE_JOB, enqueue_once
@@ -246,7 +246,7 @@ def visible_tasks(subaccount_id, user_id, is_admin):
     since = utcnow() - timedelta(hours=RECENT_TASK_HOURS)
     query = Task.select().where(
         (Task.subaccount == subaccount_id) & (Task.kind == purge.PURGE_KIND)
-        & (Task.state.in_(purge.ACTIVE_TASK_STATES + ("failed",)) | (Task.finished_at >= since))
+        & (Task.state.in_(TaskState.ACTIVE + (TaskState.FAILED,)) | (Task.finished_at >= since))
     )
     if not is_admin:
         query = query.where(Task.requested_by == user_id)

@@ -13,7 +13,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from rq import Retry
 
-from portal.models import Task
+from portal.models import Task, TaskState
 from portal.models.audit import record
 from portal.queues import get_queue
 from portal.sync import deletion
@@ -27,7 +27,7 @@ PurgeRequest = namedtuple("PurgeRequest", "count task waiting")
 
 PURGE_JOB = "jobs.deletion.purge_calendar"
 PURGE_KIND = "purge_calendar"
-ACTIVE_TASK_STATES = ("queued", "running")
+ACTIVE_TASK_STATES = TaskState.ACTIVE
 PURGE_TIMEOUT = 2 * 3600
 PURGE_RETRY = dict(max=3, interval=[10, 60, 300])
 
@@ -69,14 +69,14 @@ def enqueue_purge(task):
     Retry action queues it again.
     """
     job_id = f"purge-{task.id}"
-    Task.update(state="queued", error=None, rq_job_id=job_id, finished_at=None).where(Task.id == task.id).execute()
-    task.state, task.error, task.rq_job_id = "queued", None, job_id
+    Task.update(state=TaskState.QUEUED, error=None, rq_job_id=job_id, finished_at=None).where(Task.id == task.id).execute()
+    task.state, task.error, task.rq_job_id = TaskState.QUEUED, None, job_id
     try:
         get_queue("bulk").enqueue(PURGE_JOB, task.id, job_id=job_id, job_timeout=PURGE_TIMEOUT,
                                   retry=Retry(**PURGE_RETRY))
     except RedisError as exc:
         log.warning("could not queue purge task %s: %s", task.id, exc)
-        _finish(task.id, "failed", error="The deletion could not be started (the job queue is unavailable). "
+        _finish(task.id, TaskState.FAILED, error="The deletion could not be started (the job queue is unavailable). "
                                          "Try again in a moment.")
         return False
     return True
@@ -90,10 +90,10 @@ def run_purge(task_id, batch_size=None):
     Returns the number deleted by this run.
     """
     task = Task.get_or_none(Task.id == task_id)
-    if task is None or task.state in ("done", "stopped"):
+    if task is None or task.state in TaskState.ENDED:
         return 0
     batch_size = batch_size or current_app.config.get("DELETE_BATCH_SIZE", 500)
-    Task.update(state="running", error=None).where(Task.id == task_id).execute()
+    Task.update(state=TaskState.RUNNING, error=None).where(Task.id == task_id).execute()
     subaccount_id, uri = task.subaccount_id, task.event_type_uri
     deleted, done = 0, task.done
     try:
@@ -102,16 +102,16 @@ def run_purge(task_id, batch_size=None):
             done += n
             Task.update(done=done).where(Task.id == task_id).execute()
     except Exception as exc:
-        _finish(task_id, "failed", error=f"Deleting stopped on an error: {exc}"[:2000], done=done)
+        _finish(task_id, TaskState.FAILED, error=f"Deleting stopped on an error: {exc}"[:2000], done=done)
         raise
     remaining = deletion.count_for_calendar(subaccount_id, uri)
     if remaining and not deletion.consensus(subaccount_id, uri).agreed:
-        _finish(task_id, "stopped", done=done, error=(
+        _finish(task_id, TaskState.STOPPED, done=done, error=(
             f"Stopped: {task.description} was selected again by a member who connected it, "
             f"so its other {remaining} events stay."))
         detail = f"Stopped after {deleted} because the calendar was selected again; contacts kept"
     else:
-        _finish(task_id, "done", done=done, total=max(task.total, done))
+        _finish(task_id, TaskState.DONE, done=done, total=max(task.total, done))
         detail = "Contacts kept; assigned users recomputed"
     record("calendar.purged", actor=task.requested_by_id, subaccount=subaccount_id, target=task.description,
            count=deleted, detail=detail)
