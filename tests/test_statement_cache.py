@@ -9,7 +9,7 @@ from portal.statement_cache import CachedStatement
 from portal.database import pooled_url
 from portal.extensions import db
 from portal.models import CalendlyConnection, Contact, Subaccount
-from portal.pipeline import inbox
+from portal.pipeline import intake
 from sync.helpers import make_connection
 
 AT = datetime(2026, 3, 4, 5, 6, 7, 891011)  # microseconds, so a lost fraction shows
@@ -81,14 +81,14 @@ def test_the_intake_lookup_reads_the_connection_as_peewee_does(app_ctx, people):
                            last_webhook_at=AT)
     make_connection(people.user("bob@acme.test"), Subaccount.get(name="Acme Dental"), signing_key="bobs-key")
 
-    found = inbox._CONNECTION_BY_TOKEN.first(token=conn.webhook_token)
+    found = intake._CONNECTION_BY_TOKEN.first(token=conn.webhook_token)
 
     assert found == (conn.id, conn.status, "per-connection-key", AT)
     assert found == (
         CalendlyConnection.select(CalendlyConnection.id, CalendlyConnection.status, CalendlyConnection.signing_key,
                                   CalendlyConnection.last_webhook_at)
         .where(CalendlyConnection.webhook_token == conn.webhook_token).tuples().get())
-    assert inbox._CONNECTION_BY_TOKEN.first(token="no-such-token") is None
+    assert intake._CONNECTION_BY_TOKEN.first(token="no-such-token") is None
 
 
 # ---------------------------------------------------------------- insert, update

@@ -15,6 +15,7 @@ from portal.models import (
     CalendlyConnection,
     DeliveryState,
     Outcome,
+    Status,
     Subaccount,
     SyncDecision,
     User,
