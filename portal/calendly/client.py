@@ -27,8 +27,6 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from flask import current_app
 from redis.exceptions import LockError, RedisError
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from portal.calendly.errors import (
     CalendlyError,
@@ -39,6 +37,7 @@ from portal.calendly.errors import (
     TransientError,
     error_from_body,
 )
+from portal.calendly.transport import retrying
 from portal.models import CalendlyConnection, Status
 from portal.timeutil import to_iso, utcnow
 
@@ -56,33 +55,6 @@ def lock_key(connection_id):
 def is_plan_gate(message):
     """Calendly's plan gate says "Please upgrade ..." (SPEC C5; API-FACTS §4)."""
     return "upgrade" in (message or "").lower()
-
-
-class _Backoff(Retry):
-    """urllib3's ``Retry`` pausing through the client's ``sleep`` (injectable), ``backoff * 2**(n-1)`` after try n."""
-
-    sleep_function = staticmethod(time.sleep)
-
-    def new(self, **kw):
-        retry = super().new(**kw)
-        retry.sleep_function = self.sleep_function
-        return retry
-
-    def increment(self, method=None, url=None, response=None, error=None, *args, **kwargs):
-        path = urlsplit(url or "").path
-        if response is not None:
-            log.warning("Calendly %s %s -> %s (retried: %d so far)", method, path, response.status, len(self.history))
-        elif error is not None:
-            log.warning("Calendly %s %s: %s (retried: %d so far)", method, path, error.__class__.__name__,
-                        len(self.history))
-        return super().increment(method, url, response, error, *args, **kwargs)
-
-    def get_backoff_time(self):
-        tries = len(self.history)
-        return self.backoff_factor * 2 ** (tries - 1) if tries else 0
-
-    def _sleep_backoff(self):
-        self.sleep_function(self.get_backoff_time())
 
 
 class CalendlyClient:
@@ -106,15 +78,8 @@ class CalendlyClient:
         self.http.headers["Accept"] = "application/json"
 
     def _mount(self, session):
-        """5xx and network errors retried by urllib3 (401 and 429 have their own rules in ``_request``)."""
-        retry = _Backoff(total=max(self.max_attempts - 1, 0), backoff_factor=self.backoff,
-                         status_forcelist=range(500, 600), allowed_methods=None, raise_on_status=False,
-                         respect_retry_after_header=False)
-        retry.sleep_function = lambda seconds: self.sleep(seconds)
-        adapter = HTTPAdapter(max_retries=retry)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        return session
+        return retrying(session, attempts=self.max_attempts, backoff=self.backoff,
+                        sleep=lambda seconds: self.sleep(seconds))
 
     def _oauth_session(self):
         """Authlib's OAuth 2 client for the token endpoints, over the same retrying adapter."""
