@@ -40,7 +40,7 @@ def apply_events(connection, client, events, via, progress=None):
     The connection row is read again before each event so a disconnect or a
     status set by the client stops the run.
     """
-    applied = 0
+    applied, backfill_days = 0, current_app.config.get("BACKFILL_DAYS", 180)
     for index, event in enumerate(events, start=1):
         current = CalendlyConnection.get_or_none(CalendlyConnection.id == connection.id)
         if current is None or not current.is_syncing:
@@ -52,7 +52,7 @@ def apply_events(connection, client, events, via, progress=None):
                 log.warning("connection %s: skipped an unreadable invitee of %s: %s", connection.id,
                             event.get("uri"), exc)
                 continue
-            apply_booking(current, booking, via)
+            apply_booking(current, booking, via, backfill_days=backfill_days)
             applied += 1
         if progress is not None:
             progress(index)

@@ -18,16 +18,17 @@ from datetime import timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 from rq import Retry
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import CalendlyError, NotFound, PlanNotSupported, ReconnectNeeded, TransientError
+from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, TransientError
 from portal.calendly.plans import plan_allowed, plan_refusal_message
 from portal.models import CalendlyConnection, Status
 from portal.queues import get_queue, get_redis
+from portal.pipeline.backfill import apply_events, selected_event_types
 from portal.sync.apply import RECONCILE
-from portal.sync.backfill import apply_events, selected_event_types
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -101,21 +102,16 @@ def check_plan(connection, client):
 
 
 def check_webhook(connection, client):
-    """C7: store the subscription's state; recreate it when disabled or missing."""
-    from portal.connections.service import ensure_webhook
-
+    """C7: store the subscription's state; replace it when disabled or missing."""
+    found = None
     if connection.webhook_subscription_uri:
-        try:
-            sub = client.get_webhook_subscription(connection.webhook_subscription_uri)
-            state = sub.get("state") or "active"
-        except NotFound:
-            state = "missing"
-        if state == "active":
-            _update_unless_gone(connection, {"webhook_state": state})
+        found = subscriptions.find(client, connection)
+        state = subscriptions.state_of(found)
+        _update_unless_gone(connection, {"webhook_state": state})
+        if state == subscriptions.ACTIVE:
             return state
         log.info("connection %s: webhook subscription %s, recreating", connection.id, state)
-        _update_unless_gone(connection, {"webhook_state": state})
-    sub = ensure_webhook(connection, client)
+    sub = subscriptions.ensure_webhook(connection, client, found=found)
     return sub.get("state")
 
 
@@ -146,20 +142,31 @@ JOBS = {
 
 
 def enqueue_once(func, connection_id):
-    """Enqueue ``func(connection_id)`` as ``<kind>-<id>`` unless that job is queued or running; True if enqueued."""
+    """Enqueue ``func(connection_id)`` as ``<kind>-<id>`` unless that job is queued or running; True if enqueued.
+
+    RQ's unique job id makes the enqueue atomic (two callers never both win);
+    a finished or failed job keeps its id in Redis for its TTL, so only that one is removed first.
+    """
     queue_name, kind, options = JOBS[func]
     job_id = f"{kind}-{connection_id}"
-    try:
-        if Job.fetch(job_id, connection=get_redis()).get_status() in ACTIVE_JOB_STATES:
-            return False
-    except NoSuchJobError:
-        pass
     options = dict(options)
     if "retry" in options:
         max_, intervals = options.pop("retry")
         options["retry"] = Retry(max=max_, interval=intervals)
-    get_queue(queue_name).enqueue(func, connection_id, job_id=job_id, **options)
-    return True
+    queue = get_queue(queue_name)
+    for _ in range(2):
+        try:
+            queue.enqueue(func, connection_id, job_id=job_id, unique=True, **options)
+            return True
+        except DuplicateJobError:
+            try:
+                held = Job.fetch(job_id, connection=get_redis())
+            except NoSuchJobError:
+                continue
+            if held.get_status() in ACTIVE_JOB_STATES:
+                return False
+            held.delete()
+    return False
 
 
 def enqueue_backfill(connection_id):
