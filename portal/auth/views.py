@@ -25,6 +25,8 @@ def _safe_next(target):
     """Only same-site paths are followed after sign-in (no open redirect)."""
     if not target:
         return None
+    if len(target) > 2000 or any(ord(ch) < 32 or ord(ch) == 127 for ch in target) or "\\" in target:
+        return None  # CR/LF would split the Location header; a backslash reads as "/" in browsers
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None

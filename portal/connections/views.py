@@ -12,6 +12,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_htmx.responses import HTMXResponseClientRedirect, HTMXResponseStopPolling
 from flask_login import current_user, login_required
 
+from portal import params
 from portal.calendly.errors import CalendlyError, user_message
 from portal.calendly.oauth import CALLBACK_PATH, calendly_oauth, redirect_uri
 from portal.calendly.plans import plan_label
@@ -48,7 +49,7 @@ def settings():
 @subaccount_required
 def index():
     modal = None
-    select_id = request.args.get("select", type=int)
+    select_id = request.args.get("select", type=params.db_id)
     if select_id:
         connection = _own_connection_or_404(select_id)
         if connection.is_live:
