@@ -2,10 +2,19 @@
 import click
 from flask.cli import AppGroup
 
+from portal import passwords
 from portal.extensions import db
 from portal.models import ROLES, Membership, Subaccount, User
 
 admin_cli = AppGroup("admin", help="Create subaccounts, users and support staff.")
+
+
+def _set_password(user, password):
+    """The password policy (T3) for a new account; a weak password stops the command with the reason."""
+    refused = passwords.problem(password, user_inputs=[user.email, user.name, *user.email.split("@")])
+    if refused:
+        raise click.ClickException(f"Password refused: {refused}")
+    user.set_password(password)
 
 
 @admin_cli.command("create-subaccount")
@@ -33,7 +42,7 @@ def create_user(email, password, subaccount_name, role, name):
         user = User.get_or_none(User.email == email)
         if user is None:
             user = User(email=email, name=name)
-            user.set_password(password)
+            _set_password(user, password)
             user.save()
             click.echo(f"Created user {email}")
         membership, created = Membership.get_or_create(user=user, subaccount=sub, defaults={"role": role})
@@ -54,7 +63,7 @@ def create_support(email, password, name):
         user = User.get_or_none(User.email == email)
         if user is None:
             user = User(email=email, name=name)
-            user.set_password(password)
+            _set_password(user, password)
         user.is_support = True
         user.save()
     click.echo(f"{email} is support staff")

@@ -33,7 +33,8 @@ DEFAULTS = {
     "INBOX_SWEEP_AFTER_SECONDS": 30,
     "TOKEN_REFRESH_MARGIN_SECONDS": 300,
     "DELETE_BATCH_SIZE": 500,
-    "SIGNIN_MAX_FAILURES": 5,
+    "SIGNIN_MAX_FAILURES": 5,  # per address typed
+    "SIGNIN_MAX_FAILURES_PER_CLIENT": 30,  # per client IP address: one password tried on many accounts
     "SIGNIN_LOCKOUT_SECONDS": 300,
     "RQ_ASYNC": True,
     "WTF_CSRF_TIME_LIMIT": None,
