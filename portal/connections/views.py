@@ -31,6 +31,18 @@ STATE_MESSAGE = ("We could not verify this Calendly sign-in: it did not come fro
                  "or it was already used. Please try connecting again.")
 CODE_MESSAGE = ("Calendly did not accept the sign-in: the authorization code has expired or was already used. "
                 "Please try connecting again.")
+# Our own words for each OAuth error code (RFC 6749 4.1.2.1, 5.2). The provider's error_description is never
+# shown: anyone can put text in a callback link, and the banner would lend it our voice.
+OAUTH_ERROR_MESSAGES = {
+    "access_denied": DENIED_MESSAGE,
+    "invalid_grant": CODE_MESSAGE,
+    "temporarily_unavailable": "Calendly is temporarily unavailable. Please try connecting again in a few minutes.",
+    "server_error": "Calendly had a problem finishing the sign-in. Please try connecting again.",
+    "invalid_scope": "Calendly did not grant the access Calbridge needs. Please try connecting again.",
+    "invalid_client": "Calendly did not recognise Calbridge's app. Please contact support.",
+    "unauthorized_client": "Calendly did not allow Calbridge's app to connect. Please contact support.",
+}
+OAUTH_ERROR_DEFAULT = "Calendly did not connect your account. Please try connecting again."
 
 
 @bp.context_processor
@@ -135,11 +147,7 @@ def calendly_callback():
     error = request.args.get("error")
     if error:
         client.framework.clear_state_data(session, request.args.get("state"))
-        if error == "access_denied":
-            flash(DENIED_MESSAGE, "warning")
-        else:
-            detail = request.args.get("error_description") or error
-            flash(f"Calendly did not connect your account ({detail}). Please try again.", "error")
+        flash(OAUTH_ERROR_MESSAGES.get(error, OAUTH_ERROR_DEFAULT), "warning" if error == "access_denied" else "error")
         return redirect(url_for("connections.index"))
     try:
         token = client.authorize_access_token()
@@ -147,9 +155,8 @@ def calendly_callback():
         flash(STATE_MESSAGE, "error")
         return redirect(url_for("connections.index"))
     except OAuthError as exc:
-        log.info("Calendly token exchange refused: %s", exc.error)
-        flash(CODE_MESSAGE if exc.error == "invalid_grant"
-              else f"Calendly refused the sign-in ({exc.error}). Please try connecting again.", "error")
+        log.info("Calendly token exchange refused: %.64r", exc.error)
+        flash(OAUTH_ERROR_MESSAGES.get(exc.error, OAUTH_ERROR_DEFAULT), "error")
         return redirect(url_for("connections.index"))
     except (requests.RequestException, ValueError) as exc:
         log.warning("Calendly token exchange failed: %s", exc.__class__.__name__)
