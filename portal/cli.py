@@ -1,12 +1,22 @@
 """``flask --app wsgi admin ...`` (a contract used outside the project: keep it exactly)."""
 import click
 from flask.cli import AppGroup
+from peewee import SqliteDatabase
 
 from portal import passwords
 from portal.extensions import db
 from portal.models import ROLES, Membership, Subaccount, User
 
 admin_cli = AppGroup("admin", help="Create subaccounts, users and support staff.")
+
+
+def _writing():
+    """A transaction that takes SQLite's write lock first, waiting for it (busy_timeout) while the stack writes.
+
+    A plain (deferred) transaction that reads and then writes fails at once with
+    "database is locked" when another process wrote in between; PostgreSQL needs nothing.
+    """
+    return db.atomic("IMMEDIATE") if isinstance(db.obj, SqliteDatabase) else db.atomic()
 
 
 def _set_password(user, password):
@@ -21,7 +31,7 @@ def _set_password(user, password):
 @click.argument("name")
 def create_subaccount(name):
     """Create a subaccount called NAME (does nothing if it exists)."""
-    with db.connection_context():
+    with db.connection_context(), _writing():
         sub, created = Subaccount.get_or_create(name=name)
     click.echo(f"{'Created' if created else 'Exists'}: subaccount {sub.name} (id {sub.id})")
 
@@ -35,7 +45,7 @@ def create_subaccount(name):
 def create_user(email, password, subaccount_name, role, name):
     """Create a user, or add the membership if the user exists."""
     email = email.strip().lower()
-    with db.connection_context(), db.atomic():
+    with db.connection_context(), _writing():
         sub = Subaccount.get_or_none(Subaccount.name == subaccount_name)
         if sub is None:
             raise click.ClickException(f"No subaccount called {subaccount_name!r}.")
@@ -59,7 +69,7 @@ def create_user(email, password, subaccount_name, role, name):
 def create_support(email, password, name):
     """Create a support-staff user (or make an existing user support staff)."""
     email = email.strip().lower()
-    with db.connection_context():
+    with db.connection_context(), _writing():
         user = User.get_or_none(User.email == email)
         if user is None:
             user = User(email=email, name=name)
@@ -74,6 +84,6 @@ def seed_demo():
     """Create the demo subaccounts, users and contacts (idempotent)."""
     from portal import demo
 
-    with db.connection_context():
+    with db.connection_context(), _writing():
         demo.seed()
     click.echo(f"Demo data ready ({len(demo.DEMO_USERS)} users).")

@@ -54,3 +54,38 @@ def test_the_demo_password_meets_the_policy():
     from portal.demo import DEMO_PASSWORD
 
     assert passwords.problem(DEMO_PASSWORD) is None
+
+
+def test_the_cli_waits_for_the_sqlite_write_lock_instead_of_failing(runner, stack):
+    """While the stack writes (here: a transaction held 3 s), create-user waits for the lock and succeeds."""
+    import sqlite3
+    import threading
+
+    if not stack["database_url"].startswith("sqlite:///"):
+        assert runner.invoke(args=["admin", "create-subaccount", "Acme Dental"]).exit_code == 0
+        return  # PostgreSQL has row locks: nothing to wait for here
+    runner.invoke(args=["admin", "create-subaccount", "Acme Dental"])
+    holding, done = threading.Event(), threading.Event()
+
+    def busy_stack():
+        other = sqlite3.connect(stack["database_url"][len("sqlite:///"):], isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO subaccount (name, reflect_cancellations, created_at) "
+                      "VALUES ('Busy', 0, '2030-01-01 00:00:00')")
+        holding.set()
+        done.wait(3)
+        other.execute("COMMIT")
+        other.close()
+
+    locker = threading.Thread(target=busy_stack)
+    locker.start()
+    assert holding.wait(10)
+    try:
+        result = runner.invoke(args=["admin", "create-user", "ann@acme.test", "--password", "Quiet-Harbor-42",
+                                     "--subaccount", "Acme Dental"])
+    finally:
+        done.set()
+        locker.join(10)
+    assert result.exit_code == 0, result.output
+    with db.connection_context():
+        assert User.get(User.email == "ann@acme.test").check_password("Quiet-Harbor-42")
