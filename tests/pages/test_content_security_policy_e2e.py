@@ -5,15 +5,12 @@ support staff; the ``page`` fixture fails the test on any CSP violation in
 the console. The behaviour moved out of inline handlers into ``app.js`` is
 used as a person would: progress bars drawn, a select that submits itself.
 """
-from datetime import timedelta
-
 import pytest
 from browser_steps import shot, sign_in
 from playwright.sync_api import expect
 
-from portal.models import Appointment, Contact, Source, Status, Subaccount, Task
-from portal.timeutil import utcnow
-from sync.helpers import make_connection
+from portal.models import Status, Subaccount
+from sync.helpers import one_of_each
 
 pytestmark = pytest.mark.e2e
 
@@ -25,16 +22,8 @@ def acme(app_ctx, people):
     ann = people.user("ann@acme.test", role="admin", name="Ann Admin")
     people.user("ann@acme.test", subaccount="Brightside", role="user")
     people.user("staff@agency.test", subaccount=None, support=True)
-    sub = Subaccount.get(name="Acme Dental")
-    start = (utcnow() + timedelta(days=1)).replace(microsecond=0)
-    contact = Contact.create(subaccount=sub, email="p@acme.test", email_normalized="p@acme.test", name="Pat")
-    appointment = Appointment.create(subaccount=sub, source=Source.PORTAL, title="Visit", start=start,
-                                     end=start + timedelta(minutes=30), owner=ann, contact=contact)
-    connection = make_connection(ann, sub, status=Status.IMPORTING, backfill_total=10, backfill_done=4)
-    task = Task.create(subaccount=sub, connection=connection, kind="purge_calendar", description="Purge",
-                       state="failed", requested_by=ann)
-    return {"appointment_id": appointment.id, "contact_id": contact.id, "connection_id": connection.id,
-            "task_id": task.id}
+    return one_of_each(ann, Subaccount.get(name="Acme Dental"), status=Status.IMPORTING, backfill_total=10,
+                       backfill_done=4)
 
 
 def get_pages(app, ids):

@@ -5,15 +5,14 @@ without touching this file; each is tried with every method it allows,
 signed in as a subaccount admin and as support staff.
 """
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
 from portal.calendars.keyset import encode_cursor
 from portal.calendly import signatures
-from portal.models import Appointment, Contact, Source, Subaccount, Task
-from portal.timeutil import utcnow
-from sync.helpers import make_connection
+from portal.models import Subaccount
+from sync.helpers import one_of_each
 
 pytestmark = pytest.mark.reliability
 
@@ -56,16 +55,7 @@ def signed_in_users(app_ctx, people):
     """A subaccount admin with one object of every kind, and support staff; their ids for the routes."""
     alice = people.user("alice@acme.test", role="admin")
     people.user("staff@agency.test", subaccount=None, support=True)
-    acme = Subaccount.get(name="Acme Dental")
-    start = (utcnow() + timedelta(days=1)).replace(microsecond=0)
-    contact = Contact.create(subaccount=acme, email="p@acme.test", email_normalized="p@acme.test", name="P")
-    appointment = Appointment.create(subaccount=acme, source=Source.PORTAL, title="Visit", start=start,
-                                     end=start + timedelta(minutes=30), owner=alice, contact=contact)
-    connection = make_connection(alice, acme, signing_key="acme-signing-key")
-    task = Task.create(subaccount=acme, connection=connection, kind="purge_calendar", description="Purge",
-                       state="failed", requested_by=alice)
-    return {"appointment_id": appointment.id, "contact_id": contact.id, "connection_id": connection.id,
-            "task_id": task.id, "webhook_token": connection.webhook_token}
+    return one_of_each(alice, Subaccount.get(name="Acme Dental"), signing_key="acme-signing-key")
 
 
 def sweep(app, client, ids):

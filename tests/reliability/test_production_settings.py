@@ -10,7 +10,6 @@ from portal.devstack import PROJECT_ROOT, Service, free_port
 from portal.models import Subaccount
 from sync.helpers import make_connection
 
-from conftest import portal_config
 from .helpers import url_for_rule
 
 pytestmark = pytest.mark.reliability
@@ -93,9 +92,9 @@ def test_the_instance_folder_and_its_files_are_the_owners_alone(stack, tmp_path)
     (instance / "logs").mkdir(parents=True)
     (instance / "logs" / "portal.log").write_text("started\n")
     os.chmod(instance / "logs" / "portal.log", 0o644)
-    config = portal_config(stack, INSTANCE_PATH=str(instance), SECRET_KEY=None, ENCRYPTION_KEY=None,
-                           DATABASE_URL=f"sqlite:///{instance}/calbridge.db")
-    create_app(config)
+    # Keys generated, database created: what a first start in a fresh instance folder does.
+    create_app({"TESTING": True, "INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance}/calbridge.db",
+                "REDIS_URL": stack["redis_url"]})
     modes = {str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")}
     assert {"instance/calbridge.db", "instance/secret_key", "instance/encryption.key",
             "instance/logs/portal.log"} <= set(modes)
