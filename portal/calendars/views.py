@@ -66,7 +66,7 @@ def week():
     today = utcnow().date()
     asked = params.day(request.args.get("start"))
     if request.args.get("start") and asked is None:
-        flash("That isn't a date we can show (YYYY-MM-DD, years 1900 to 2999), so here is this week.", "warning")
+        flash("That isn't a date we understand (YYYY-MM-DD, years 1900 to 2999), so here is this week.", "warning")
     monday = queries.week_start(asked or today)
     days, truncated = queries.week(current_subaccount(), monday)
     return render_template(
