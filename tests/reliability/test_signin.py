@@ -23,9 +23,11 @@ NO_LIMITS = dict(SIGNIN_MAX_FAILURES=10_000, SIGNIN_MAX_FAILURES_PER_CLIENT=10_0
 
 
 def timed_sign_in(client, email):
-    started = time.perf_counter()
+    """The CPU time the sign-in took (the test client runs it in this thread): its work, whatever else the busy
+    machine runs meanwhile. Wall time is this work plus the machine's noise."""
+    started = time.thread_time()
     resp = client.post("/signin", data={"email": email, "password": "not-the-password"})
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert resp.status_code == 401
     return elapsed
 
@@ -35,9 +37,11 @@ def test_sign_in_takes_as_long_for_an_unknown_address_as_for_a_known_one(client,
     people.user("carl@acme.test")
     timed_sign_in(client, "carl@acme.test"), timed_sign_in(client, "nobody@acme.test")  # warm-up
     known, unknown = [], []
-    for i in range(20):  # interleaved, so a busy moment of the machine weighs on both alike
-        known.append(timed_sign_in(client, "carl@acme.test"))
-        unknown.append(timed_sign_in(client, f"nobody{i}@acme.test"))
+    for i in range(20):  # interleaved, each first in turn, so a busy moment of the machine weighs on both alike
+        pair = [lambda: known.append(timed_sign_in(client, "carl@acme.test")),
+                lambda: unknown.append(timed_sign_in(client, f"nobody{i}@acme.test"))]
+        for measure in pair if i % 2 else reversed(pair):
+            measure()
     ratio = statistics.median(unknown) / statistics.median(known)
     assert 0.8 <= ratio <= 1.2, f"median unknown/known = {ratio:.2f}"
     reliability_report.check("Sign-in timing, known vs unknown address (median of 20 each)",
