@@ -36,6 +36,7 @@ from portal.calendly.errors import (
     TransientError,
     error_from_body,
 )
+from portal import connection_status
 from portal.models import CalendlyConnection, Status
 from portal.timeutil import to_iso, utcnow
 
@@ -276,6 +277,7 @@ class CalendlyClient:
             CalendlyConnection.update(status=status, last_error=text).where(
                 (CalendlyConnection.id == c.id) & (CalendlyConnection.status != Status.DISCONNECTED)
             ).execute()
+            connection_status.changed(c.id)
 
     # ------------------------------------------------------------ HTTP core
     def _get(self, path, params=None):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from portal import connection_status
 from portal.calendly.client import CalendlyClient, lock_key
 from portal.calendly.errors import CalendlyError, NotFound, PlanNotSupported, user_message
 from portal.calendly.plans import REQUIREMENT, plan_allowed, plan_refusal_message
@@ -178,6 +179,7 @@ def _replace_tokens(connection, fresh, account):
             token_expires_at=fresh.token_expires_at, status=status,
             last_error=None if status != current.status else current.last_error, failure_count=0, **account,
         ).where(CalendlyConnection.id == connection.id).execute()
+    connection_status.changed(connection.id)
     if old.access_token or old.refresh_token:
         _revoke_quietly(CalendlyClient(old))
     return CalendlyConnection.get_by_id(connection.id)
