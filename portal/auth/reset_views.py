@@ -5,7 +5,7 @@ from flask_login import current_user, logout_user
 from portal.auth import bp
 from portal.mail import accounts
 from portal.mail.addresses import MailRefused, clean_address
-from portal.signed_links import LinkProblem
+from portal.signed_links import LinkInvalid, LinkProblem
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -36,12 +36,10 @@ def forgot_password():
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token):
-    if current_user.is_authenticated:
-        logout_user()  # the link is for whoever holds it; the pages are the signed-out ones
     try:
         user = accounts.user_for_reset(token)
     except LinkProblem as exc:
-        return render_template("auth/link_problem.html", problem=str(exc)), 410
+        return _link_problem(exc)
     error = None
     if request.method == "POST":
         password = request.form.get("password") or ""
@@ -53,6 +51,12 @@ def reset_password(token):
                 accounts.reset_password(token, password)
             except LinkProblem as exc:
                 return render_template("auth/link_problem.html", problem=str(exc)), 410
+            logout_user()  # every session of that user ended with the new password (T3)
             flash("Your password was changed. Sign in with the new one.", "success")
             return redirect(url_for("auth.signin"), 303)
     return render_template("auth/reset.html", user=user, error=error), 422 if error else 200
+
+
+def _link_problem(exc):
+    """A link we never signed is Not Found; an expired or used one is Gone."""
+    return render_template("auth/link_problem.html", problem=str(exc)), 404 if isinstance(exc, LinkInvalid) else 410

@@ -92,7 +92,7 @@ def test_the_reset_link_expires(app, client, people, mailbox):
 
 def test_a_tampered_link_is_refused_with_a_clear_page(client):
     resp = client.get("/reset-password/not-a-real-token")
-    assert resp.status_code == 410 and "This link is not valid." in resp.get_data(as_text=True)
+    assert resp.status_code == 404 and "This link is not valid." in resp.get_data(as_text=True)
 
 
 def test_a_malformed_address_is_asked_again_without_a_500(client):
