@@ -1,24 +1,15 @@
-"""Helpers for the email tests: poll the outbox table, read links out of caught messages."""
+"""Helpers for the email tests: poll the database, read links out of caught messages."""
 import re
-import time
 
-from portal.extensions import db
 from portal.models import OutboundEmail
+from tests.sync.helpers import wait_for
 
 LINK = re.compile(r'https?://[^\s"<>]+')
 
 
 def wait_until(predicate, timeout=30.0, message="condition"):
-    """Poll ``predicate`` (each time on a fresh database connection) until it is truthy."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        with db.connection_context():
-            last = predicate()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
+    """``wait_for`` with the longer default that SMTP round trips on a busy machine need."""
+    return wait_for(predicate, timeout=timeout, interval=0.1, message=message)
 
 
 def outbox_states():
