@@ -1,8 +1,10 @@
 """Account emails: the password reset link (invitations use ``portal.signed_links`` the same way)."""
 import hashlib
+import logging
 from datetime import timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
 
 from portal import signed_links
 from portal.extensions import db
@@ -13,6 +15,8 @@ from portal.models.audit import record
 from portal.queues import get_queue
 from portal.timeutil import utcnow
 
+log = logging.getLogger(__name__)
+
 RESET = "password-reset"
 RESET_JOB = "jobs.mail.send_password_reset"
 # Someone typing a victim's address again and again sends them at most this many links an hour.
@@ -21,7 +25,10 @@ RESETS_PER_HOUR = 3
 
 def request_password_reset(address):
     """What the Forgot password form does, for every address alike: hand it to a job (no lookup here)."""
-    get_queue("default").enqueue(RESET_JOB, (address or "").strip().lower())
+    try:
+        get_queue("default").enqueue(RESET_JOB, (address or "").strip().lower())
+    except RedisError as exc:  # the same page all the same: it must not tell anything apart
+        log.warning("a password reset request was not enqueued: Redis unavailable (%s)", exc)
 
 
 def _password_mark(user):
