@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from portal.calendars.keyset import encode_cursor
+from portal.keyset import encode_cursor
 from portal.calendly import signatures
 from portal.models import Subaccount
 from sync.helpers import one_of_each
