@@ -3,6 +3,8 @@ import os
 import stat
 
 import pytest
+
+from portal.database import migrate_url
 import requests
 
 from portal import create_app
@@ -37,7 +39,7 @@ def ids(app_ctx, people):
     people.user("staff@agency.test", subaccount=None, support=True)
     connection = make_connection(alice, Subaccount.get(name="Acme Dental"))
     return {"appointment_id": 1, "contact_id": 1, "connection_id": connection.id, "task_id": 1,
-            "webhook_token": connection.webhook_token}
+            "webhook_token": connection.webhook_token, "email_id": 1, "token": "a-link-we-never-signed"}
 
 
 @pytest.mark.parametrize("who", [None, "alice@acme.test", "staff@agency.test"],
@@ -92,7 +94,8 @@ def test_the_instance_folder_and_its_files_are_the_owners_alone(stack, tmp_path)
     (instance / "logs").mkdir(parents=True)
     (instance / "logs" / "portal.log").write_text("started\n")
     os.chmod(instance / "logs" / "portal.log", 0o644)
-    # Keys generated, database created: what a first start in a fresh instance folder does.
+    # Database created and migrated, keys generated: what a first `make run` in a fresh instance folder does.
+    migrate_url(f"sqlite:///{instance}/calbridge.db")
     create_app({"TESTING": True, "INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance}/calbridge.db",
                 "REDIS_URL": stack["redis_url"]})
     modes = {str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")}

@@ -96,7 +96,7 @@ def booking(event_type_uri, *, invitee="I1", event="E1", email="ada@example.com"
 
 def one_of_each(owner, subaccount, **connection_fields):
     """A contact, a portal appointment, a connection and a failed task: the ids every portal route takes."""
-    from portal.models import Appointment, Contact, Source, Task
+    from portal.models import Appointment, Contact, OutboundEmail, Source, Task
 
     start = (utcnow() + timedelta(days=1)).replace(microsecond=0)
     contact = Contact.create(subaccount=subaccount, email="p@acme.test", email_normalized="p@acme.test", name="Pat")
@@ -105,8 +105,12 @@ def one_of_each(owner, subaccount, **connection_fields):
     connection = make_connection(owner, subaccount, **connection_fields)
     task = Task.create(subaccount=subaccount, connection=connection, kind="purge_calendar", description="Purge",
                        state="failed", requested_by=owner)
+    email = OutboundEmail.create(subaccount=subaccount, kind="contact", contact=contact, recipient=contact.email,
+                                 subject="Your visit", text_body="See you", html_body="<p>See you</p>",
+                                 message_id=f"<one-of-each-{contact.id}@calbridge.test>")
     return {"appointment_id": appointment.id, "contact_id": contact.id, "connection_id": connection.id,
-            "task_id": task.id, "webhook_token": connection.webhook_token}
+            "task_id": task.id, "webhook_token": connection.webhook_token, "email_id": email.id,
+            "token": "a-link-we-never-signed"}
 
 
 # ---------------------------------------------------------------- deliveries
