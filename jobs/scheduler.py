@@ -24,6 +24,7 @@ def build(app, redis):
     scheduler.register(sync.reconcile_all, "default", interval=int(app.config["RECONCILE_INTERVAL_SECONDS"]),
                        result_ttl=600)
     scheduler.register(sync.sweep_inbox, "sync", interval=SWEEP_INTERVAL_SECONDS, result_ttl=60)
+    scheduler.register(sync.prune_inbox, "bulk", interval=3600, result_ttl=600)  # issue 12 retention
     return scheduler
 
 

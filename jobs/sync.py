@@ -5,9 +5,11 @@
 - ``backfill_connection(connection_id)``: W2 after the first Save (queue ``bulk``, ``backfill-<id>``);
 - ``reconcile_connection(connection_id)``: E5/C5/C7 upkeep (queue ``default``, ``reconcile-<id>``);
 - ``reconcile_all()``: one reconciliation per connection (scheduled);
-- ``sweep_inbox()``: re-enqueue deliveries no worker finished (scheduled).
+- ``sweep_inbox()``: re-enqueue deliveries no worker finished (scheduled);
+- ``prune_inbox()``: delete finished deliveries past ``INBOX_RETENTION_DAYS`` (scheduled, queue ``bulk``).
 """
 from jobs.context import job
+from portal import retention
 from portal.sync import backfill, inbox, reconcile
 
 
@@ -35,3 +37,8 @@ def reconcile_all():
 @job
 def sweep_inbox():
     return inbox.sweep()
+
+
+@job
+def prune_inbox():
+    return retention.prune_inbox()

@@ -31,6 +31,11 @@ DEFAULTS = {
     "WEBHOOK_TOLERANCE_SECONDS": 180,
     "WEBHOOK_MAX_BODY_BYTES": 256 * 1024,
     "INBOX_SWEEP_AFTER_SECONDS": 30,
+    # Refused webhook requests recorded per minute, per webhook address and overall (issue 12).
+    "WEBHOOK_REFUSALS_PER_TOKEN_PER_MINUTE": 30,
+    "WEBHOOK_REFUSALS_PER_MINUTE": 300,
+    "INBOX_RETENTION_DAYS": 30,  # applied and refused inbox rows older than this are pruned
+    "INBOX_PRUNE_BATCH": 1000,
     "TOKEN_REFRESH_MARGIN_SECONDS": 300,
     "DELETE_BATCH_SIZE": 500,
     "SIGNIN_MAX_FAILURES": 5,

@@ -3,9 +3,10 @@
 ``receive`` is the whole intake: find the connection by its webhook token,
 verify the signature over the raw body, store the delivery, enqueue
 ``jobs.sync.apply_delivery`` and answer. It does nothing slow, so Calendly
-gets its 2xx in milliseconds. Every request leaves a ``WebhookDelivery`` row,
-refused ones included (state ``rejected`` with the reason), so support can see
-what arrived.
+gets its 2xx in milliseconds. Every accepted request leaves a ``WebhookDelivery``
+row; a refused one leaves a small bounded one (state ``rejected`` with the
+reason, ``portal.refusals``) within per-address and global rate limits, so
+support can see what arrived without anyone filling the database.
 
 A delivery is stored before it is acknowledged; if Redis is down it stays
 ``received`` and ``sweep`` hands it to a worker later. ``apply`` runs in the
@@ -28,6 +29,7 @@ from redis.exceptions import RedisError
 from rq import Retry
 from rq.job import Job, JobStatus
 
+from portal import refusals
 from portal.calendly import signatures
 from portal.compiled import Compiled
 from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDelivery
@@ -172,42 +174,24 @@ def check_signature(connection, header, body):
 
 
 def refuse_oversize(webhook_token, headers, size):
-    """413 for a body over ``WEBHOOK_MAX_BODY_BYTES``; recorded without its body."""
+    """413 for a body over ``WEBHOOK_MAX_BODY_BYTES`` (``size`` bytes, at least); recorded without its body."""
     connection = CalendlyConnection.get_or_none(CalendlyConnection.webhook_token == webhook_token)
     limit = current_app.config["WEBHOOK_MAX_BODY_BYTES"]
-    return _reject(connection, webhook_token, headers, b"", 413,
-                   f"body of {size} bytes is over the {limit}-byte limit")
+    over = f"{size} bytes" if size > limit + 1 else f"more than {limit} bytes"
+    return _reject(connection, webhook_token, headers, b"", 413, f"body of {over} is over the {limit}-byte limit",
+                   body_size=size)
 
 
-def _reject(connection, webhook_token, headers, body, status, reason):
-    delivery = WebhookDelivery.create(
-        connection=connection.id if connection is not None else None, webhook_token=(webhook_token or "")[:255], headers=_headers_json(headers),
-        body=_text(body), state=DeliveryState.REJECTED, error=reason,
-    )
-    log.warning("webhook delivery %s refused (%s): %s", delivery.id, status, reason)
-    return Reply(status, reason, delivery.id)
+def _reject(connection, webhook_token, headers, body, status, reason, body_size=None):
+    """Answer a refusal; ``portal.refusals`` keeps a bounded record of it unless its rate limits say no."""
+    delivery_id = refusals.record(connection.id if connection is not None else None, webhook_token, headers, body,
+                                  status, reason, body_size=body_size)
+    return Reply(status, reason, delivery_id)
 
 
 def _headers_json(headers):
     kept = {k: v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
     return json.dumps(kept)
-
-
-# A refused request is kept for support to read, but only its start: anyone
-# can post to the intake, and what they send must not fill the database.
-REJECTED_BODY_KEEP_BYTES = 4096
-
-
-def _text(body):
-    """A refused body as text, minimized like an accepted one when it is JSON (E2), cut to a few KB."""
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else (body or "")
-    try:
-        text = json.dumps(minimize(json.loads(text)))
-    except (ValueError, RecursionError):
-        pass
-    if len(text) > REJECTED_BODY_KEEP_BYTES:
-        text = text[:REJECTED_BODY_KEEP_BYTES] + f"… [{len(text) - REJECTED_BODY_KEEP_BYTES} more characters not kept]"
-    return text
 
 
 # ------------------------------------------------------------------ hand-off to RQ
