@@ -34,11 +34,12 @@ def selected_event_types(connection_id):
     }
 
 
-def apply_events(connection, client, events, via, progress=None):
+def apply_events(connection, client, events, via, progress=None, applied_event=None):
     """Apply every invitee of ``events`` (selected calendars only); returns the number applied.
 
     The connection row is read again before each event so a disconnect or a
-    status set by the client stops the run.
+    status set by the client stops the run. ``applied_event(event)`` is called
+    once all of an event's invitees are applied.
     """
     applied = 0
     for index, event in enumerate(events, start=1):
@@ -54,6 +55,8 @@ def apply_events(connection, client, events, via, progress=None):
                 continue
             apply_booking(current, booking, via)
             applied += 1
+        if applied_event is not None:
+            applied_event(event)
         if progress is not None:
             progress(index)
     return applied

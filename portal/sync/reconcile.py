@@ -1,9 +1,10 @@
 """Reconciliation: what a lost webhook missed, plan and webhook upkeep (SPEC E5, C5, C7).
 
 Every ``RECONCILE_INTERVAL_SECONDS`` each connection lists the events that
-start from ``RECONCILE_LOOKBACK_DAYS`` ago on and applies every invitee
-through the one idempotent path, so a dropped delivery still becomes an
-appointment and a delivered one is not imported twice (W6). It also
+start from ``RECONCILE_LOOKBACK_DAYS`` ago on and applies every invitee of
+those new or changed since the last run (``portal.event_memory``) through the
+one idempotent path, so a dropped delivery still becomes an appointment and
+a delivered one is not imported twice (W6). It also
 
 - re-reads the Calendly plan: a lapsed trial turns the connection to **Plan
   not supported** and it stops syncing; once the plan allows it again the
@@ -24,6 +25,7 @@ from rq.job import Job, JobStatus
 from portal.calendly.client import CalendlyClient
 from portal.calendly.errors import CalendlyError, NotFound, PlanNotSupported, ReconnectNeeded, TransientError
 from portal.calendly.plans import plan_allowed, plan_refusal_message
+from portal.event_memory import EventMemory
 from portal.models import CalendlyConnection, Status
 from portal.queues import get_queue, get_redis
 from portal.sync.apply import RECONCILE
@@ -52,11 +54,17 @@ def run(connection_id):
             return None
         since = utcnow() - timedelta(days=current_app.config.get("RECONCILE_LOOKBACK_DAYS", 7))
         wanted = selected_event_types(connection.id)
-        events = (
+        events = [
             e for e in client.list_scheduled_events(user_uri=connection.calendly_user_uri, min_start_time=since)
             if e.get("event_type") in wanted and e.get("uri")
-        )
-        applied = apply_events(connection, client, events, RECONCILE)
+        ]
+        # Invitees are read only for events new or changed since the last run (issue 12, item 7).
+        memory = EventMemory(connection)
+        try:
+            applied = apply_events(connection, client, memory.to_read(events), RECONCILE,
+                                   applied_event=memory.applied)
+        finally:
+            memory.save()
         check_webhook(connection, client)
     except (ReconnectNeeded, PlanNotSupported) as exc:
         log.info("reconciliation of connection %s stopped: %s", connection_id, exc)
