@@ -13,7 +13,7 @@ from datetime import timedelta
 from flask import current_app
 
 from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, TransientError
+from portal.calendly.errors import CalendlyError, PlanNotSupported, RateLimited, ReconnectNeeded, TransientError
 from portal.models import CalendarSelection, CalendlyConnection, Status
 from portal.sync.apply import BACKFILL, apply_booking
 from portal.sync.booking import BookingError, parse_booking
@@ -90,6 +90,8 @@ def run(connection_id):
         # The client has set Reconnect needed / Plan not supported (C5, C6).
         log.info("backfill of connection %s stopped: %s", connection_id, exc)
         return 0
+    except RateLimited:
+        raise  # backoff, never Error: it stays Importing and ``jobs.sync`` runs it again after the reset
     except CalendlyError as exc:
         _fail(connection_id, exc)
         if isinstance(exc, TransientError):

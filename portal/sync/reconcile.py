@@ -14,6 +14,8 @@ a delivered one is not imported twice (W6). It also
 - restarts a backfill that never finished (watchdog for S1 Importing/Error).
 """
 import logging
+import math
+import uuid
 from datetime import timedelta
 
 from flask import current_app
@@ -23,7 +25,14 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import CalendlyError, NotFound, PlanNotSupported, ReconnectNeeded, TransientError
+from portal.calendly.errors import (
+    CalendlyError,
+    NotFound,
+    PlanNotSupported,
+    RateLimited,
+    ReconnectNeeded,
+    TransientError,
+)
 from portal.calendly.plans import plan_allowed, plan_refusal_message
 from portal.event_memory import EventMemory
 from portal.models import CalendlyConnection, Status
@@ -69,6 +78,8 @@ def run(connection_id):
     except (ReconnectNeeded, PlanNotSupported) as exc:
         log.info("reconciliation of connection %s stopped: %s", connection_id, exc)
         return None
+    except RateLimited:
+        raise  # backoff, never Error: ``jobs.sync`` runs it again after Calendly's reset (``enqueue_later``)
     except CalendlyError as exc:
         _failed(connection_id, exc)
         if isinstance(exc, TransientError):
@@ -154,20 +165,48 @@ JOBS = {
 
 
 def enqueue_once(func, connection_id):
-    """Enqueue ``func(connection_id)`` as ``<kind>-<id>`` unless that job is queued or running; True if enqueued."""
+    """Enqueue ``func(connection_id)`` as ``<kind>-<id>`` unless that job is queued or running, or backing off
+    after a 429; True if enqueued."""
     queue_name, kind, options = JOBS[func]
     job_id = f"{kind}-{connection_id}"
+    if get_redis().exists(backoff_key(kind, connection_id)):
+        return False
     try:
         if Job.fetch(job_id, connection=get_redis()).get_status() in ACTIVE_JOB_STATES:
             return False
     except NoSuchJobError:
         pass
+    get_queue(queue_name).enqueue(func, connection_id, job_id=job_id, **_rq_options(options))
+    return True
+
+
+def backoff_key(kind, connection_id):
+    return f"calbridge:backoff:{kind}:{connection_id}"
+
+
+# After the reset, the margin during which the scheduled run has the connection to itself.
+BACKOFF_MARGIN_SECONDS = 120
+
+
+def enqueue_later(func, connection_id, seconds):
+    """A 429 that outlasted the client's short waits: run ``func(connection_id)`` again once Calendly's limit
+    has reset (``Retry-After`` / ``X-RateLimit-Reset``); until then ``enqueue_once`` leaves it alone.
+    Returns the RQ job (its own id: the job that hit the limit may still be running under the usual one)."""
+    queue_name, kind, options = JOBS[func]
+    delay = max(1, math.ceil(seconds))
+    get_redis().set(backoff_key(kind, connection_id), delay, ex=delay + BACKOFF_MARGIN_SECONDS)
+    log.info("connection %s: Calendly is rate limiting; %s again in %d s", connection_id, kind, delay)
+    return get_queue(queue_name).enqueue_in(timedelta(seconds=delay), func, connection_id,
+                                            job_id=f"{kind}-{connection_id}-after-429-{uuid.uuid4().hex[:8]}",
+                                            **_rq_options(options))
+
+
+def _rq_options(options):
     options = dict(options)
     if "retry" in options:
         max_, intervals = options.pop("retry")
         options["retry"] = Retry(max=max_, interval=intervals)
-    get_queue(queue_name).enqueue(func, connection_id, job_id=job_id, **options)
-    return True
+    return options
 
 
 def enqueue_backfill(connection_id):
