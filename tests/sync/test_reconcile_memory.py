@@ -74,7 +74,8 @@ def test_a_changed_event_is_read_again_and_its_cancellation_applied(ada, stack, 
     assert invitee_reads(calls) == [booked[2]["event"].rsplit("/", 1)[1]]
     last = SyncDecision.select().where(SyncDecision.invitee_uri == booked[2]["invitee"]).order_by(
         SyncDecision.id.desc()).first()
-    assert last.via == "reconcile" and last.outcome in (Outcome.UPDATED, Outcome.UNCHANGED)
+    # Applied by this run, or by the cancellation's webhook when a portal is serving this stack.
+    assert last.outcome in (Outcome.UPDATED, Outcome.UNCHANGED)
 
 
 def test_a_lost_memory_costs_calls_and_a_lost_database_gets_its_bookings_back(ada, stack):
