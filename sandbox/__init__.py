@@ -11,8 +11,10 @@ SANDBOX_CODE_TTL                seconds an authorization code lives (600)
 SANDBOX_WEBHOOK_SENDER          "thread" (background sender) or "off" (call webhooks.send_due yourself)
 SANDBOX_WEBHOOK_RETRY_SCHEDULE  seconds between retries (JSON list; default exponential, 24 h in total)
 SANDBOX_WEBHOOK_RETRY_BUDGET    seconds after the first attempt before giving up (86400)
-SANDBOX_TOKEN_RATE_LIMIT        token requests per user per minute to enforce (unset: counted, not enforced)
-SANDBOX_ENFORCE_SCOPES          403 when a token issued with explicit scopes lacks the endpoint's scope (off)
+SANDBOX_WEBHOOK_CONNECT_TIMEOUT seconds a delivery may take to connect (10, as Calendly)
+SANDBOX_WEBHOOK_READ_TIMEOUT    seconds a delivery may wait for the answer (15, as Calendly)
+SANDBOX_TOKEN_RATE_LIMIT        token requests per user per minute (8, as Calendly; "off" = counted, not enforced)
+SANDBOX_ENFORCE_SCOPES          403 when a scoped token lacks the endpoint's scope (on; "default" = full access)
 SANDBOX_DEMO                    seed the demo accounts at start (idempotent)
 SANDBOX_SECRET_KEY              session/token signing key (default: random per process)
 """
@@ -24,7 +26,7 @@ import secrets
 from flask import Flask, jsonify, render_template, request
 
 from . import accounts, store, webhooks
-from .faults import Faults, RateLimiter
+from .faults import Faults, RateLimiter, RollingLimiter
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,9 +39,11 @@ DEFAULTS = {
     "SANDBOX_WEBHOOK_SENDER": "thread",
     "SANDBOX_WEBHOOK_RETRY_SCHEDULE": None,
     "SANDBOX_WEBHOOK_RETRY_BUDGET": 86400,
-    "SANDBOX_TOKEN_RATE_LIMIT": None,
+    "SANDBOX_WEBHOOK_CONNECT_TIMEOUT": 10,
+    "SANDBOX_WEBHOOK_READ_TIMEOUT": 15,
+    "SANDBOX_TOKEN_RATE_LIMIT": 8,
     "SANDBOX_DEMO": False,
-    "SANDBOX_ENFORCE_SCOPES": False,
+    "SANDBOX_ENFORCE_SCOPES": True,
     "SANDBOX_SECRET_KEY": None,
 }
 
@@ -50,6 +54,7 @@ class SandboxState:
     def __init__(self, app):
         self.faults = Faults()
         self.limiter = RateLimiter()
+        self.token_limiter = RollingLimiter()
         self.executor = webhooks.make_executor()
         self.sender = webhooks.Sender(app) if app.config["SANDBOX_WEBHOOK_SENDER"] == "thread" else None
 
@@ -82,10 +87,13 @@ def _normalize(cfg):
     for key in ("SANDBOX_ACCESS_TOKEN_TTL", "SANDBOX_WEBHOOK_RETRY_BUDGET"):
         cfg[key] = int(float(cfg[key]))
     cfg["SANDBOX_CODE_TTL"] = float(cfg["SANDBOX_CODE_TTL"])
-    if cfg["SANDBOX_TOKEN_RATE_LIMIT"] not in (None, ""):
-        cfg["SANDBOX_TOKEN_RATE_LIMIT"] = int(cfg["SANDBOX_TOKEN_RATE_LIMIT"])
-    else:
+    for key in ("SANDBOX_WEBHOOK_CONNECT_TIMEOUT", "SANDBOX_WEBHOOK_READ_TIMEOUT"):
+        cfg[key] = float(cfg[key])
+    limit = cfg["SANDBOX_TOKEN_RATE_LIMIT"]
+    if limit in (None, "") or str(limit).strip().lower() == "off":
         cfg["SANDBOX_TOKEN_RATE_LIMIT"] = None
+    else:
+        cfg["SANDBOX_TOKEN_RATE_LIMIT"] = int(limit)
     cfg["SANDBOX_WEBHOOK_RETRY_SCHEDULE"] = _number_list(cfg["SANDBOX_WEBHOOK_RETRY_SCHEDULE"])
     cfg["SANDBOX_OAUTH_CLIENTS"] = accounts.parse_clients(cfg["SANDBOX_OAUTH_CLIENTS"])
     cfg["SANDBOX_DEMO"] = _truthy(cfg["SANDBOX_DEMO"])
@@ -118,12 +126,13 @@ def create_app(config=None):
 
             seed()
 
-    from . import admin, api, booking, oauth
+    from . import admin, api, booking, no_shows, oauth
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(booking.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(no_shows.bp)
     app.register_blueprint(webhooks.bp)
 
     @app.before_request

@@ -5,6 +5,7 @@ import secrets
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .scopes import ScopeError, validate_client_scopes
 from .store import PLANS, ROLES, STAGES, Membership, OAuthClient, Organization, User, db, utcnow
 
 # Sandbox passwords only guard fake data; a light hash keeps start-up fast.
@@ -86,11 +87,16 @@ def update_plan(user, plan=None, stage=None):
 
 
 def register_client(name, redirect_uris, client_id=None, client_secret=None, webhook_signing_key=None,
-                    from_config=False):
-    """Create or update an OAuth client (idempotent on ``client_id``)."""
+                    from_config=False, scopes=None):
+    """Create or update an OAuth client (idempotent on ``client_id``); ``scopes`` None = a legacy app."""
     if not isinstance(redirect_uris, (list, tuple)) or not all(isinstance(u, str) and u for u in redirect_uris):
         raise AccountError("redirect_uris must be a list of URLs")
+    try:
+        scopes = validate_client_scopes(scopes)
+    except ScopeError as exc:
+        raise AccountError(str(exc)) from None
     values = {
+        "scopes": scopes,
         "name": name or "OAuth App",
         "client_secret": client_secret or secrets.token_urlsafe(32),
         "redirect_uris": list(redirect_uris),
@@ -124,4 +130,4 @@ def register_config_clients(clients):
         register_client(
             spec.get("name"), spec.get("redirect_uris") or [], client_id=spec.get("client_id"),
             client_secret=spec.get("client_secret"), webhook_signing_key=spec.get("webhook_signing_key"),
-            from_config=True)
+            from_config=True, scopes=spec.get("scopes"))

@@ -3,14 +3,16 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import accounts, scheduling
+from . import accounts, no_shows, scheduling
 from .accounts import AccountError
 from .faults import FaultError
+from .no_shows import NoShowError
 from .scheduling import SchedulingError
 from .serializers import (
     event_type_resource,
     event_uri,
     invitee_uri,
+    no_show_resource,
     org_uri,
     organization_resource,
     subscription_uri,
@@ -20,6 +22,7 @@ from .serializers import (
 from .store import (
     EventType,
     Invitee,
+    InviteeNoShow,
     OAuthClient,
     Organization,
     Token,
@@ -46,6 +49,7 @@ class AdminError(Exception):
 @bp.errorhandler(AccountError)
 @bp.errorhandler(SchedulingError)
 @bp.errorhandler(FaultError)
+@bp.errorhandler(NoShowError)
 def _error(err):
     return jsonify({"error": str(err)}), getattr(err, "status", 400)
 
@@ -128,7 +132,7 @@ def create_client():
     body = _json()
     client = accounts.register_client(body.get("name"), body.get("redirect_uris") or [],
                                       client_id=body.get("client_id"), client_secret=body.get("client_secret"),
-                                      webhook_signing_key=body.get("webhook_signing_key"))
+                                      webhook_signing_key=body.get("webhook_signing_key"), scopes=body.get("scopes"))
     return jsonify({"client_id": client.client_id, "client_secret": client.client_secret,
                     "webhook_signing_key": client.webhook_signing_key}), 201
 
@@ -147,11 +151,35 @@ def create_event_type():
     return jsonify(event_type_resource(event_type)), 201
 
 
+def _event_type(uuid):
+    event_type = EventType.get_or_none(EventType.uuid == uuid)
+    if event_type is None or event_type.deleted_at is not None:
+        raise AdminError("unknown event type", 404)
+    return event_type
+
+
+@bp.patch("/event_types/<uuid>")
+def update_event_type(uuid):
+    """Rename or (de)activate, as the host would in Calendly: fires ``event_type.updated``."""
+    body = _json()
+    unknown = set(body) - {"name", "active"}
+    if unknown:
+        raise AdminError(f"unknown fields: {', '.join(sorted(unknown))} (allowed: name, active)")
+    event_type = scheduling.update_event_type(_event_type(uuid), name=body.get("name"), active=body.get("active"))
+    return jsonify(event_type_resource(event_type))
+
+
+@bp.delete("/event_types/<uuid>")
+def delete_event_type(uuid):
+    """Delete, as the host would in Calendly: fires ``event_type.deleted``; its bookings stay."""
+    return jsonify(event_type_resource(scheduling.delete_event_type(_event_type(uuid))))
+
+
 @bp.post("/bookings")
 def create_booking():
     body = _json()
     event_type = EventType.get_or_none(EventType.uuid == _last_segment(body.get("event_type") or ""))
-    if event_type is None:
+    if event_type is None or event_type.deleted_at is not None:
         raise AdminError("unknown event_type", 404)
     invitee = body.get("invitee") or {}
     hosts = [find_user(h) for h in body["hosts"]] if body.get("hosts") else None
@@ -187,6 +215,20 @@ def reschedule_invitee(uuid):
                     "old_invitee": invitee_uri(old)}), 201
 
 
+@bp.post("/invitees/<uuid>/no_show")
+def mark_no_show(uuid):
+    _json()
+    return jsonify({"no_show": no_show_resource(no_shows.mark(_invitee(uuid)))}), 201
+
+
+@bp.delete("/invitees/<uuid>/no_show")
+def unmark_no_show(uuid):
+    row = InviteeNoShow.get_or_none(InviteeNoShow.invitee == _invitee(uuid))
+    if row is None:
+        raise AdminError("this invitee is not marked as a no-show", 404)
+    return jsonify({"invitee": invitee_uri(no_shows.unmark(row))})
+
+
 # ------------------------------------------------------------------ webhooks
 @bp.get("/webhook_subscriptions")
 def list_subscriptions():
@@ -210,7 +252,8 @@ def list_deliveries():
         rows = rows.where(WebhookAttempt.subscription == sub)
     return jsonify({"collection": [{
         "id": a.id, "job": a.job_id, "subscription": subscription_uri(a.subscription), "url": a.url,
-        "event": a.event, "invitee": a.invitee_uri, "attempt": a.attempt, "status_code": a.status_code,
+        "event": a.event, "invitee": None if a.event.startswith("event_type.") else a.invitee_uri,
+        "resource": a.invitee_uri, "attempt": a.attempt, "status_code": a.status_code,
         "error": a.error, "dropped": a.dropped, "skipped": a.skipped, "sent_at": isoformat(a.sent_at),
     } for a in rows]})
 
@@ -224,6 +267,7 @@ def faults():
     elif request.method == "DELETE":
         state.faults.clear()
         state.limiter.clear()
+        state.token_limiter.clear()
     return jsonify(state.faults.as_dict())
 
 
@@ -280,6 +324,7 @@ def reset():
         accounts.register_config_clients(current_app.config.get("SANDBOX_OAUTH_CLIENTS"))
     state.faults.clear()
     state.limiter.clear()
+    state.token_limiter.clear()
     demo = body.get("demo", bool(current_app.config.get("SANDBOX_DEMO")))
     if demo:
         from .demo import seed

@@ -8,6 +8,7 @@ Faults (set through ``/_sandbox/faults``):
 - ``token_rate_limit_per_minute``: enforce a limit on ``POST /oauth/token`` per user;
 - ``seed``: makes the random draws reproducible.
 """
+import collections
 import math
 import random
 import threading
@@ -129,3 +130,30 @@ class RateLimiter:
     def clear(self):
         with self._lock:
             self._counts.clear()
+
+
+class RollingLimiter:
+    """At most ``limit`` hits per key in any 60 s (the token endpoint: no burst of 2x at a window edge)."""
+
+    def __init__(self, window=60):
+        self.window = window
+        self._lock = threading.Lock()
+        self._hits = {}
+
+    def hit(self, key, limit, now=None):
+        now = time.time() if now is None else now
+        with self._lock:
+            hits = self._hits.setdefault(key, collections.deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            allowed = limit is None or len(hits) < limit
+            if allowed:
+                hits.append(now)  # refused requests do not count, as a refused client waits
+            used = len(hits)
+            reset = max(1, math.ceil(hits[0] + self.window - now)) if hits else self.window
+        shown = limit if limit is not None else 0
+        return Rate(limit=shown, remaining=max(0, shown - used), reset=reset, allowed=allowed)
+
+    def clear(self):
+        with self._lock:
+            self._hits.clear()

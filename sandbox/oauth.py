@@ -2,21 +2,20 @@
 pages, token (authorization_code + PKCE, rotating single-use refresh tokens),
 revoke and introspect (API-FACTS §3). Error bodies follow RFC 6749 with the
 wording of Calendly's server (Doorkeeper)."""
-import base64
 import calendar
 import hashlib
 import hmac
-import json
 import secrets
-import time
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 
-from . import accounts
+from . import accounts, tokens
+from .scopes import ScopeError, describe, grant
 from .serializers import base_url, org_uri, user_uri
 from .store import AuthorizationCode, OAuthClient, Token, User, db, token_hash, utcnow
+from .tokens import issue_token
 
 bp = Blueprint("oauth", __name__)
 
@@ -30,6 +29,7 @@ ERRORS = {
     "unsupported_grant_type": "The authorization grant type is not supported by the authorization server.",
     "unauthorized_client": "You are not authorized to revoke this token",
     "rate_limited": "Too many token requests for this user. Please wait before retrying.",
+    "invalid_scope": "The requested scope is invalid, unknown, or malformed.",
 }
 
 
@@ -45,6 +45,7 @@ def _oauth_error(err):
     response = jsonify({"error": err.error, "error_description": err.description})
     response.status_code = err.status
     response.headers["Cache-Control"] = "no-store"
+    tokens.rate_headers(response)
     if err.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="Calendly Sandbox"'
     return response
@@ -145,12 +146,21 @@ def authorize():
     error = _params_error(values)
     if error:
         return redirect(_with_params(redirect_uri, error=error, state=values.get("state")))
+    try:
+        granted = grant(client.scopes, values.get("scope"))
+    except ScopeError:
+        return _scope_refused(redirect_uri, values.get("state"))
     user = signed_in_user()
     if user is None:
         return render_template("signin.html", next=request.full_path, error=None, email="", client=client)
-    scopes = (values.get("scope") or "").split()
-    return render_template("consent.html", client=client, user=user, scopes=scopes, params=values,
-                           redirect_uri=redirect_uri)
+    return render_template("consent.html", client=client, user=user, scopes=granted.split(),
+                           scope_lines=describe(granted), params=values, redirect_uri=redirect_uri)
+
+
+def _scope_refused(redirect_uri, state):
+    """RFC 6749 §4.1.2.1 ``invalid_scope`` back to the app (Calendly's exact answer is unconfirmed, API-FACTS §3)."""
+    return redirect(_with_params(redirect_uri, error="invalid_scope", error_description=ERRORS["invalid_scope"],
+                                 state=state))
 
 
 @bp.post("/oauth/authorize")
@@ -167,13 +177,17 @@ def decide():
     error = _params_error(values)
     if error:
         return redirect(_with_params(redirect_uri, error=error, state=state))
+    try:
+        granted = grant(client.scopes, values.get("scope"))
+    except ScopeError:
+        return _scope_refused(redirect_uri, state)
     if values.get("decision") != "allow":
         return redirect(_with_params(redirect_uri, error="access_denied", state=state))
     code = secrets.token_urlsafe(32)
     challenge = values.get("code_challenge") or None
     AuthorizationCode.create(
         code_hash=token_hash(code), client=client, user=user, redirect_uri=values.get("redirect_uri") or "",
-        scope=values.get("scope") or "default", code_challenge=challenge,
+        scope=granted, code_challenge=challenge,
         code_challenge_method=(values.get("code_challenge_method") or "plain") if challenge else None,
         expires_at=utcnow() + timedelta(seconds=current_app.config["SANDBOX_CODE_TTL"]))
     return redirect(_with_params(redirect_uri, code=code, state=state))
@@ -208,40 +222,8 @@ def _authenticate_client(body, allow_public=False):
     return client, True
 
 
-def _b64(data):
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _access_token(client, user, now, exp, scope):
-    """A JWT-shaped opaque token (looked up by hash, so revocation is immediate)."""
-    header = {"kid": "sandbox", "typ": "JWT", "alg": "HS256"}
-    payload = {"iss": base_url(), "jti": secrets.token_hex(16), "user_uuid": user.uuid, "app_uid": client.client_id,
-               "scope": scope, "iat": now, "exp": exp}
-    signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(payload).encode())
-    key = current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key
-    sig = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
-    return signing_input + "." + _b64(sig)
-
-
-def issue_token(client, user, scope):
-    ttl = int(current_app.config["SANDBOX_ACCESS_TOKEN_TTL"])
-    now = int(time.time())
-    access = _access_token(client, user, now, now + ttl, scope)
-    refresh = secrets.token_hex(32)
-    created = utcnow()
-    Token.create(access_hash=token_hash(access), refresh_hash=token_hash(refresh), client=client, user=user,
-                 scope=scope, created_at=created, expires_at=created + timedelta(seconds=ttl))
-    return {
-        "token_type": "Bearer", "expires_in": ttl, "created_at": now, "access_token": access,
-        "refresh_token": refresh, "scope": scope, "owner": user_uri(user), "organization": org_uri(user.organization),
-    }
-
-
 def _count_token_request(user):
-    state = current_app.extensions["sandbox"]
-    limit = state.faults.get("token_rate_limit_per_minute") or current_app.config.get("SANDBOX_TOKEN_RATE_LIMIT")
-    rate = state.limiter.hit(("token", user.id), limit)
-    if not rate.allowed:
+    if not tokens.count_token_request(user).allowed:
         raise OAuthError("rate_limited", 429)
 
 
@@ -259,6 +241,7 @@ def token():
     response = jsonify(result)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
+    tokens.rate_headers(response)
     return response
 
 
@@ -282,7 +265,7 @@ def _exchange_code(body):
         if not verifier:
             raise OAuthError("invalid_grant")
         if code.code_challenge_method == "S256":
-            computed = _b64(hashlib.sha256(verifier.encode()).digest())
+            computed = tokens.b64(hashlib.sha256(verifier.encode()).digest())
         else:
             computed = verifier
         if not hmac.compare_digest(computed, code.code_challenge):

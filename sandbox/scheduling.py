@@ -76,6 +76,40 @@ def create_event_type(name, hosts, pooling_type=None, duration=30, custom_questi
             created_at=now, updated_at=now)
         for host in hosts:
             EventTypeHost.create(event_type=event_type, user=host, created_at=now, updated_at=now)
+        webhooks.fan_out_event_type(event_type, "event_type.created")
+    return event_type
+
+
+def update_event_type(event_type, name=None, active=None):
+    """Rename and/or (de)activate; fires ``event_type.updated`` when something changed."""
+    if event_type.deleted_at is not None:
+        raise SchedulingError("this event type is deleted", status=404)
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise SchedulingError("name must be a non-empty string")
+    if active is not None and not isinstance(active, bool):
+        raise SchedulingError("active must be true or false")
+    changed = False
+    if name is not None and name.strip() != event_type.name:
+        event_type.name, changed = name.strip(), True
+    if active is not None and active != event_type.active:
+        event_type.active, changed = active, True
+    if changed:
+        with db.atomic():
+            event_type.updated_at = utcnow()
+            event_type.save()
+            webhooks.fan_out_event_type(event_type, "event_type.updated")
+    return event_type
+
+
+def delete_event_type(event_type):
+    """Soft delete (``deleted_at``): gone from listings and booking pages, still readable by URI; fires
+    ``event_type.deleted``. Its scheduled events stay."""
+    if event_type.deleted_at is not None:
+        raise SchedulingError("this event type is already deleted", status=404)
+    with db.atomic():
+        event_type.deleted_at = event_type.updated_at = utcnow()
+        event_type.save()
+        webhooks.fan_out_event_type(event_type, "event_type.deleted")
     return event_type
 
 

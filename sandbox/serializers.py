@@ -1,7 +1,7 @@
 """Resource JSON builders: the exact shapes of Calendly API v2 (API-FACTS §4-7)."""
 from flask import current_app, has_request_context, request
 
-from .store import EventGuest, EventMembership, Invitee, User, isoformat
+from .store import EventGuest, EventMembership, Invitee, InviteeNoShow, User, isoformat
 
 KIND_DESCRIPTIONS = {"round_robin": "Round Robin", "collective": "Collective"}
 TRACKING_KEYS = ("utm_campaign", "utm_source", "utm_medium", "utm_content", "utm_term", "salesforce_uuid")
@@ -39,6 +39,10 @@ def invitee_uri(invitee):
 
 def event_type_uri(event_type):
     return uri("event_types", event_type.uuid)
+
+
+def no_show_uri(no_show):
+    return uri("invitee_no_shows", no_show.uuid)
 
 
 def subscription_uri(sub):
@@ -220,7 +224,7 @@ def invitee_resource(invitee):
         "reschedule_url": f"{base_url()}/reschedulings/{invitee.uuid}",
         "routing_form_submission": None,
         "payment": None,
-        "no_show": None,
+        "no_show": _no_show_summary(invitee),
         "reconfirmation": None,
         "canceled": invitee.status == "canceled",
         "scheduling_method": None,
@@ -231,6 +235,17 @@ def invitee_resource(invitee):
     if invitee.status == "canceled":
         data["cancellation"] = _cancellation(invitee)
     return data
+
+
+def _no_show_summary(invitee):
+    """The invitee's ``no_show``: ``{uri, created_at}`` or null (API-FACTS §6)."""
+    no_show = InviteeNoShow.get_or_none(InviteeNoShow.invitee == invitee)
+    return {"uri": no_show_uri(no_show), "created_at": isoformat(no_show.created_at)} if no_show else None
+
+
+def no_show_resource(no_show):
+    return {"uri": no_show_uri(no_show), "invitee": invitee_uri(no_show.invitee),
+            "created_at": isoformat(no_show.created_at)}
 
 
 # ------------------------------------------------------------------ webhooks
@@ -260,6 +275,16 @@ def webhook_payload(event_name, invitee, sub, created_at):
         "created_at": isoformat(created_at),
         "created_by": user_uri(sub.creator),
         "payload": payload,
+    }
+
+
+def event_type_webhook_payload(event_name, event_type, sub, created_at):
+    """The event_type.* envelope: the event type as the API returns it (``deleted_at`` set once deleted)."""
+    return {
+        "event": event_name,
+        "created_at": isoformat(created_at),
+        "created_by": user_uri(sub.creator),
+        "payload": event_type_resource(event_type),
     }
 
 

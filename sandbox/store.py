@@ -16,7 +16,8 @@ db = pw.DatabaseProxy()
 PLANS = ("basic", "essentials", "professional", "teams", "enterprise")
 STAGES = ("trial", "free", "paid")
 ROLES = ("user", "admin", "owner")
-WEBHOOK_EVENTS = ("invitee.created", "invitee.canceled")
+WEBHOOK_EVENTS = ("invitee.created", "invitee.canceled", "invitee_no_show.created", "invitee_no_show.deleted",
+                  "event_type.created", "event_type.updated", "event_type.deleted")  # API-FACTS §7
 
 
 # ------------------------------------------------------------------ helpers
@@ -115,6 +116,7 @@ class OAuthClient(BaseModel):
     client_secret = pw.CharField()
     redirect_uris = JSONField(default=list)
     webhook_signing_key = pw.CharField()
+    scopes = JSONField(null=True)  # None = legacy app ("default", full access); else the registered scopes
     from_config = pw.BooleanField(default=False)
     created_at = pw.DateTimeField(default=utcnow)
 
@@ -246,6 +248,14 @@ class Invitee(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
 
 
+class InviteeNoShow(BaseModel):
+    """An invitee marked as a no-show (at most one per invitee; deleting it undoes the mark)."""
+
+    uuid = pw.CharField(unique=True, default=new_uuid)
+    invitee = pw.ForeignKeyField(Invitee, backref="no_shows", unique=True, on_delete="CASCADE")
+    created_at = pw.DateTimeField(default=utcnow)
+
+
 # ------------------------------------------------------------------ webhooks
 class WebhookSubscription(BaseModel):
     uuid = pw.CharField(unique=True, default=new_uuid)
@@ -269,7 +279,7 @@ class WebhookJob(BaseModel):
 
     subscription = pw.ForeignKeyField(WebhookSubscription, backref="jobs", on_delete="CASCADE")
     event = pw.CharField()
-    invitee_uri = pw.TextField()
+    invitee_uri = pw.TextField()  # the URI the event is about (an invitee, or an event type for event_type.*)
     body = pw.TextField()  # the exact bytes sent, fixed when the booking happened
     status = pw.CharField(default="pending", index=True)  # pending|sending|delivered|failed|dropped|skipped
     attempts = pw.IntegerField(default=0)
@@ -296,7 +306,7 @@ class WebhookAttempt(BaseModel):
 
 ALL_MODELS = [
     Organization, User, Membership, OAuthClient, AuthorizationCode, Token, EventType, EventTypeHost,
-    ScheduledEvent, EventMembership, EventGuest, Invitee, WebhookSubscription, WebhookJob, WebhookAttempt,
+    ScheduledEvent, EventMembership, EventGuest, Invitee, InviteeNoShow, WebhookSubscription, WebhookJob, WebhookAttempt,
 ]
 
 
@@ -314,7 +324,21 @@ def init_db(path):
     db.initialize(database)
     with db.connection_context():
         db.create_tables(ALL_MODELS)
+        _add_missing_columns(database)
     return database
+
+
+def _add_missing_columns(database):
+    """A sandbox.db from an older version lacks newer nullable columns: add them (data is kept)."""
+    from playhouse.migrate import SqliteMigrator, migrate
+
+    migrator = SqliteMigrator(database)
+    for model in ALL_MODELS:
+        table = model._meta.table_name
+        present = {c.name for c in database.get_columns(table)}
+        for field in model._meta.sorted_fields:
+            if field.column_name not in present and field.null:
+                migrate(migrator.add_column(table, field.column_name, field))
 
 
 def empty_all(keep_clients=True):

@@ -1,32 +1,31 @@
-"""Webhook subscriptions (API), the signed sender with retries, and its delivery log (API-FACTS §7).
+"""Webhook subscriptions (API) and the fan-out of events to them (API-FACTS §7).
 
-A booking change calls ``fan_out``, which writes one ``WebhookJob`` per covering
-subscription with the exact body to send. ``send_due`` (run by a background
-thread, or called directly by tests) POSTs due jobs, logs every attempt in
-``WebhookAttempt`` and schedules retries; when the retry budget runs out with
-nothing delivered, the subscription becomes ``disabled``.
+A change Calendly would announce calls ``fan_out`` (invitee.*, invitee_no_show.*)
+or ``fan_out_event_type`` (event_type.*), which writes one ``WebhookJob`` per
+covering subscription with the exact body to send; ``delivery`` sends them.
 """
-import hashlib
-import hmac
 import json
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
-import peewee as pw
-import requests
 from flask import Blueprint, current_app, g, jsonify, request
 
 from . import apikit
 from .apikit import ApiError
-from .serializers import invitee_uri, subscription_resource, subscription_uri, webhook_payload
+from .delivery import Sender, default_retry_schedule, make_executor, send_due, signature_header  # noqa: F401
+from .scopes import EVENT_SCOPES
+from .serializers import (
+    event_type_uri,
+    event_type_webhook_payload,
+    invitee_uri,
+    subscription_resource,
+    subscription_uri,
+    webhook_payload,
+)
 from .store import (
     WEBHOOK_EVENTS,
     EventMembership,
+    EventTypeHost,
     Organization,
     User,
-    WebhookAttempt,
     WebhookJob,
     WebhookSubscription,
     db,
@@ -35,27 +34,6 @@ from .store import (
 
 bp = Blueprint("webhook_api", __name__)
 apikit.install(bp)
-
-SEND_TIMEOUT = 5  # seconds per delivery attempt
-
-
-def default_retry_schedule(first=5, factor=5, budget=86400):
-    """Exponential back-off whose delays add up to exactly ``budget`` seconds."""
-    delays, delay = [], first
-    while sum(delays) + delay < budget:
-        delays.append(delay)
-        delay *= factor
-    delays.append(budget - sum(delays))
-    return delays
-
-
-def signature_header(key, body, timestamp=None):
-    """``t=<unix>,v1=<hex hmac-sha256(key, "<t>.<body>")>``."""
-    t = str(int(timestamp if timestamp is not None else time.time()))
-    raw = body if isinstance(body, bytes) else body.encode()
-    mac = hmac.new(key.encode(), t.encode() + b"." + raw, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
-
 
 # ------------------------------------------------------------------ API
 def _visible(sub, user):
@@ -91,6 +69,8 @@ def create_subscription():
         details.append({"parameter": "signing_key", "message": "must be a non-empty string"})
     if details:
         raise ApiError(400, details=details)
+    for event in dict.fromkeys(events):  # each event needs its scope too (API-FACTS §3, "Webhooks")
+        apikit.require_scope(EVENT_SCOPES[event])
     org = apikit.resource_param("organization", "organizations", Organization, args=body)
     target = apikit.resource_param("user", "users", User, args=body) if body["scope"] == "user" else None
     role = apikit.role_in(user, org)
@@ -113,10 +93,7 @@ def create_subscription():
             callback_url=url, events=list(dict.fromkeys(events)), scope=body["scope"], organization=org,
             user=target, creator=user, client=g.api_token.client, signing_key=signing_key,
             created_at=now, updated_at=now)
-    response = jsonify({"resource": subscription_resource(sub)})
-    response.status_code = 201
-    response.headers["Location"] = subscription_uri(sub)
-    return response
+    return apikit.created(subscription_resource(sub), subscription_uri(sub))
 
 
 @bp.get("/webhook_subscriptions")
@@ -169,23 +146,27 @@ def delete_subscription(uuid):
 
 
 # ------------------------------------------------------------------ fan-out
-def covering_subscriptions(event, event_name):
-    """Active subscriptions of the event's organization, or of one of its hosts."""
-    host_ids = [m.user_id for m in EventMembership.select().where(EventMembership.event == event)]
+def _active_covering(org_id, host_ids, event_name):
+    """Active subscriptions of the organization, or of one of ``host_ids``, that asked for ``event_name``."""
     subs = WebhookSubscription.select().where(
         WebhookSubscription.deleted_at.is_null(), WebhookSubscription.state == "active",
-        ((WebhookSubscription.scope == "organization") & (WebhookSubscription.organization == event.organization_id))
+        ((WebhookSubscription.scope == "organization") & (WebhookSubscription.organization == org_id))
         | ((WebhookSubscription.scope == "user") & (WebhookSubscription.user.in_(host_ids or [0]))))
     return [s for s in subs.order_by(WebhookSubscription.id) if event_name in s.events]
 
 
-def fan_out(invitee, event_name):
-    """Queue ``event_name`` about ``invitee`` for every covering subscription."""
+def covering_subscriptions(event, event_name):
+    """Active subscriptions of the event's organization, or of one of its hosts."""
+    host_ids = [m.user_id for m in EventMembership.select().where(EventMembership.event == event)]
+    return _active_covering(event.organization_id, host_ids, event_name)
+
+
+def _queue(subs, event_name, about_uri, build):
     now = utcnow()
     jobs = []
-    for sub in covering_subscriptions(invitee.event, event_name):
-        body = json.dumps(webhook_payload(event_name, invitee, sub, now), separators=(",", ":"))
-        jobs.append(WebhookJob.create(subscription=sub, event=event_name, invitee_uri=invitee_uri(invitee),
+    for sub in subs:
+        body = json.dumps(build(sub, now), separators=(",", ":"))
+        jobs.append(WebhookJob.create(subscription=sub, event=event_name, invitee_uri=about_uri,
                                       body=body, next_attempt_at=now, created_at=now))
     state = current_app.extensions.get("sandbox")
     if jobs and state is not None:
@@ -193,140 +174,15 @@ def fan_out(invitee, event_name):
     return jobs
 
 
-# ------------------------------------------------------------------ sender
-def send_due(app=None, now=None, limit=50):
-    """Attempt every due job once; returns how many were processed."""
-    app = app or current_app._get_current_object()
-    with app.app_context():
-        now = now or utcnow()
-        with db.atomic():
-            jobs = list(WebhookJob.select().where(WebhookJob.status == "pending", WebhookJob.next_attempt_at <= now)
-                        .order_by(WebhookJob.next_attempt_at, WebhookJob.id).limit(limit))
-            if jobs:
-                WebhookJob.update(status="sending").where(WebhookJob.id.in_([j.id for j in jobs])).execute()
-    if not jobs:
-        return 0
-    # In order within a subscription, in parallel across subscriptions (a slow receiver delays only itself).
-    lanes = {}
-    for job in jobs:
-        lanes.setdefault(job.subscription_id, []).append(job.id)
-    state = app.extensions["sandbox"]
-    list(state.executor.map(lambda ids: [_attempt(app, job_id) for job_id in ids], lanes.values()))
-    return len(jobs)
+def fan_out(invitee, event_name):
+    """Queue ``event_name`` (invitee.* or invitee_no_show.*) about ``invitee`` for every covering subscription."""
+    return _queue(covering_subscriptions(invitee.event, event_name), event_name, invitee_uri(invitee),
+                  lambda sub, now: webhook_payload(event_name, invitee, sub, now))
 
 
-def _log(job, sub, **fields):
-    return WebhookAttempt.create(job=job, subscription=sub, url=sub.callback_url, event=job.event,
-                                 invitee_uri=job.invitee_uri, sent_at=utcnow(), **fields)
-
-
-def _attempt(app, job_id):
-    with app.app_context():
-        try:
-            _attempt_in_context(app, job_id)
-        except (WebhookJob.DoesNotExist, WebhookSubscription.DoesNotExist, pw.IntegrityError):
-            pass  # the job vanished under us (``/_sandbox/reset``): nothing left to deliver or log
-        finally:
-            if not db.is_closed():
-                db.close()
-
-
-def _attempt_in_context(app, job_id):
-    job = WebhookJob.get_by_id(job_id)
-    sub = job.subscription
-    number = job.attempts + 1
-    skip = ("deleted" if sub.deleted_at else "disabled" if sub.state != "active"
-            else "plan" if not sub.organization.webhooks_allowed else None)
-    if skip:
-        with db.atomic():
-            _log(job, sub, attempt=number, skipped=skip, error=f"skipped: {skip}")
-            job.status = "skipped"
-            job.save()
-        return
-    faults = app.extensions["sandbox"].faults
-    delay = faults.get("webhook_delay_ms")
-    if delay:
-        time.sleep(delay / 1000)
-    if faults.roll("webhook_drop_rate"):
-        with db.atomic():
-            _log(job, sub, attempt=number, dropped=True, error="dropped by fault injection")
-            job.status, job.attempts = "dropped", number
-            job.save()
-        return
-    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Calendly Sandbox Webhooks"}
-    key = sub.signing_key or (sub.client.webhook_signing_key if sub.client_id else None)
-    body = job.body.encode()
-    if key:
-        headers["Calendly-Webhook-Signature"] = signature_header(key, body)
-    status_code = error = None
-    try:
-        resp = requests.post(sub.callback_url, data=body, headers=headers, timeout=SEND_TIMEOUT,
-                             allow_redirects=False)
-        status_code = resp.status_code
-        if not 200 <= status_code < 300:
-            error = f"HTTP {status_code}"
-    except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
-    now = utcnow()
-    with db.atomic():
-        sub = WebhookSubscription.get_by_id(sub.id)
-        _log(job, sub, attempt=number, status_code=status_code, error=error)
-        job.attempts = number
-        job.first_attempt_at = job.first_attempt_at or now
-        if error is None:
-            job.status = "delivered"
-            if sub.retry_started_at is not None:
-                sub.retry_started_at, sub.updated_at = None, now
-                sub.save()
-        else:
-            _schedule_retry(app, job, sub, now)
-        job.save()
-
-
-def _schedule_retry(app, job, sub, now):
-    if sub.retry_started_at is None:
-        sub.retry_started_at = sub.updated_at = now
-        sub.save()
-    schedule = app.config["SANDBOX_WEBHOOK_RETRY_SCHEDULE"]
-    budget = timedelta(seconds=app.config["SANDBOX_WEBHOOK_RETRY_BUDGET"])
-    index = job.attempts - 1
-    if index < len(schedule):
-        next_at = now + timedelta(seconds=schedule[index])
-        if next_at - job.first_attempt_at <= budget:
-            job.status, job.next_attempt_at = "pending", next_at
-            return
-    job.status = "failed"
-    if sub.retry_started_at is not None and sub.state == "active":
-        sub.state, sub.updated_at = "disabled", now
-        sub.save()
-
-
-class Sender(threading.Thread):
-    """Background thread running ``send_due`` every ``interval`` seconds (or when woken)."""
-
-    def __init__(self, app, interval=0.1):
-        super().__init__(name="sandbox-webhook-sender", daemon=True)
-        self.app, self.interval = app, interval
-        self._stop_event, self._wake = threading.Event(), threading.Event()
-
-    def run(self):
-        while not self._stop_event.is_set():
-            try:
-                send_due(self.app)
-            except Exception:  # keep sending; the next tick retries
-                self.app.logger.exception("webhook sender tick failed")
-            self._wake.wait(self.interval)
-            self._wake.clear()
-
-    def wake(self):
-        self._wake.set()
-
-    def stop(self, timeout=5):
-        self._stop_event.set()
-        self._wake.set()
-        if self.is_alive():
-            self.join(timeout)
-
-
-def make_executor():
-    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-webhook")
+def fan_out_event_type(event_type, event_name):
+    """Queue ``event_name`` (event_type.*) for the organization's and the hosts' subscriptions."""
+    host_ids = [h.user_id for h in EventTypeHost.select().where(EventTypeHost.event_type == event_type)]
+    subs = _active_covering(event_type.organization_id, host_ids, event_name)
+    return _queue(subs, event_name, event_type_uri(event_type),
+                  lambda sub, now: event_type_webhook_payload(event_name, event_type, sub, now))

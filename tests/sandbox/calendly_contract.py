@@ -90,7 +90,85 @@ def patched_spec(base_url):
             "type": "object", "required": ["collection", "pagination"],
             "properties": {"collection": {"type": "array", "items": membership},
                            "pagination": {"$ref": "#/components/schemas/Pagination"}}}}}}, **std}}}
+    _patch_scopes(spec)
+    _patch_webhook_events(spec)
+    _patch_oauth(spec)
     return spec
+
+
+# Webhook events the 2023 copy lacks: invitee_no_show.* and event_type.* (API-FACTS §7, "Events").
+NEW_EVENTS = ["invitee_no_show.created", "invitee_no_show.deleted",
+              "event_type.created", "event_type.updated", "event_type.deleted"]
+INVITEE_EVENTS = ("invitee.", "invitee_no_show.")
+
+# Authorization scopes (since March 2026) are newer than the copy (API-FACTS §3): a token without an
+# endpoint's scope gets 403 "Permission Denied" naming the scope; the wording is unconfirmed there, so the
+# pattern pins only the sandbox's choice of naming the scope.
+SCOPE_DENIED = {"type": "object", "required": ["title", "message"], "properties": {
+    "title": {"type": "string", "enum": ["Permission Denied"]},
+    "message": {"type": "string",
+                "pattern": r"^Insufficient scope\. This request requires the [a-z_]+:(read|write) scope\.$"}}}
+
+
+def _patch_scopes(spec):
+    """Any operation may answer 403 for a missing scope (API-FACTS §3), besides the 403s it documents."""
+    for path_item in spec["paths"].values():
+        for method, operation in path_item.items():
+            if method not in ("get", "post", "put", "patch", "delete") or not isinstance(operation, dict):
+                continue
+            documented = operation["responses"].get("403")
+            if documented is None:
+                operation["responses"]["403"] = {"description": "Permission Denied", "content": {
+                    "application/json": {"schema": SCOPE_DENIED}}}
+                continue
+            documented = copy.deepcopy(documented)
+            if "$ref" in documented:
+                name = documented["$ref"].rsplit("/", 1)[1]
+                documented = copy.deepcopy(spec["components"]["responses"][name])
+            content = documented.setdefault("content", {}).setdefault("application/json", {})
+            original = content.get("schema", ERROR)
+            content["schema"] = {"anyOf": [original, SCOPE_DENIED]}
+            content.pop("examples", None)
+            operation["responses"]["403"] = documented
+
+
+def _patch_webhook_events(spec):
+    """The new event names in subscriptions (request and resource) and in the delivery envelope, whose
+    payload is the Invitee for invitee_no_show.* and the EventType for event_type.* (API-FACTS §7)."""
+    create = spec["paths"]["/webhook_subscriptions"]["post"]["requestBody"]["content"]["application/json"]
+    create["schema"]["properties"]["events"]["items"]["enum"] += NEW_EVENTS
+    schemas = spec["components"]["schemas"]
+    schemas["WebhookSubscription"]["properties"]["events"]["items"]["enum"] += NEW_EVENTS
+    schemas["WebhookPayload"]["properties"]["event"]["enum"] += NEW_EVENTS
+    schemas["WebhookPayload"]["properties"]["payload"]["oneOf"].append({"$ref": "#/components/schemas/EventType"})
+
+
+def _patch_oauth(spec):
+    """The OAuth server (auth.calendly.com) is missing from the copy (SOURCE.txt); token and introspect
+    responses as API-FACTS §3 gives them: ``scope`` is ``default`` for legacy apps, else the granted
+    scopes space-separated; 429 from the token endpoint (8 per user per minute, API-FACTS §3/§8)."""
+    oauth_error = {"type": "object", "required": ["error"], "properties": {
+        "error": {"type": "string"}, "error_description": {"type": "string"}}}
+    scope = {"type": "string", "pattern": r"^(default|([a-z_]+:(read|write))( [a-z_]+:(read|write))*)?$"}
+    token = {"type": "object", "required": ["token_type", "expires_in", "created_at", "access_token",
+                                            "refresh_token", "scope", "owner", "organization"],
+             "properties": {"token_type": {"type": "string", "enum": ["Bearer"]},
+                            "expires_in": {"type": "integer"}, "created_at": {"type": "integer"},
+                            "access_token": {"type": "string"}, "refresh_token": {"type": "string"},
+                            "scope": scope, "owner": {"type": "string", "format": "uri"},
+                            "organization": {"type": "string", "format": "uri"}}}
+    introspection = {"type": "object", "required": ["active"], "properties": {
+        "active": {"type": "boolean"}, "scope": scope, "client_id": {"type": "string"},
+        "token_type": {"type": "string"}}}
+
+    def answers(ok, *errors):
+        out = {"200": {"description": "OK", "content": {"application/json": {"schema": ok}}}}
+        for status in errors:
+            out[status] = {"description": "Error", "content": {"application/json": {"schema": oauth_error}}}
+        return out
+
+    spec["paths"]["/oauth/token"] = {"post": {"responses": answers(token, "400", "401", "429")}}
+    spec["paths"]["/oauth/introspect"] = {"post": {"responses": answers(introspection, "400", "401")}}
 
 
 class Contract:
@@ -121,10 +199,14 @@ class Contract:
         return oas30_read_schema_validators_factory.create(self.api.spec, schema)
 
     def check_payload(self, payload):
-        """A webhook envelope: WebhookPayload, and its payload an Invitee (+ full Event)."""
+        """A webhook envelope: WebhookPayload, and its payload an Invitee (+ full Event) for invitee.* and
+        invitee_no_show.*, an EventType for event_type.*."""
         if isinstance(payload, (bytes, str)):
             payload = json.loads(payload)
         self._schema_validator("WebhookPayload").validate(payload)
-        self._schema_validator("Invitee").validate(payload["payload"])
-        self._schema_validator("Event").validate(payload["payload"]["scheduled_event"])
+        if payload["event"].startswith(INVITEE_EVENTS):
+            self._schema_validator("Invitee").validate(payload["payload"])
+            self._schema_validator("Event").validate(payload["payload"]["scheduled_event"])
+        else:
+            self._schema_validator("EventType").validate(payload["payload"])
         self.checked += 1

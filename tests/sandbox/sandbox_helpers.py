@@ -3,9 +3,11 @@ import hashlib
 import hmac
 import http.server
 import json
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from urllib.parse import urlencode
 
 import requests
@@ -86,6 +88,34 @@ class Admin:
         return self.call("GET", "/tokens", expect=200)["collection"]
 
 
+class Browser:
+    """A user agent that signs in and answers the consent page (no JavaScript needed)."""
+
+    def __init__(self, base):
+        self.base, self.http = base, requests.Session()
+
+    @staticmethod
+    def _hidden(html):
+        found = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
+        return {name: unescape(value) for name, value in found}
+
+    def sign_in(self, email, password, authorize_url):
+        page = self.http.get(authorize_url)
+        assert page.status_code == 200 and "Sign in" in page.text and 'for="email">Email<' in page.text
+        fields = self._hidden(page.text)
+        return self.http.post(f"{self.base}/login", data={**fields, "email": email, "password": password},
+                              allow_redirects=False)
+
+    def consent(self, authorize_url, decision="allow"):
+        page = self.http.get(authorize_url)
+        assert page.status_code == 200 and "Allow" in page.text and "Deny" in page.text, page.text[:300]
+        fields = {k: v for k, v in self._hidden(page.text).items() if k != "next"}
+        resp = self.http.post(f"{self.base}/oauth/authorize", data={**fields, "decision": decision},
+                              allow_redirects=False)
+        assert resp.status_code == 302, resp.text[:300]
+        return resp.headers["Location"]
+
+
 class Api:
     """The Calendly API through the test client, each response checked against the OpenAPI."""
 
@@ -113,12 +143,14 @@ class Api:
 
 
 class Receiver:
-    """Collects POSTs; answers each with the next status from ``statuses`` (then 200)."""
+    """Collects POSTs; answers each with the next status from ``statuses`` (then 200), after the next
+    pause from ``delays`` if any."""
 
     def __init__(self):
         self.requests = []
         self.gets = []
         self.statuses = []
+        self.delays = []  # seconds to wait before answering each POST (then none)
         self.cond = threading.Condition()
         receiver = self
 
@@ -127,9 +159,12 @@ class Receiver:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.cond:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    delay = receiver.delays.pop(0) if receiver.delays else 0
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": raw,
                                               "status": status})
                     receiver.cond.notify_all()
+                if delay:
+                    time.sleep(delay)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -1,48 +1,18 @@
 """The OAuth server end to end, with Authlib as the client (API-FACTS §3)."""
-import re
 from datetime import timedelta
-from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
-from sandbox_helpers import PORTAL_CLIENT, Admin
+from sandbox_helpers import PORTAL_CLIENT, Admin, Browser
 
 from sandbox import store
 
 REDIRECT = PORTAL_CLIENT["redirect_uris"][0]
 INVALID_GRANT = ("The provided authorization grant is invalid, expired, revoked, does not match the redirection URI "
                  "used in the authorization request, or was issued to another client.")
-
-
-class Browser:
-    """A user agent that signs in and answers the consent page (no JavaScript needed)."""
-
-    def __init__(self, base):
-        self.base, self.http = base, requests.Session()
-
-    @staticmethod
-    def _hidden(html):
-        found = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
-        return {name: unescape(value) for name, value in found}
-
-    def sign_in(self, email, password, authorize_url):
-        page = self.http.get(authorize_url)
-        assert page.status_code == 200 and "Sign in" in page.text and 'for="email">Email<' in page.text
-        fields = self._hidden(page.text)
-        return self.http.post(f"{self.base}/login", data={**fields, "email": email, "password": password},
-                              allow_redirects=False)
-
-    def consent(self, authorize_url, decision="allow"):
-        page = self.http.get(authorize_url)
-        assert page.status_code == 200 and "Allow" in page.text and "Deny" in page.text, page.text[:300]
-        fields = {k: v for k, v in self._hidden(page.text).items() if k != "next"}
-        resp = self.http.post(f"{self.base}/oauth/authorize", data={**fields, "decision": decision},
-                              allow_redirects=False)
-        assert resp.status_code == 302, resp.text[:300]
-        return resp.headers["Location"]
 
 
 @pytest.fixture
@@ -224,3 +194,28 @@ def test_token_requests_are_counted_and_can_be_limited(live):
     assert resp.status_code == 429 and resp.json()["error"] == "rate_limited"
     admin.call("DELETE", "/faults", expect=200)
     assert oauth.refresh_token(f"{live.url}/oauth/token", refresh_token=token["refresh_token"])["access_token"]
+
+
+def test_ninth_token_request_within_a_minute_is_429_with_rate_headers(live, contract_for):
+    oauth = session(live)
+    callback, _, verifier = authorize(live, oauth)
+    token = oauth.fetch_token(f"{live.url}/oauth/token", authorization_response=callback, code_verifier=verifier)
+    creds = (PORTAL_CLIENT["client_id"], PORTAL_CLIENT["client_secret"])
+    refresh = token["refresh_token"]
+    for number in range(2, 9):  # the code exchange was request 1
+        resp = requests.post(f"{live.url}/oauth/token", auth=creds,
+                             data={"grant_type": "refresh_token", "refresh_token": refresh})
+        assert resp.status_code == 200, (number, resp.text)
+        assert resp.headers["X-RateLimit-Limit"] == "8" and resp.headers["X-RateLimit-Remaining"] == str(8 - number)
+        refresh = resp.json()["refresh_token"]
+    ninth = requests.post(f"{live.url}/oauth/token", auth=creds,
+                          data={"grant_type": "refresh_token", "refresh_token": refresh})
+    contract_for(live.url).check_requests(ninth)
+    assert ninth.status_code == 429 and ninth.json()["error"] == "rate_limited"
+    assert ninth.headers["X-RateLimit-Limit"] == "8" and ninth.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(ninth.headers["X-RateLimit-Reset"]) <= 60 and ninth.headers["Retry-After"]
+    # The refused request did not spend the refresh token: once the minute is over (here: counters reset) it works.
+    Admin(url=live.url).call("DELETE", "/faults", expect=200)
+    again = requests.post(f"{live.url}/oauth/token", auth=creds,
+                          data={"grant_type": "refresh_token", "refresh_token": refresh})
+    assert again.status_code == 200
