@@ -151,17 +151,21 @@ class Run:
         finally:
             self.stack.stop_workers()
 
-    def backfill(self):
-        sandbox = calendly.Sandbox(self.stack.sandbox_url)
+    def with_live_user(self, email, measure):
+        """``measure(sandbox, subaccount, user)`` for a new member of the live subaccount, with 2 workers up."""
         self.stack.start_workers(2)
         try:
             sub, _ = self.calendly_account()
             with db.connection_context():
-                historian = data.user("history@bench.example", sub)
-            result = backfill.run(self.stack, sandbox, sub, historian, events=self.p["backfill_events"],
-                                  time_scale=self.args.backfill_scale, log=log)
+                user = data.user(email, sub)
+            return measure(calendly.Sandbox(self.stack.sandbox_url), sub, user)
         finally:
             self.stack.stop_workers()
+
+    def backfill(self):
+        result = self.with_live_user("history@bench.example", lambda sandbox, sub, user: backfill.run(
+            self.stack, sandbox, sub, user, events=self.p["backfill_events"], time_scale=self.args.backfill_scale,
+            log=log))
         self.out["backfill"] = result
         self.notes.append(
             f"Figure 4 scales time by {result['time_scale']}: the sandbox enforces "
@@ -170,16 +174,8 @@ class Run:
             "the real limit.")
 
     def reconcile(self):
-        sandbox = calendly.Sandbox(self.stack.sandbox_url)
-        self.stack.start_workers(2)
-        try:
-            sub, _ = self.calendly_account()
-            with db.connection_context():
-                quiet = data.user("quiet@bench.example", sub)
-            self.out["reconciliation"] = reconcile.run(self.stack, sandbox, sub, quiet,
-                                                       events=self.p["quiet_events"], log=log)
-        finally:
-            self.stack.stop_workers()
+        self.out["reconciliation"] = self.with_live_user("quiet@bench.example", lambda sandbox, sub, user: (
+            reconcile.run(self.stack, sandbox, sub, user, events=self.p["quiet_events"], log=log)))
 
     def scale(self):
         sizes = [s for s in self.p["sizes"] if self.wants("growth") or s <= self.p["fig5_size"]]

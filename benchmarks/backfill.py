@@ -30,7 +30,8 @@ API_PREFIXES = ("/users", "/organizations", "/event_types", "/event_type_members
 
 
 def seed_sandbox(sandbox_db, host_email, event_type_uri, count, days=180, seed=7, upcoming=False):
-    """``count`` events of ``event_type_uri`` created over the last ``days`` days, some (``upcoming``: all) still upcoming."""
+    """``count`` events of ``event_type_uri`` created over the last ``days`` days, some still upcoming
+    (all of them with ``upcoming``)."""
     from sandbox import scheduling, store
 
     rng = random.Random(seed)

@@ -25,14 +25,8 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import (
-    CalendlyError,
-    NotFound,
-    PlanNotSupported,
-    RateLimited,
-    ReconnectNeeded,
-    TransientError,
-)
+from portal.calendly.errors import (CalendlyError, NotFound, PlanNotSupported, RateLimited, ReconnectNeeded,
+                                    TransientError)
 from portal.calendly.plans import plan_allowed, plan_refusal_message
 from portal.event_memory import EventMemory
 from portal.models import CalendlyConnection, Status
