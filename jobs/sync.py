@@ -1,7 +1,7 @@
 """RQ entry points of the sync engine (enqueue by dotted path, ids only).
 
 - ``apply_delivery(delivery_id)``: one webhook delivery (queue ``sync``, job id ``delivery-<id>``),
-  and the deliveries queued right behind it, in one job (``inbox.apply_batch``);
+  and the deliveries queued right behind it, in one job (``batches.apply_batch``);
 - ``backfill_connection(connection_id)``: W2 after the first Save (queue ``bulk``, ``backfill-<id>``);
 - ``reconcile_connection(connection_id)``: E5/C5/C7 upkeep (queue ``default``, ``reconcile-<id>``);
   both, stopped by a 429, run again after Calendly's reset (``<kind>-<id>-after-429-…``);
@@ -10,14 +10,13 @@
 - ``prune_inbox()``: delete finished deliveries past ``INBOX_RETENTION_DAYS`` (scheduled, queue ``bulk``).
 """
 from jobs.context import job
-from portal import retention
 from portal.calendly.errors import RateLimited
-from portal.sync import backfill, inbox, reconcile
+from portal.pipeline import backfill, batches, inbox, reconcile, retention
 
 
 @job
 def apply_delivery(delivery_id):
-    result = inbox.apply_batch(delivery_id)
+    result = batches.apply_batch(delivery_id)
     return result.outcome if result is not None else None
 
 

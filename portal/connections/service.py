@@ -10,14 +10,15 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from flask import current_app
-
+from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient, lock_key
-from portal.calendly.errors import CalendlyError, NotFound, PlanNotSupported, user_message
+from portal.calendly.errors import CalendlyError, PlanNotSupported, user_message
+from portal.calendly.release import revoke_quietly
 from portal.calendly.plans import REQUIREMENT, plan_allowed, plan_refusal_message
 from portal.extensions import db
 from portal.models import CalendarSelection, CalendlyConnection, Status
 from portal.models.audit import record
+from portal.pipeline.reconcile import enqueue_backfill
 from portal.queues import get_redis
 from portal.timeutil import utcnow
 
@@ -79,11 +80,6 @@ def live_connection_of(user, subaccount):
     ).order_by(CalendlyConnection.id.desc()).first()
 
 
-def webhook_url(connection):
-    """The per-connection callback route ``webhooks.calendly``."""
-    return current_app.config["PORTAL_BASE_URL"].rstrip("/") + "/webhooks/calendly/" + connection.webhook_token
-
-
 # ------------------------------------------------------------------ rules
 def check_plan(plan, stage):
     """C5: refuse Free, Essentials, lapsed and unknown plans with a message naming the plan."""
@@ -128,7 +124,7 @@ def connect_from_oauth(user, subaccount, token):
         mine = check_one_account_per_subaccount(user, subaccount, me["uri"])
         check_account_not_taken(user, me["uri"])
     except Refused:
-        _revoke_quietly(client)
+        revoke_quietly(client)
         raise
     finally:
         client.close()
@@ -179,7 +175,7 @@ def _replace_tokens(connection, fresh, account):
             last_error=None if status != current.status else current.last_error, failure_count=0, **account,
         ).where(CalendlyConnection.id == connection.id).execute()
     if old.access_token or old.refresh_token:
-        _revoke_quietly(CalendlyClient(old))
+        revoke_quietly(CalendlyClient(old))
     return CalendlyConnection.get_by_id(connection.id)
 
 
@@ -188,13 +184,6 @@ def _resumed_status(connection):
     if connection.connected_at is None:
         return Status.PENDING
     return Status.CONNECTED if connection.backfilled_at else Status.IMPORTING
-
-
-def _revoke_quietly(client):
-    try:
-        client.revoke()
-    except CalendlyError as exc:
-        log.warning("could not revoke a Calendly token: %s", exc)
 
 
 # ------------------------------------------------------------------ calendars (C2)
@@ -255,14 +244,14 @@ def save_selection(connection, offered, chosen_uris, consent, actor):
 
     # The key is stored before Calendly knows the URL, so a delivery that
     # races the rest of this function can already be verified.
-    signing_key = secrets.token_urlsafe(32)
+    signing_key = subscriptions.new_signing_key()
     connection.signing_key = signing_key
     connection.save(only=[CalendlyConnection.signing_key])
     client = CalendlyClient(connection)
     try:
-        subscription = client.create_webhook_subscription(webhook_url(connection), signing_key)
+        subscription = subscriptions.subscribe(client, connection, signing_key)
     except PlanNotSupported as exc:
-        _revoke_quietly(client)
+        revoke_quietly(client)
         subaccount, email = connection.subaccount, connection.calendly_email
         connection.delete_instance()
         record("calendly.refused", actor=actor, subaccount=subaccount, target=email, detail="C5 webhook plan gate")
@@ -296,7 +285,7 @@ def save_selection(connection, offered, chosen_uris, consent, actor):
                    target=connection.calendly_email, count=len(chosen),
                    detail=", ".join(o.name for o in chosen))
     except Exception:
-        _delete_subscription_quietly(client, subscription["uri"])
+        subscriptions.delete_quietly(client, subscription["uri"])
         raise
     _enqueue_backfill(connection)
     return chosen
@@ -304,47 +293,11 @@ def save_selection(connection, offered, chosen_uris, consent, actor):
 
 def _enqueue_backfill(connection):
     """W2: ``jobs.sync.backfill_connection`` on "bulk" as ``backfill-<id>``, with the sync's timeout and retries."""
-    from portal.sync.reconcile import enqueue_backfill
-
     enqueue_backfill(connection.id)
-
-
-def _delete_subscription_quietly(client, uri):
-    try:
-        client.delete_webhook_subscription(uri)
-    except CalendlyError as exc:
-        log.warning("could not delete webhook subscription %s: %s", uri, exc)
-
-
-# ------------------------------------------------------------------ webhook upkeep (C7)
-def ensure_webhook(connection, client=None):
-    """Make sure Calendly still has an active subscription for the connection; recreate it if not."""
-    client = client or CalendlyClient(connection)
-    if connection.webhook_subscription_uri:
-        try:
-            sub = client.get_webhook_subscription(connection.webhook_subscription_uri)
-            if sub.get("state") == "active":
-                _set_webhook(connection, sub)
-                return sub
-            client.delete_webhook_subscription(connection.webhook_subscription_uri)
-        except NotFound:
-            pass
-    if not connection.signing_key:
-        connection.signing_key = secrets.token_urlsafe(32)
-        connection.save(only=[CalendlyConnection.signing_key])
-    sub = client.create_webhook_subscription(webhook_url(connection), connection.signing_key)
-    _set_webhook(connection, sub)
-    return sub
-
-
-def _set_webhook(connection, sub):
-    connection.webhook_subscription_uri = sub["uri"]
-    connection.webhook_state = sub.get("state")
-    connection.save(only=[CalendlyConnection.webhook_subscription_uri, CalendlyConnection.webhook_state])
 
 
 def _ensure_webhook_quietly(connection):
     try:
-        ensure_webhook(connection)
+        subscriptions.ensure_webhook(connection)
     except CalendlyError as exc:
         log.warning("webhook check of connection %s failed: %s", connection.id, exc)

@@ -12,7 +12,7 @@ from rq.registry import ScheduledJobRegistry
 from jobs.sync import backfill_connection, reconcile_all, reconcile_connection
 from portal.models import CalendlyConnection, Status, Subaccount
 from portal.queues import get_redis
-from portal.sync import backfill
+from portal.pipeline import backfill
 from sync.helpers import connect_via_sandbox
 
 pytestmark = [pytest.mark.reliability, pytest.mark.portal_config(

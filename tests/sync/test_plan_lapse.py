@@ -8,7 +8,7 @@ import pytest
 
 from portal.models import Appointment, CalendlyConnection, SkipReason, Status, Subaccount, SyncDecision
 from portal.queues import get_redis
-from portal import plan_watch
+from portal.pipeline import plan_watch
 
 from .helpers import booking, connect_via_sandbox, envelope, post_delivery
 

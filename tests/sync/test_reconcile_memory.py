@@ -12,7 +12,7 @@ import requests
 
 from benchmarks.backfill import API_PREFIXES, REQUEST_LINE
 from jobs.sync import reconcile_connection
-from portal import event_memory
+from portal.pipeline import event_memory
 from portal.models import Appointment, Outcome, Subaccount, SyncDecision
 from portal.queues import get_redis
 from portal.timeutil import to_iso, utcnow

@@ -20,7 +20,7 @@ from portal.calendly.client import CalendlyClient
 from portal.calendly.errors import CalendlyError
 from portal.models import CalendlyConnection, Status
 from portal.queues import get_redis
-from portal.sync.reconcile import check_plan
+from portal.pipeline.reconcile import check_plan
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ def check_due(connection_ids):
         except RedisError as exc:
             log.warning("plan check of connection %s postponed: Redis unavailable (%s)", connection.id, exc)
             return
-        client = CalendlyClient(connection)
-        client.max_attempts, client.max_rate_wait = 1, 0  # a delivery waits for this: no retries, no waits
+        client = CalendlyClient(connection, attempts=1)  # a delivery waits for this: no retries, no waits
+        client.max_rate_wait = 0
         try:
             check_plan(connection, client)
         except CalendlyError as exc:

@@ -41,7 +41,7 @@ def apply_events(connection, client, events, via, progress=None, applied_event=N
     status set by the client stops the run. ``applied_event(event)`` is called
     once all of an event's invitees are applied.
     """
-    applied = 0
+    applied, backfill_days = 0, current_app.config.get("BACKFILL_DAYS", 180)
     for index, event in enumerate(events, start=1):
         current = CalendlyConnection.get_or_none(CalendlyConnection.id == connection.id)
         if current is None or not current.is_syncing:
@@ -53,7 +53,7 @@ def apply_events(connection, client, events, via, progress=None, applied_event=N
                 log.warning("connection %s: skipped an unreadable invitee of %s: %s", connection.id,
                             event.get("uri"), exc)
                 continue
-            apply_booking(current, booking, via)
+            apply_booking(current, booking, via, backfill_days=backfill_days)
             applied += 1
         if applied_event is not None:
             applied_event(event)

@@ -2,7 +2,7 @@
 
 Every ``RECONCILE_INTERVAL_SECONDS`` each connection lists the events that
 start from ``RECONCILE_LOOKBACK_DAYS`` ago on and applies every invitee of
-those new or changed since the last run (``portal.event_memory``) through the
+those new or changed since the last run (``event_memory``) through the
 one idempotent path, so a dropped delivery still becomes an appointment and
 a delivered one is not imported twice (W6). It also
 
@@ -21,18 +21,18 @@ from datetime import timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 from rq import Retry
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import (CalendlyError, NotFound, PlanNotSupported, RateLimited, ReconnectNeeded,
-                                    TransientError)
+from portal.calendly.errors import CalendlyError, PlanNotSupported, RateLimited, ReconnectNeeded, TransientError
 from portal.calendly.plans import plan_allowed, plan_refusal_message
-from portal.event_memory import EventMemory
+from portal.pipeline.event_memory import EventMemory
 from portal.models import CalendlyConnection, Status
 from portal.queues import get_queue, get_redis
+from portal.pipeline.backfill import apply_events, selected_event_types
 from portal.sync.apply import RECONCILE
-from portal.sync.backfill import apply_events, selected_event_types
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -114,21 +114,16 @@ def check_plan(connection, client):
 
 
 def check_webhook(connection, client):
-    """C7: store the subscription's state; recreate it when disabled or missing."""
-    from portal.connections.service import ensure_webhook
-
+    """C7: store the subscription's state; replace it when disabled or missing."""
+    found = None
     if connection.webhook_subscription_uri:
-        try:
-            sub = client.get_webhook_subscription(connection.webhook_subscription_uri)
-            state = sub.get("state") or "active"
-        except NotFound:
-            state = "missing"
-        if state == "active":
-            _update_unless_gone(connection, {"webhook_state": state})
+        found = subscriptions.find(client, connection)
+        state = subscriptions.state_of(found)
+        _update_unless_gone(connection, {"webhook_state": state})
+        if state == subscriptions.ACTIVE:
             return state
         log.info("connection %s: webhook subscription %s, recreating", connection.id, state)
-        _update_unless_gone(connection, {"webhook_state": state})
-    sub = ensure_webhook(connection, client)
+    sub = subscriptions.ensure_webhook(connection, client, found=found)
     return sub.get("state")
 
 
@@ -160,18 +155,30 @@ JOBS = {
 
 def enqueue_once(func, connection_id):
     """Enqueue ``func(connection_id)`` as ``<kind>-<id>`` unless that job is queued or running, or backing off
-    after a 429; True if enqueued."""
+    after a 429; True if enqueued.
+
+    RQ's unique job id makes the enqueue atomic (two callers never both win);
+    a finished or failed job keeps its id in Redis for its TTL, so only that one is removed first.
+    """
     queue_name, kind, options = JOBS[func]
     job_id = f"{kind}-{connection_id}"
     if get_redis().exists(backoff_key(kind, connection_id)):
         return False
-    try:
-        if Job.fetch(job_id, connection=get_redis()).get_status() in ACTIVE_JOB_STATES:
-            return False
-    except NoSuchJobError:
-        pass
-    get_queue(queue_name).enqueue(func, connection_id, job_id=job_id, **_rq_options(options))
-    return True
+    options = _rq_options(options)
+    queue = get_queue(queue_name)
+    for _ in range(2):
+        try:
+            queue.enqueue(func, connection_id, job_id=job_id, unique=True, **options)
+            return True
+        except DuplicateJobError:
+            try:
+                held = Job.fetch(job_id, connection=get_redis())
+            except NoSuchJobError:
+                continue
+            if held.get_status() in ACTIVE_JOB_STATES:
+                return False
+            held.delete()
+    return False
 
 
 def backoff_key(kind, connection_id):
