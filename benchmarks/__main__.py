@@ -14,10 +14,10 @@ import traceback
 from portal import create_app
 from portal.extensions import db
 
-from . import apply, backfill, calendly, data, intake, results, scale, visible
+from . import apply, backfill, calendly, data, intake, reconcile, results, scale, visible
 from .stack import Postgres, Stack, interrupt_safe_stop
 
-STEPS = ("intake", "apply", "visible", "backfill", "pages", "growth", "postgresql")
+STEPS = ("intake", "apply", "visible", "backfill", "reconcile", "pages", "growth", "postgresql")
 
 
 def parse(argv):
@@ -43,10 +43,12 @@ def plan(quick):
     """Counts and durations of each figure (the issue's numbers, or a quick smoke run)."""
     if quick:
         return dict(intake_seconds=5, intake_reference=3, inbox=2_000, noop=1_000, single=500, visible_rate=10,
-                    visible_seconds=10, backfill_events=600, sizes=(2_000, 10_000), fig5_size=10_000,
+                    visible_seconds=10, backfill_events=600, quiet_events=1_000, sizes=(2_000, 10_000),
+                    fig5_size=10_000,
                     growth_apply=500, pg_apply=500, samples=15, history_up_to=10_000)
     return dict(intake_seconds=30, intake_reference=10, inbox=20_000, noop=8_000, single=4_000, visible_rate=20,
-                visible_seconds=60, backfill_events=10_000, sizes=(10_000, 100_000, 1_000_000),
+                visible_seconds=60, backfill_events=10_000, quiet_events=1_000,
+                sizes=(10_000, 100_000, 1_000_000),
                 fig5_size=100_000, growth_apply=2_000, pg_apply=2_000, samples=40, history_up_to=100_000)
 
 
@@ -149,23 +151,31 @@ class Run:
         finally:
             self.stack.stop_workers()
 
-    def backfill(self):
-        sandbox = calendly.Sandbox(self.stack.sandbox_url)
+    def with_live_user(self, email, measure):
+        """``measure(sandbox, subaccount, user)`` for a new member of the live subaccount, with 2 workers up."""
         self.stack.start_workers(2)
         try:
             sub, _ = self.calendly_account()
             with db.connection_context():
-                historian = data.user("history@bench.example", sub)
-            result = backfill.run(self.stack, sandbox, sub, historian, events=self.p["backfill_events"],
-                                  time_scale=self.args.backfill_scale, log=log)
+                user = data.user(email, sub)
+            return measure(calendly.Sandbox(self.stack.sandbox_url), sub, user)
         finally:
             self.stack.stop_workers()
+
+    def backfill(self):
+        result = self.with_live_user("history@bench.example", lambda sandbox, sub, user: backfill.run(
+            self.stack, sandbox, sub, user, events=self.p["backfill_events"], time_scale=self.args.backfill_scale,
+            log=log))
         self.out["backfill"] = result
         self.notes.append(
             f"Figure 4 scales time by {result['time_scale']}: the sandbox enforces "
             f"{result['rate_limit_per_minute']} requests/min instead of Calendly's 500, so "
             f"{result['seconds']} s here stand for about {result['real_time_estimate_minutes']} min against "
             "the real limit.")
+
+    def reconcile(self):
+        self.out["reconciliation"] = self.with_live_user("quiet@bench.example", lambda sandbox, sub, user: (
+            reconcile.run(self.stack, sandbox, sub, user, events=self.p["quiet_events"], log=log)))
 
     def scale(self):
         sizes = [s for s in self.p["sizes"] if self.wants("growth") or s <= self.p["fig5_size"]]
@@ -229,6 +239,7 @@ class Run:
                 self.step("apply", self.apply)
                 self.step("visible", self.visible)
                 self.step("backfill", self.backfill)
+                self.step("reconcile", self.reconcile)
                 if self.wants("pages") or self.wants("growth"):
                     self.step("pages", self.scale)
             if self.out["memory"].get("worker_mb") is None:
@@ -250,7 +261,7 @@ class Run:
 def missed(out):
     names = {"webhook_intake": "1. webhook intake", "booking_to_visible": "2. booking to visible",
              "apply_throughput": "3. apply throughput", "backfill": "4. backfill", "memory": "6. memory",
-             "growth": "7. growth"}
+             "growth": "7. growth", "reconciliation": "8. reconciliation"}
     found = [label for key, label in names.items() if isinstance(out.get(key), dict) and out[key].get("met") is False]
     found += [f"5. {p['label']} ({p['database']})" for p in out.get("pages", {}).values() if not p.get("met")]
     return found

@@ -29,8 +29,9 @@ API_PREFIXES = ("/users", "/organizations", "/event_types", "/event_type_members
                 "/webhook_subscriptions", "/organization_memberships")
 
 
-def seed_sandbox(sandbox_db, host_email, event_type_uri, count, days=180, seed=7):
-    """``count`` events of ``event_type_uri`` created over the last ``days`` days, some still upcoming."""
+def seed_sandbox(sandbox_db, host_email, event_type_uri, count, days=180, seed=7, upcoming=False):
+    """``count`` events of ``event_type_uri`` created over the last ``days`` days, some still upcoming
+    (all of them with ``upcoming``)."""
     from sandbox import scheduling, store
 
     rng = random.Random(seed)
@@ -41,6 +42,8 @@ def seed_sandbox(sandbox_db, host_email, event_type_uri, count, days=180, seed=7
         for n in range(count):
             created = now - timedelta(seconds=rng.uniform(60, (days - 1) * 86400))
             start = (created + timedelta(days=rng.uniform(1, 30))).replace(second=0, microsecond=0)
+            if upcoming:
+                start = (now + timedelta(days=rng.uniform(0.1, 60))).replace(second=0, microsecond=0)
             scheduling.book(event_type, start, f"History {n}", f"history{n}@backfill.example", created_at=created,
                             notify=False)
     store.db.close()

@@ -20,6 +20,7 @@ CONTRACT = {
     "apply_throughput": ("rate_per_s", "ratio_to_noop", "workers"),
     "backfill": ("events", "seconds", "ratio_to_floor", "count_429"),
     "memory": ("worker_mb", "web_mb"),
+    "reconciliation": ("upcoming_events", "calls_per_run"),
 }
 
 
@@ -189,6 +190,12 @@ def figure_rows(r):
         rows.append((
             "7. Growth", g.get("summary", ""), f"{g.get('database', '')}: "
             + ", ".join(f"{p['appointments']:,}" for p in g["points"]), g.get("goal", ""), _met(g)))
+    q = r.get("reconciliation") or {}
+    rows.append((
+        "8. Reconciliation", f"{_fmt(q.get('calls_per_run'))} calls per quiet run "
+        f"({_fmt(q.get('invitee_calls_per_run'))} invitee reads) for {_fmt(q.get('upcoming_events'))} upcoming events",
+        f"first run {_fmt(q.get('first_run_calls'))} calls ({_fmt(q.get('first_run_invitee_calls'))} invitee reads)",
+        q.get("goal", ""), _met(q)))
     return rows
 
 

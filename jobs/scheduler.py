@@ -43,6 +43,7 @@ def build(app, redis):
     scheduler.register(sync.sweep_inbox, "sync", interval=SWEEP_INTERVAL_SECONDS, result_ttl=60)
     scheduler.register(mail.sweep_outbox, "default", interval=MAIL_SWEEP_INTERVAL_SECONDS, result_ttl=60)
     scheduler.register(mail.sweep_connection_alerts, "default", interval=MAIL_SWEEP_INTERVAL_SECONDS, result_ttl=60)
+    scheduler.register(sync.prune_inbox, "bulk", interval=3600, result_ttl=600)  # issue 12 retention
     return scheduler
 
 

@@ -25,12 +25,18 @@ DEFAULTS = {
     "CALENDLY_MAX_ATTEMPTS": 3,  # per call, on 5xx and network errors
     "CALENDLY_RETRY_BACKOFF_SECONDS": 0.5,
     "CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS": 5,  # longer 429 waits go back to RQ
+    "CALENDLY_PLAN_CHECK_SECONDS": 60,  # C5: a delivery re-reads its connection's plan at most this often
     "BACKFILL_DAYS": 180,  # SPEC W2; 0 = only events created after setup
     "RECONCILE_INTERVAL_SECONDS": 300,  # SPEC E5
     "RECONCILE_LOOKBACK_DAYS": 7,
     "WEBHOOK_TOLERANCE_SECONDS": 180,
     "WEBHOOK_MAX_BODY_BYTES": 256 * 1024,
     "INBOX_SWEEP_AFTER_SECONDS": 30,
+    # Refused webhook requests recorded per minute, per webhook address and overall (issue 12).
+    "WEBHOOK_REFUSALS_PER_TOKEN_PER_MINUTE": 30,
+    "WEBHOOK_REFUSALS_PER_MINUTE": 300,
+    "INBOX_RETENTION_DAYS": 30,  # applied and refused inbox rows older than this are pruned
+    "INBOX_PRUNE_BATCH": 1000,
     "TOKEN_REFRESH_MARGIN_SECONDS": 300,
     "DELETE_BATCH_SIZE": 500,
     "SIGNIN_MAX_FAILURES": 5,  # per address typed

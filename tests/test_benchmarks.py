@@ -17,6 +17,7 @@ CONTRACT_KEYS = {
     "apply_throughput": {"rate_per_s", "ratio_to_noop", "workers"},
     "backfill": {"events", "seconds", "ratio_to_floor", "count_429"},
     "memory": {"worker_mb", "web_mb"},
+    "reconciliation": {"upcoming_events", "calls_per_run"},
 }
 
 
@@ -64,6 +65,8 @@ def synthetic():
                     "contacts_postgresql": {"p95_ms": 19.9, "database": "postgresql", "p50_ms": 12.0,
                                             "label": "Contacts list", "met": True}}
     out["memory"] = {"worker_mb": 80.5, "web_mb": 120.1, "met": True}
+    out["reconciliation"] = {"upcoming_events": 1000, "calls_per_run": 12, "invitee_calls_per_run": 0,
+                             "first_run_calls": 1012, "first_run_invitee_calls": 1000, "goal": "≤ 12", "met": True}
     out["growth"] = {"database": "sqlite", "goal": "≤ linear", "summary": "flat", "met": True,
                      "points": [{"appointments": 10_000, "contacts": 5_000, "apply_rate_per_s": 250.0,
                                  "pages_p95_ms": {"contacts": 14.0}},
@@ -101,6 +104,7 @@ def test_the_markdown_table_shows_each_figure_and_the_misses(tmp_path):
     assert "| 4. Backfill |" in text and "| skipped |" in text
     assert "| Contacts list | postgresql | 19.9 | 12.0 |" in text
     assert "| 100,000 | 50,000 | 240 | 15.0 |" in text
+    assert "| 8. Reconciliation | 12 calls per quiet run (0 invitee reads) for 1,000 upcoming events |" in text
     assert "- a note" in text
 
 

@@ -61,14 +61,14 @@ def is_plan_gate(message):
 class CalendlyClient:
     """The Calendly API v2 as one connection sees it."""
 
-    def __init__(self, connection, *, sleep=time.sleep):
+    def __init__(self, connection, *, sleep=time.sleep, attempts=None):
         cfg = current_app.config
         self.connection = connection
         self.api_base = cfg["CALENDLY_API_BASE"].rstrip("/")
         self.auth_base = cfg["CALENDLY_AUTH_BASE"].rstrip("/")
         self.timeout = cfg.get("CALENDLY_HTTP_TIMEOUT", 10)
         self.refresh_margin = timedelta(seconds=cfg.get("TOKEN_REFRESH_MARGIN_SECONDS", 300))
-        self.max_attempts = cfg.get("CALENDLY_MAX_ATTEMPTS", 3)
+        self.max_attempts = attempts or cfg.get("CALENDLY_MAX_ATTEMPTS", 3)
         self.backoff = cfg.get("CALENDLY_RETRY_BACKOFF_SECONDS", 0.5)
         self.max_rate_wait = cfg.get("CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS", 5)
         self.client_id = cfg.get("CALENDLY_CLIENT_ID")

@@ -14,7 +14,7 @@ from flask import current_app
 
 from portal import connection_status
 from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, TransientError
+from portal.calendly.errors import CalendlyError, PlanNotSupported, RateLimited, ReconnectNeeded, TransientError
 from portal.models import CalendarSelection, CalendlyConnection, Status
 from portal.sync.apply import BACKFILL, apply_booking
 from portal.sync.booking import BookingError, parse_booking
@@ -35,11 +35,12 @@ def selected_event_types(connection_id):
     }
 
 
-def apply_events(connection, client, events, via, progress=None):
+def apply_events(connection, client, events, via, progress=None, applied_event=None):
     """Apply every invitee of ``events`` (selected calendars only); returns the number applied.
 
     The connection row is read again before each event so a disconnect or a
-    status set by the client stops the run.
+    status set by the client stops the run. ``applied_event(event)`` is called
+    once all of an event's invitees are applied.
     """
     applied, backfill_days = 0, current_app.config.get("BACKFILL_DAYS", 180)
     for index, event in enumerate(events, start=1):
@@ -55,6 +56,8 @@ def apply_events(connection, client, events, via, progress=None):
                 continue
             apply_booking(current, booking, via, backfill_days=backfill_days)
             applied += 1
+        if applied_event is not None:
+            applied_event(event)
         if progress is not None:
             progress(index)
     return applied
@@ -88,6 +91,8 @@ def run(connection_id):
         # The client has set Reconnect needed / Plan not supported (C5, C6).
         log.info("backfill of connection %s stopped: %s", connection_id, exc)
         return 0
+    except RateLimited:
+        raise  # backoff, never Error: it stays Importing and ``jobs.sync`` runs it again after the reset
     except CalendlyError as exc:
         _fail(connection_id, exc)
         if isinstance(exc, TransientError):

@@ -15,6 +15,7 @@ from rq.job import Job
 
 from portal.extensions import db
 from portal.models import CalendlyConnection, DeliveryState, WebhookDelivery
+from portal.pipeline import plan_watch
 from portal.pipeline.inbox import QUEUE
 from portal.queues import get_queue, get_redis
 from portal.sync import apply as rules
@@ -52,15 +53,17 @@ def apply_many(delivery_ids):
     delivery never takes the good ones down with it again.
     """
     ids = list(dict.fromkeys(delivery_ids))
-    pending = list(WebhookDelivery.select(WebhookDelivery.id, WebhookDelivery.attempts).where(
-        WebhookDelivery.id.in_(ids) & WebhookDelivery.state.not_in(DONE_STATES)
-        & WebhookDelivery.connection.is_null(False)).tuples())
+    pending = list(WebhookDelivery.select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.connection)
+                   .where(WebhookDelivery.id.in_(ids) & WebhookDelivery.state.not_in(DONE_STATES)
+                          & WebhookDelivery.connection.is_null(False)).tuples())
+    # Outside the write transaction: it may ask Calendly whether the plan lapsed (C5).
+    plan_watch.check_due([c for _, _, c in pending])
     if pending:
         # Counted in a write of its own, before applying: a worker killed mid-batch still leaves the
         # attempt counted, so a delivery that kills workers stops being retried (MAX_ATTEMPTS).
         WebhookDelivery.update(attempts=WebhookDelivery.attempts + 1).where(
-            WebhookDelivery.id.in_([i for i, _ in pending])).execute()
-    retried = {i for i, attempts in pending if attempts > 0}
+            WebhookDelivery.id.in_([i for i, _, _ in pending])).execute()
+    retried = {i for i, attempts, _ in pending if attempts > 0}
     results = {}
     fresh = [i for i in ids if i not in retried]
     for group in ([fresh] if fresh else []) + [[i] for i in ids if i in retried]:

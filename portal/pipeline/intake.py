@@ -3,9 +3,10 @@
 ``receive`` finds the connection by its webhook token, verifies the
 signature over the raw body, stores the delivery and hands it to the inbox
 (``portal.pipeline.inbox.enqueue``). It does nothing slow, so Calendly gets
-its 2xx in milliseconds. Every request leaves a ``WebhookDelivery`` row,
-refused ones included (state ``rejected`` with the reason), so support can
-see what arrived.
+its 2xx in milliseconds. Every accepted request leaves a ``WebhookDelivery``
+row; a refused one leaves a small bounded one (state ``rejected`` with the
+reason, ``refusals``) within per-address and global rate limits, so support
+can see what arrived without anyone filling the database.
 
 The stored body is the verified delivery minus what SPEC E2 says is never
 synced (phone numbers, questions and answers, notes, tracking); replays are
@@ -23,6 +24,7 @@ from flask import current_app
 
 from portal.calendly import signatures
 from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDelivery
+from portal.pipeline import refusals
 from portal.pipeline.inbox import enqueue
 from portal.statement_cache import CachedStatement
 from portal.sync.booking import BOOKING_EVENTS, minimize
@@ -147,39 +149,21 @@ def check_signature(connection, header, body):
 
 
 def refuse_oversize(webhook_token, headers, size):
-    """413 for a body over ``WEBHOOK_MAX_BODY_BYTES``; recorded without its body."""
+    """413 for a body over ``WEBHOOK_MAX_BODY_BYTES`` (``size`` bytes, at least); recorded without its body."""
     connection = CalendlyConnection.get_or_none(CalendlyConnection.webhook_token == webhook_token)
     limit = current_app.config["WEBHOOK_MAX_BODY_BYTES"]
-    return _reject(connection, webhook_token, headers, b"", 413,
-                   f"body of {size} bytes is over the {limit}-byte limit")
+    over = f"{size} bytes" if size > limit + 1 else f"more than {limit} bytes"
+    return _reject(connection, webhook_token, headers, b"", 413, f"body of {over} is over the {limit}-byte limit",
+                   body_size=size)
 
 
-def _reject(connection, webhook_token, headers, body, status, reason):
-    delivery = WebhookDelivery.create(
-        connection=connection.id if connection is not None else None, webhook_token=(webhook_token or "")[:255], headers=_headers_json(headers),
-        body=_text(body), state=DeliveryState.REJECTED, error=reason,
-    )
-    log.warning("webhook delivery %s refused (%s): %s", delivery.id, status, reason)
-    return Reply(status, reason, delivery.id)
+def _reject(connection, webhook_token, headers, body, status, reason, body_size=None):
+    """Answer a refusal; ``refusals`` keeps a bounded record of it unless its rate limits say no."""
+    delivery_id = refusals.record(connection.id if connection is not None else None, webhook_token, headers, body,
+                                  status, reason, body_size=body_size)
+    return Reply(status, reason, delivery_id)
 
 
 def _headers_json(headers):
     kept = {k: v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
     return json.dumps(kept)
-
-
-# A refused request is kept for support to read, but only its start: anyone
-# can post to the intake, and what they send must not fill the database.
-REJECTED_BODY_KEEP_BYTES = 4096
-
-
-def _text(body):
-    """A refused body as text, minimized like an accepted one when it is JSON (E2), cut to a few KB."""
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else (body or "")
-    try:
-        text = json.dumps(minimize(json.loads(text)))
-    except (ValueError, RecursionError):
-        pass
-    if len(text) > REJECTED_BODY_KEEP_BYTES:
-        text = text[:REJECTED_BODY_KEEP_BYTES] + f"… [{len(text) - REJECTED_BODY_KEEP_BYTES} more characters not kept]"
-    return text

@@ -1,9 +1,10 @@
 """Reconciliation: what a lost webhook missed, plan and webhook upkeep (SPEC E5, C5, C7).
 
 Every ``RECONCILE_INTERVAL_SECONDS`` each connection lists the events that
-start from ``RECONCILE_LOOKBACK_DAYS`` ago on and applies every invitee
-through the one idempotent path, so a dropped delivery still becomes an
-appointment and a delivered one is not imported twice (W6). It also
+start from ``RECONCILE_LOOKBACK_DAYS`` ago on and applies every invitee of
+those new or changed since the last run (``event_memory``) through the
+one idempotent path, so a dropped delivery still becomes an appointment and
+a delivered one is not imported twice (W6). It also
 
 - re-reads the Calendly plan: a lapsed trial turns the connection to **Plan
   not supported** and it stops syncing; once the plan allows it again the
@@ -13,6 +14,8 @@ appointment and a delivered one is not imported twice (W6). It also
 - restarts a backfill that never finished (watchdog for S1 Importing/Error).
 """
 import logging
+import math
+import uuid
 from datetime import timedelta
 
 from flask import current_app
@@ -24,8 +27,9 @@ from rq.job import Job, JobStatus
 from portal import connection_status
 from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, TransientError
+from portal.calendly.errors import CalendlyError, PlanNotSupported, RateLimited, ReconnectNeeded, TransientError
 from portal.calendly.plans import plan_allowed, plan_refusal_message
+from portal.pipeline.event_memory import EventMemory
 from portal.models import CalendlyConnection, Status
 from portal.queues import get_queue, get_redis
 from portal.pipeline.backfill import apply_events, selected_event_types
@@ -54,15 +58,23 @@ def run(connection_id):
             return None
         since = utcnow() - timedelta(days=current_app.config.get("RECONCILE_LOOKBACK_DAYS", 7))
         wanted = selected_event_types(connection.id)
-        events = (
+        events = [
             e for e in client.list_scheduled_events(user_uri=connection.calendly_user_uri, min_start_time=since)
             if e.get("event_type") in wanted and e.get("uri")
-        )
-        applied = apply_events(connection, client, events, RECONCILE)
+        ]
+        # Invitees are read only for events new or changed since the last run (issue 12, item 7).
+        memory = EventMemory(connection)
+        try:
+            applied = apply_events(connection, client, memory.to_read(events), RECONCILE,
+                                   applied_event=memory.applied)
+        finally:
+            memory.save()
         check_webhook(connection, client)
     except (ReconnectNeeded, PlanNotSupported) as exc:
         log.info("reconciliation of connection %s stopped: %s", connection_id, exc)
         return None
+    except RateLimited:
+        raise  # backoff, never Error: ``jobs.sync`` runs it again after Calendly's reset (``enqueue_later``)
     except CalendlyError as exc:
         _failed(connection_id, exc)
         if isinstance(exc, TransientError):
@@ -147,17 +159,17 @@ JOBS = {
 
 
 def enqueue_once(func, connection_id):
-    """Enqueue ``func(connection_id)`` as ``<kind>-<id>`` unless that job is queued or running; True if enqueued.
+    """Enqueue ``func(connection_id)`` as ``<kind>-<id>`` unless that job is queued or running, or backing off
+    after a 429; True if enqueued.
 
     RQ's unique job id makes the enqueue atomic (two callers never both win);
     a finished or failed job keeps its id in Redis for its TTL, so only that one is removed first.
     """
     queue_name, kind, options = JOBS[func]
     job_id = f"{kind}-{connection_id}"
-    options = dict(options)
-    if "retry" in options:
-        max_, intervals = options.pop("retry")
-        options["retry"] = Retry(max=max_, interval=intervals)
+    if get_redis().exists(backoff_key(kind, connection_id)):
+        return False
+    options = _rq_options(options)
     queue = get_queue(queue_name)
     for _ in range(2):
         try:
@@ -172,6 +184,35 @@ def enqueue_once(func, connection_id):
                 return False
             held.delete()
     return False
+
+
+def backoff_key(kind, connection_id):
+    return f"calbridge:backoff:{kind}:{connection_id}"
+
+
+# After the reset, the margin during which the scheduled run has the connection to itself.
+BACKOFF_MARGIN_SECONDS = 120
+
+
+def enqueue_later(func, connection_id, seconds):
+    """A 429 that outlasted the client's short waits: run ``func(connection_id)`` again once Calendly's limit
+    has reset (``Retry-After`` / ``X-RateLimit-Reset``); until then ``enqueue_once`` leaves it alone.
+    Returns the RQ job (its own id: the job that hit the limit may still be running under the usual one)."""
+    queue_name, kind, options = JOBS[func]
+    delay = max(1, math.ceil(seconds))
+    get_redis().set(backoff_key(kind, connection_id), delay, ex=delay + BACKOFF_MARGIN_SECONDS)
+    log.info("connection %s: Calendly is rate limiting; %s again in %d s", connection_id, kind, delay)
+    return get_queue(queue_name).enqueue_in(timedelta(seconds=delay), func, connection_id,
+                                            job_id=f"{kind}-{connection_id}-after-429-{uuid.uuid4().hex[:8]}",
+                                            **_rq_options(options))
+
+
+def _rq_options(options):
+    options = dict(options)
+    if "retry" in options:
+        max_, intervals = options.pop("retry")
+        options["retry"] = Retry(max=max_, interval=intervals)
+    return options
 
 
 def enqueue_backfill(connection_id):

@@ -21,7 +21,7 @@ def calendly(webhook_token):
     else:
         body = request.stream.read(limit + 1)
         if len(body) > limit:
-            reply = intake.refuse_oversize(webhook_token, request.headers, f"more than {limit}")
+            reply = intake.refuse_oversize(webhook_token, request.headers, len(body))
         else:
             reply = intake.receive(webhook_token, request.headers, body)
     status = "ok" if reply.ok else "refused"
