@@ -13,7 +13,8 @@
 - retries 5xx and network errors with exponential backoff, then raises
   ``TransientError``;
 - sets the connection's status when Calendly says the owner must act:
-  **Reconnect needed** when the tokens are refused, **Plan not supported**
+  **Reconnect needed** when the tokens are refused or lack a scope the call
+  needs (403 ``Permission Denied`` naming it, API-FACTS §3), **Plan not supported**
   on the plan gate (SPEC C5, S1).
 
 Tokens never reach a log line or an exception message.
@@ -29,20 +30,24 @@ from redis.exceptions import LockError, RedisError
 
 from portal.calendly.errors import (
     CalendlyError,
+    MissingScope,
     NotFound,
     PlanNotSupported,
     RateLimited,
     ReconnectNeeded,
     TransientError,
     error_from_body,
+    missing_scope_message,
+    scope_named_in,
 )
+from portal.calendly.events import INVITEE_EVENTS
 from portal.models import CalendlyConnection, Status
 from portal.timeutil import to_iso, utcnow
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
-WEBHOOK_EVENTS = ("invitee.created", "invitee.canceled")
+WEBHOOK_EVENTS = INVITEE_EVENTS  # the events a subscription gets when the caller names none
 REFUSED_GRANT_ERRORS = ("invalid_grant", "invalid_token", "unauthorized_client")
 
 
@@ -127,9 +132,13 @@ class CalendlyClient:
     def get_event(self, uri):
         return self._get(uri)["resource"]
 
+    def get_event_type(self, uri):
+        """One event type by URI; a deleted one is still readable, with ``deleted_at`` set (API-FACTS §5)."""
+        return self._get(uri)["resource"]
+
     # ------------------------------------------------------------ webhooks (C7)
-    def create_webhook_subscription(self, url, signing_key):
-        """Subscribe ``url`` to this user's invitee.created/canceled, signed with ``signing_key``.
+    def create_webhook_subscription(self, url, signing_key, events=WEBHOOK_EVENTS):
+        """Subscribe ``url`` to this user's ``events``, signed with ``signing_key``.
 
         A 409 (the URL is already subscribed: our own earlier attempt whose
         answer was lost) returns that existing subscription instead.
@@ -137,7 +146,7 @@ class CalendlyClient:
         c = self.connection
         body = {
             "url": url,
-            "events": list(WEBHOOK_EVENTS),
+            "events": list(events),
             "organization": c.organization_uri,
             "user": c.calendly_user_uri,
             "scope": "user",
@@ -351,6 +360,11 @@ class CalendlyClient:
             text = f"Calendly rejected the access token ({message or title or 'Unauthenticated'})."
             self._mark(Status.RECONNECT_NEEDED, text + " Connect Calendly again to resume syncing.")
             return ReconnectNeeded(text, status=status, title=title)
+        scope = scope_named_in(title, message) if status == 403 else None
+        if scope:
+            text = missing_scope_message(scope)
+            self._mark(Status.RECONNECT_NEEDED, text)
+            return MissingScope(text, scope=scope, status=status, title=title)
         if status == 403 and is_plan_gate(message):
             self._mark(Status.PLAN_NOT_SUPPORTED, f"Calendly: {message}")
             return PlanNotSupported(message, status=status, title=title)

@@ -10,10 +10,9 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from flask import current_app
-
+from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient, lock_key
-from portal.calendly.errors import CalendlyError, NotFound, PlanNotSupported, user_message
+from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, user_message
 from portal.calendly.plans import REQUIREMENT, plan_allowed, plan_refusal_message
 from portal.extensions import db
 from portal.models import CalendarSelection, CalendlyConnection, Status
@@ -55,7 +54,7 @@ class CalendarOption:
     shared: bool = False
     pooling_type: str | None = None
     active: bool = True
-    gone: bool = False  # selected, but Calendly no longer offers it (Edit can still remove it)
+    gone: bool = False  # selected, but deleted or inactive in Calendly: shown so Edit can still remove it
 
     @property
     def kind_label(self):
@@ -77,11 +76,6 @@ def live_connection_of(user, subaccount):
     return live_connections().where(
         (CalendlyConnection.user == user) & (CalendlyConnection.subaccount == subaccount)
     ).order_by(CalendlyConnection.id.desc()).first()
-
-
-def webhook_url(connection):
-    """The per-connection callback route ``webhooks.calendly``."""
-    return current_app.config["PORTAL_BASE_URL"].rstrip("/") + "/webhooks/calendly/" + connection.webhook_token
 
 
 # ------------------------------------------------------------------ rules
@@ -223,7 +217,7 @@ def offered_calendars(connection, client=None):
                 continue
             shared = bool(pooling) or len(hosts) > 1
         options.append(CalendarOption(uri=et["uri"], name=et.get("name") or "Untitled", shared=shared,
-                                      pooling_type=pooling, active=active))
+                                      pooling_type=pooling, active=active, gone=not active))
     return sorted(options, key=lambda o: (o.shared, o.name.lower()))
 
 
@@ -255,12 +249,12 @@ def save_selection(connection, offered, chosen_uris, consent, actor):
 
     # The key is stored before Calendly knows the URL, so a delivery that
     # races the rest of this function can already be verified.
-    signing_key = secrets.token_urlsafe(32)
+    signing_key = subscriptions.new_signing_key()
     connection.signing_key = signing_key
     connection.save(only=[CalendlyConnection.signing_key])
     client = CalendlyClient(connection)
     try:
-        subscription = client.create_webhook_subscription(webhook_url(connection), signing_key)
+        subscription = subscriptions.subscribe(client, connection, signing_key)
     except PlanNotSupported as exc:
         _revoke_quietly(client)
         subaccount, email = connection.subaccount, connection.calendly_email
@@ -270,6 +264,8 @@ def save_selection(connection, offered, chosen_uris, consent, actor):
             f"Calendly refused to send this account's bookings to Calbridge ({exc.message}). "
             f"{REQUIREMENT}: upgrade in Calendly, then connect again."
         ) from exc
+    except ReconnectNeeded:
+        raise  # the connection is marked Reconnect needed; the caller says why
     except CalendlyError as exc:
         raise SelectionProblem(user_message(exc), status_code=502) from exc
 
@@ -296,7 +292,7 @@ def save_selection(connection, offered, chosen_uris, consent, actor):
                    target=connection.calendly_email, count=len(chosen),
                    detail=", ".join(o.name for o in chosen))
     except Exception:
-        _delete_subscription_quietly(client, subscription["uri"])
+        subscriptions.delete_quietly(client, subscription["uri"])
         raise
     _enqueue_backfill(connection)
     return chosen
@@ -309,42 +305,8 @@ def _enqueue_backfill(connection):
     enqueue_backfill(connection.id)
 
 
-def _delete_subscription_quietly(client, uri):
-    try:
-        client.delete_webhook_subscription(uri)
-    except CalendlyError as exc:
-        log.warning("could not delete webhook subscription %s: %s", uri, exc)
-
-
-# ------------------------------------------------------------------ webhook upkeep (C7)
-def ensure_webhook(connection, client=None):
-    """Make sure Calendly still has an active subscription for the connection; recreate it if not."""
-    client = client or CalendlyClient(connection)
-    if connection.webhook_subscription_uri:
-        try:
-            sub = client.get_webhook_subscription(connection.webhook_subscription_uri)
-            if sub.get("state") == "active":
-                _set_webhook(connection, sub)
-                return sub
-            client.delete_webhook_subscription(connection.webhook_subscription_uri)
-        except NotFound:
-            pass
-    if not connection.signing_key:
-        connection.signing_key = secrets.token_urlsafe(32)
-        connection.save(only=[CalendlyConnection.signing_key])
-    sub = client.create_webhook_subscription(webhook_url(connection), connection.signing_key)
-    _set_webhook(connection, sub)
-    return sub
-
-
-def _set_webhook(connection, sub):
-    connection.webhook_subscription_uri = sub["uri"]
-    connection.webhook_state = sub.get("state")
-    connection.save(only=[CalendlyConnection.webhook_subscription_uri, CalendlyConnection.webhook_state])
-
-
 def _ensure_webhook_quietly(connection):
     try:
-        ensure_webhook(connection)
+        subscriptions.ensure_webhook(connection)
     except CalendlyError as exc:
         log.warning("webhook check of connection %s failed: %s", connection.id, exc)

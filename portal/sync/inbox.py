@@ -34,7 +34,10 @@ from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDeli
 from portal.queues import get_queue, get_redis
 from portal.extensions import db
 from portal.sync.apply import WEBHOOK, apply_booking, record_error, remembering_settings, write_transaction
+from portal.calendly.events import EVENT_TYPE_EVENTS, NO_SHOW_EVENTS
 from portal.sync.booking import BOOKING_EVENTS, BookingError, minimize, parse_delivery
+from portal.sync.event_types import follow_event_type
+from portal.sync.no_shows import apply_no_show, parse_no_show
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,8 @@ ACTIVE_JOB_STATES = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, J
 # Headers never stored with a delivery.
 PRIVATE_HEADERS = ("cookie", "authorization", "proxy-authorization")
 LAST_WEBHOOK_RESOLUTION = timedelta(seconds=1)
+# Invitee events (bookings and no-shows) name the invitee in ``payload.uri``; event type events the event type.
+IMPORTED_EVENTS = BOOKING_EVENTS + NO_SHOW_EVENTS + EVENT_TYPE_EVENTS
 DONE_STATES = (DeliveryState.APPLIED, DeliveryState.REJECTED, DeliveryState.DUPLICATE, DeliveryState.SKIPPED)
 
 
@@ -118,10 +123,12 @@ def receive(webhook_token, headers, body):
     event = str(envelope.get("event") or "")
     payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else {}
     invitee_uri = payload.get("uri") if isinstance(payload.get("uri"), str) else None
+    if event in EVENT_TYPE_EVENTS:
+        invitee_uri = None
     row = dict(webhook_token=webhook_token[:255], headers=_headers_json(headers),
                body=stored, event=event[:255], invitee_uri=(invitee_uri or "")[:255] or None)
 
-    if event not in BOOKING_EVENTS:
+    if event not in IMPORTED_EVENTS:
         delivery = WebhookDelivery.create(**row, connection=connection.id, state=DeliveryState.SKIPPED,
                                           error=f"event {event or '(none)'} is not imported")
         return Reply(200, "ignored: event not imported", delivery.id)
@@ -368,11 +375,25 @@ def _apply_one(delivery, connections):
     if delivery.connection_id is None:
         return _finish(delivery, DeliveryState.REJECTED, "the delivery has no connection")
     try:
-        _, delivery.booking = parse_delivery(json.loads(delivery.body))
+        envelope = json.loads(delivery.body)
+        event = envelope.get("event") if isinstance(envelope, dict) else None
+        if event in EVENT_TYPE_EVENTS:
+            payload = envelope.get("payload")
+            if not isinstance(payload, dict) or not payload.get("uri"):
+                raise BookingError("event type delivery has no event type")
+        elif event in NO_SHOW_EVENTS:
+            delivery.booking = parse_no_show(envelope)
+        else:
+            _, delivery.booking = parse_delivery(envelope)
     except (ValueError, BookingError) as exc:
         return _finish(delivery, DeliveryState.REJECTED, f"not a booking Calbridge can read: {exc}")
     connection = _connection(connections, delivery.connection_id)
-    result = apply_booking(connection, delivery.booking, WEBHOOK, delivery=delivery)
+    if event in EVENT_TYPE_EVENTS:
+        result = follow_event_type(connection, payload)
+    elif event in NO_SHOW_EVENTS:
+        result = apply_no_show(connection, delivery.booking, WEBHOOK, delivery=delivery)
+    else:
+        result = apply_booking(connection, delivery.booking, WEBHOOK, delivery=delivery)
     delivery.state = DeliveryState.APPLIED  # stored for the whole batch at its end
     return result
 
