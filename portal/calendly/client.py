@@ -8,6 +8,8 @@
   from the database because another worker may have renewed it already, and
   the new pair is stored in one UPDATE;
 - on a 401 renews once and retries once;
+- spends at most ``CALENDLY_TOKEN_REQUESTS_PER_MINUTE`` token requests per
+  Calendly user and minute (Calendly allows 8; ``token_budget``);
 - waits out a short 429 (``X-RateLimit-Reset`` / ``Retry-After``), otherwise
   raises ``RateLimited``;
 - retries 5xx and network errors with exponential backoff, then raises
@@ -28,6 +30,7 @@ import requests
 from flask import current_app
 from redis.exceptions import LockError, RedisError
 
+from portal.calendly import token_budget
 from portal.calendly.errors import (
     CalendlyError,
     MissingScope,
@@ -73,6 +76,8 @@ class CalendlyClient:
         self.max_attempts = cfg.get("CALENDLY_MAX_ATTEMPTS", 3)
         self.backoff = cfg.get("CALENDLY_RETRY_BACKOFF_SECONDS", 0.5)
         self.max_rate_wait = cfg.get("CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS", 5)
+        self.token_requests_per_minute = cfg.get("CALENDLY_TOKEN_REQUESTS_PER_MINUTE", 7)
+        self.redis_url = cfg.get("REDIS_URL")
         self.client_id = cfg.get("CALENDLY_CLIENT_ID")
         self.client_secret = cfg.get("CALENDLY_CLIENT_SECRET")
         self.sleep = sleep
@@ -227,12 +232,24 @@ class CalendlyClient:
                     return  # another worker renewed it meanwhile
             elif fresh.token_expires_at and fresh.token_expires_at > utcnow() + self.refresh_margin:
                 return
+            self._spend_token_budget()
             self._store_tokens(self._token_grant(fresh.refresh_token))
         finally:
             try:
                 lock.release()
             except (LockError, RedisError):
                 log.warning("refresh lock of connection %s expired before release", c.id)
+
+    def _spend_token_budget(self):
+        """Count this refresh against the Calendly user's token requests per minute (``token_budget``)."""
+        c = self.connection
+        try:
+            wait = token_budget.take(self.redis_url, c.calendly_user_uri or f"connection-{c.id}",
+                                     self.token_requests_per_minute, self.max_rate_wait, sleep=self.sleep)
+        except RedisError as exc:
+            raise TransientError("The token request budget is unavailable (Redis)") from exc
+        if wait:
+            raise RateLimited("Calbridge is pacing its token requests to Calendly (API-FACTS §8)", retry_after=wait)
 
     def _adopt(self, fresh):
         c = self.connection
