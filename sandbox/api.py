@@ -133,12 +133,6 @@ def list_event_type_memberships():
 
 
 # ------------------------------------------------------------------ scheduled events
-def _event_visible(event, user):
-    if EventMembership.select().where(EventMembership.event == event, EventMembership.user == user).exists():
-        return True
-    return apikit.is_admin(user, event.organization)
-
-
 @bp.get("/scheduled_events")
 def list_scheduled_events():
     caller = _caller()
@@ -181,7 +175,7 @@ def list_scheduled_events():
 
 def _visible_event(uuid):
     event = ScheduledEvent.get_or_none(ScheduledEvent.uuid == uuid)
-    if event is None or not _event_visible(event, _caller()):
+    if event is None or not apikit.sees_event(event, _caller()):
         raise ApiError(404)
     return event
 

@@ -10,7 +10,7 @@ import peewee as pw
 from flask import current_app, g, jsonify, request
 
 from .scopes import ENDPOINT_SCOPES, covers
-from .store import Membership, Token, User, isoformat, parse_time, token_hash, utcnow
+from .store import EventMembership, Membership, Token, User, isoformat, parse_time, token_hash, utcnow
 
 MESSAGES = {
     400: ("Invalid Argument", "The supplied parameters are invalid."),
@@ -125,6 +125,21 @@ def role_in(user, org):
 
 def is_admin(user, org):
     return role_in(user, org) in ("admin", "owner")
+
+
+def sees_event(event, user):
+    """A scheduled event (and its invitees, no-shows) is visible to its hosts and its organization's admins."""
+    if EventMembership.select().where(EventMembership.event == event, EventMembership.user == user).exists():
+        return True
+    return is_admin(user, event.organization)
+
+
+def created(resource, location):
+    """201 with ``{"resource": ...}`` and the new resource's URI in ``Location``."""
+    response = jsonify({"resource": resource})
+    response.status_code = 201
+    response.headers["Location"] = location
+    return response
 
 
 def shares_org(a, b):

@@ -6,7 +6,7 @@ from flask import Blueprint, g, jsonify, request
 from . import apikit, webhooks
 from .apikit import ApiError
 from .serializers import no_show_resource, no_show_uri
-from .store import EventMembership, Invitee, InviteeNoShow, db, utcnow
+from .store import Invitee, InviteeNoShow, db, utcnow
 
 bp = Blueprint("no_shows", __name__)
 apikit.install(bp)
@@ -43,17 +43,9 @@ def unmark(no_show):
 
 
 # ------------------------------------------------------------------ API
-def _may_manage(invitee, user):
-    """The meeting's hosts and the organization's admins may see and change its no-shows."""
-    event = invitee.event
-    if EventMembership.select().where(EventMembership.event == event, EventMembership.user == user).exists():
-        return True
-    return apikit.is_admin(user, event.organization)
-
-
 def _visible_no_show(uuid):
     no_show = InviteeNoShow.get_or_none(InviteeNoShow.uuid == uuid)
-    if no_show is None or not _may_manage(no_show.invitee, g.api_user):
+    if no_show is None or not apikit.sees_event(no_show.invitee.event, g.api_user):
         raise ApiError(404)
     return no_show
 
@@ -69,16 +61,13 @@ def create_no_show():
         raise apikit.invalid("invitee")
     uuid = apikit.uuid_from_uri(body["invitee"], "invitees", "invitee")
     invitee = Invitee.get_or_none(Invitee.uuid == uuid)
-    if invitee is None or not _may_manage(invitee, g.api_user):
+    if invitee is None or not apikit.sees_event(invitee.event, g.api_user):
         raise ApiError(404)
     try:
         no_show = mark(invitee)
     except NoShowError:
         raise apikit.invalid("invitee", "is already marked as a no-show") from None
-    response = jsonify({"resource": no_show_resource(no_show)})
-    response.status_code = 201
-    response.headers["Location"] = no_show_uri(no_show)
-    return response
+    return apikit.created(no_show_resource(no_show), no_show_uri(no_show))
 
 
 @bp.get("/invitee_no_shows/<uuid>")

@@ -2,22 +2,20 @@
 pages, token (authorization_code + PKCE, rotating single-use refresh tokens),
 revoke and introspect (API-FACTS §3). Error bodies follow RFC 6749 with the
 wording of Calendly's server (Doorkeeper)."""
-import base64
 import calendar
 import hashlib
 import hmac
-import json
 import secrets
-import time
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 
-from . import accounts
+from . import accounts, tokens
 from .scopes import ScopeError, describe, grant
 from .serializers import base_url, org_uri, user_uri
 from .store import AuthorizationCode, OAuthClient, Token, User, db, token_hash, utcnow
+from .tokens import issue_token
 
 bp = Blueprint("oauth", __name__)
 
@@ -47,7 +45,7 @@ def _oauth_error(err):
     response = jsonify({"error": err.error, "error_description": err.description})
     response.status_code = err.status
     response.headers["Cache-Control"] = "no-store"
-    _rate_headers(response)
+    tokens.rate_headers(response)
     if err.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="Calendly Sandbox"'
     return response
@@ -224,53 +222,9 @@ def _authenticate_client(body, allow_public=False):
     return client, True
 
 
-def _b64(data):
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _access_token(client, user, now, exp, scope):
-    """A JWT-shaped opaque token (looked up by hash, so revocation is immediate)."""
-    header = {"kid": "sandbox", "typ": "JWT", "alg": "HS256"}
-    payload = {"iss": base_url(), "jti": secrets.token_hex(16), "user_uuid": user.uuid, "app_uid": client.client_id,
-               "scope": scope, "iat": now, "exp": exp}
-    signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(payload).encode())
-    key = current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key
-    sig = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
-    return signing_input + "." + _b64(sig)
-
-
-def issue_token(client, user, scope):
-    ttl = int(current_app.config["SANDBOX_ACCESS_TOKEN_TTL"])
-    now = int(time.time())
-    access = _access_token(client, user, now, now + ttl, scope)
-    refresh = secrets.token_hex(32)
-    created = utcnow()
-    Token.create(access_hash=token_hash(access), refresh_hash=token_hash(refresh), client=client, user=user,
-                 scope=scope, created_at=created, expires_at=created + timedelta(seconds=ttl))
-    return {
-        "token_type": "Bearer", "expires_in": ttl, "created_at": now, "access_token": access,
-        "refresh_token": refresh, "scope": scope, "owner": user_uri(user), "organization": org_uri(user.organization),
-    }
-
-
 def _count_token_request(user):
-    """API-FACTS §3/§8: 8 token requests per user per minute; 429 with the X-RateLimit-* headers of §8."""
-    state = current_app.extensions["sandbox"]
-    limit = state.faults.get("token_rate_limit_per_minute") or current_app.config.get("SANDBOX_TOKEN_RATE_LIMIT")
-    rate = state.token_limiter.hit(user.id, limit)
-    g.token_rate = rate
-    if not rate.allowed:
+    if not tokens.count_token_request(user).allowed:
         raise OAuthError("rate_limited", 429)
-
-
-def _rate_headers(response):
-    rate = g.get("token_rate")
-    if rate is not None and rate.limit:
-        response.headers["X-RateLimit-Limit"] = str(rate.limit)
-        response.headers["X-RateLimit-Remaining"] = str(rate.remaining)
-        response.headers["X-RateLimit-Reset"] = str(rate.reset)
-        if not rate.allowed:
-            response.headers["Retry-After"] = str(rate.reset)
 
 
 @bp.post("/oauth/token")
@@ -287,7 +241,7 @@ def token():
     response = jsonify(result)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
-    _rate_headers(response)
+    tokens.rate_headers(response)
     return response
 
 
@@ -311,7 +265,7 @@ def _exchange_code(body):
         if not verifier:
             raise OAuthError("invalid_grant")
         if code.code_challenge_method == "S256":
-            computed = _b64(hashlib.sha256(verifier.encode()).digest())
+            computed = tokens.b64(hashlib.sha256(verifier.encode()).digest())
         else:
             computed = verifier
         if not hmac.compare_digest(computed, code.code_challenge):

@@ -93,10 +93,7 @@ def create_subscription():
             callback_url=url, events=list(dict.fromkeys(events)), scope=body["scope"], organization=org,
             user=target, creator=user, client=g.api_token.client, signing_key=signing_key,
             created_at=now, updated_at=now)
-    response = jsonify({"resource": subscription_resource(sub)})
-    response.status_code = 201
-    response.headers["Location"] = subscription_uri(sub)
-    return response
+    return apikit.created(subscription_resource(sub), subscription_uri(sub))
 
 
 @bp.get("/webhook_subscriptions")
