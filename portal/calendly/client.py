@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 WEBHOOK_EVENTS = INVITEE_EVENTS  # the events a subscription gets when the caller names none
+MAX_OWN_RENEWALS = 2
 REFUSED_GRANT_ERRORS = ("invalid_grant", "invalid_token", "unauthorized_client")
 
 
@@ -206,10 +207,11 @@ class CalendlyClient:
             self._refresh(force=False)
 
     def _refresh(self, *, force, rejected_access_token=None):
+        """Renew the tokens unless another worker already has; True when this call asked Calendly."""
         c = self.connection
         if c.id is None:  # not saved yet: nobody else can hold these tokens
             self._store_tokens(self._token_grant(c.refresh_token))
-            return
+            return True
         from portal.queues import get_redis
 
         lock = get_redis().lock(lock_key(c.id), timeout=self.timeout * 3 + 10,
@@ -229,11 +231,12 @@ class CalendlyClient:
                 raise ReconnectNeeded(fresh.last_error or "Calendly refused this connection's tokens")
             if force:
                 if fresh.access_token != rejected_access_token:
-                    return  # another worker renewed it meanwhile
+                    return False  # another worker renewed it meanwhile
             elif fresh.token_expires_at and fresh.token_expires_at > utcnow() + self.refresh_margin:
-                return
+                return False
             self._spend_token_budget()
             self._store_tokens(self._token_grant(fresh.refresh_token))
+            return True
         finally:
             try:
                 lock.release()
@@ -325,15 +328,21 @@ class CalendlyClient:
     def _request(self, method, path, *, params=None, json=None):
         url = self.api_base + self._path(path)
         self.ensure_fresh_token()
-        refreshed = False
+        # A 401 renews the token and tries again: at most MAX_OWN_RENEWALS renewals of this call's own (a
+        # token rejected right after its own renewal is a dead grant), and as many adoptions of a token
+        # another worker renewed meanwhile as there are attempts.
+        renewals = adoptions = 0
         rate_waits = 0
         while True:
             token = self.connection.access_token
             resp = self._send_with_retries(method, url, params=params, json=json,
                                            headers={"Authorization": f"Bearer {token}"})
-            if resp.status_code == 401 and not refreshed and self.connection.refresh_token:
-                refreshed = True
-                self._refresh(force=True, rejected_access_token=token)
+            if (resp.status_code == 401 and self.connection.refresh_token
+                    and renewals < MAX_OWN_RENEWALS and adoptions < self.max_attempts):
+                if self._refresh(force=True, rejected_access_token=token):
+                    renewals += 1
+                else:
+                    adoptions += 1
                 continue
             if resp.status_code == 429:
                 wait = _retry_after(resp)
