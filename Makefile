@@ -36,11 +36,11 @@ run: venv redis
 test: venv system-deps
 	$(BIN)/python -m pytest
 
-# The reliability suite again on a throwaway PostgreSQL cluster (SPEC R3), where PostgreSQL is installed.
+# The reliability and migration suites again on a throwaway PostgreSQL cluster (SPEC R3), where PostgreSQL is installed.
 test-postgres: venv system-deps
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then echo "PostgreSQL is not installed: skipping the PostgreSQL run."; exit 0; fi; \
 	url=$$(sh tests/reliability/pg_cluster.sh start) || exit 1; \
-	TEST_DATABASE_URL=$$url $(BIN)/python -m pytest -m reliability -p no:cacheprovider; rc=$$?; \
+	TEST_DATABASE_URL=$$url $(BIN)/python -m pytest -m "reliability or schema" -p no:cacheprovider; rc=$$?; \
 	sh tests/reliability/pg_cluster.sh stop; exit $$rc
 
 bench: venv redis

@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 
 from portal import create_app
+from portal.database import migrate_url
 from portal.extensions import db
 
 from . import apply, data, pages, stats
@@ -25,6 +26,7 @@ USER_EMAIL = "owner@scale.bench"
 def serving(stack, database_url, name):
     """A migrated database with its own gunicorn; yields the base URL. The bench process reads it too."""
     previous = db.obj
+    migrate_url(database_url)
     app = create_app(stack.app_config(database_url))
     port = free_port()
     try:

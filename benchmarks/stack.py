@@ -16,9 +16,9 @@ import time
 
 from cryptography.fernet import Fernet
 
-from portal.devstack import PROJECT_ROOT, RedisServer, Service, free_port, stack_env
-
-WEB_WORKERS, WEB_THREADS = 2, 4  # as ``make run`` (portal.devstack.run_stack)
+from portal.database import migrate_url
+from portal.devstack import (PROJECT_ROOT, WEB_THREADS, WEB_WORKERS, RedisServer, Service, free_port,  # noqa: F401
+                             gunicorn_argv, stack_env)
 
 
 def bin_path(name):
@@ -118,6 +118,7 @@ class Stack:
             "sandbox", [bin_path("python"), "-m", "sandbox", "--port", str(self.sandbox_port)],
             self.env(), self.log_dir, health_url=self.sandbox_url + "/_sandbox/health",
         ).start()
+        migrate_url(self.database_url)  # as `make run` does, before the portal and the workers open it
         self.start_web()
         return self
 
@@ -126,8 +127,7 @@ class Stack:
         port = port or self.portal_port
         service = Service(
             name,
-            [bin_path("gunicorn"), "--workers", str(WEB_WORKERS), "--threads", str(WEB_THREADS),
-             "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "benchmarks.wsgi:app"],
+            gunicorn_argv("127.0.0.1", port, app="benchmarks.wsgi:app"),
             self.env(database_url, portal_port=port), self.log_dir,
             health_url=f"http://127.0.0.1:{port}/signin",
         ).start()

@@ -5,22 +5,36 @@
   Redis was down, or left by a dead worker, is applied anyway).
 
 It only enqueues; the workers run the jobs. Run one scheduler per Redis.
+A Redis outage does not end it (``jobs.reconnect``).
 """
 import argparse
 import logging
+import sys
 
 from rq.cron import CronScheduler
 
 from jobs import sync
 from jobs.context import get_app
+from jobs.reconnect import run_reconnecting
 from portal.queues import get_redis
 
 SWEEP_INTERVAL_SECONDS = 15
 
 
+class Scheduler(CronScheduler):
+    """RQ's cron scheduler, telling the reconnect loop about a stop request."""
+
+    stop = None
+
+    def _request_stop(self, signum, frame):
+        if self.stop is not None:
+            self.stop.set()
+        super()._request_stop(signum, frame)
+
+
 def build(app, redis):
     """A ``CronScheduler`` with the sync jobs registered."""
-    scheduler = CronScheduler(connection=redis, logging_level="INFO", name=app.config.get("SCHEDULER_NAME", ""))
+    scheduler = Scheduler(connection=redis, logging_level="INFO", name=app.config.get("SCHEDULER_NAME", ""))
     scheduler.register(sync.reconcile_all, "default", interval=int(app.config["RECONCILE_INTERVAL_SECONDS"]),
                        result_ttl=600)
     scheduler.register(sync.sweep_inbox, "sync", interval=SWEEP_INTERVAL_SECONDS, result_ttl=60)
@@ -32,8 +46,15 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = get_app()
     with app.app_context():
-        build(app, get_redis()).start()
+        redis = get_redis()
+
+        def schedule(stop):
+            scheduler = build(app, redis)
+            scheduler.stop = stop
+            scheduler.start()
+
+        return run_reconnecting(schedule, redis, "The scheduler")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

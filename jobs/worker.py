@@ -3,16 +3,35 @@
 A ``SimpleWorker`` runs jobs in its own process instead of forking one per
 job (about four times the throughput measured here); crash safety does not
 depend on the fork, because every delivery is durable in the database inbox
-and the sweeper re-enqueues what a dead worker left behind.
+and the sweeper re-enqueues what a dead worker left behind. A Redis outage
+does not end the process (``jobs.reconnect``); a crash is the supervisor's
+to restart (``make run``, or systemd in production).
 """
 import argparse
 import logging
+import sys
 
 from rq import Queue
+from rq.exceptions import StopRequested
 from rq.worker import SimpleWorker
 
 from jobs.context import get_app
+from jobs.reconnect import REDIS_DOWN, clear_stale_registration, run_reconnecting
 from portal.queues import QUEUE_NAMES, get_redis
+
+
+class Worker(SimpleWorker):
+    """RQ's worker, telling the reconnect loop about a stop request even while Redis is down."""
+
+    stop = None
+
+    def request_stop(self, signum, frame):
+        if self.stop is not None:
+            self.stop.set()
+        try:
+            super().request_stop(signum, frame)
+        except REDIS_DOWN:
+            raise StopRequested()  # RQ asks Redis whether a job runs; with Redis gone none can finish
 
 
 def main(argv=None):
@@ -24,10 +43,18 @@ def main(argv=None):
     app = get_app()
     with app.app_context():
         redis = get_redis()
-        queues = [Queue(name, connection=redis) for name in QUEUE_NAMES]
-        worker = SimpleWorker(queues, connection=redis, name=args.name)
-        worker.work(burst=args.burst, with_scheduler=True, logging_level="WARNING")
+
+        def work(stop):
+            queues = [Queue(name, connection=redis) for name in QUEUE_NAMES]
+            worker = Worker(queues, connection=redis, name=args.name)
+            worker.stop = stop
+            clear_stale_registration(worker)
+            worker.work(burst=args.burst, with_scheduler=True, logging_level="WARNING")
+            if args.burst:
+                stop.set()  # the queues are empty: done
+
+        return run_reconnecting(work, redis, "The worker")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -21,7 +21,9 @@ def create_app(test_config=None):
         app.instance_path = test_config["INSTANCE_PATH"]
     config.load(app, test_config)
     crypto.configure(app.config["ENCRYPTION_KEY"])
-    database.init_app(app)
+    # Under the flask CLI the admin group checks the schema itself, so that
+    # `admin migrate` can run on a database that is not current yet.
+    database.init_app(app, check_schema=os.environ.get("FLASK_RUN_FROM_CLI") != "true")
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.signin"

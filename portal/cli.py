@@ -2,10 +2,32 @@
 import click
 from flask.cli import AppGroup
 
+from portal import migrations
 from portal.extensions import db
 from portal.models import ROLES, Membership, Subaccount, User
 
-admin_cli = AppGroup("admin", help="Create subaccounts, users and support staff.")
+
+def _require_current_schema():
+    """Every admin command but ``migrate`` needs the schema current (create_app leaves this to the CLI)."""
+    if click.get_current_context().invoked_subcommand != "migrate":
+        try:
+            migrations.require_current(db.obj)
+        except migrations.SchemaNotCurrent as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+admin_cli = AppGroup("admin", help="Create subaccounts, users and support staff; migrate the database.",
+                     callback=_require_current_schema)
+
+
+@admin_cli.command("migrate")
+def migrate():
+    """Apply the pending database migrations (does nothing if there are none)."""
+    applied = migrations.migrate(db.obj)
+    for step in applied:
+        click.echo(f"Applied migration {step.label}")
+    current = f"schema is current (migration {migrations.MIGRATIONS[-1].number})."
+    click.echo(current.capitalize() if applied else f"Nothing to apply: {current}")
 
 
 @admin_cli.command("create-subaccount")

@@ -1,19 +1,17 @@
-"""Opening the database and migrating its schema.
+"""Opening the database and checking its schema.
 
 SQLite by default, PostgreSQL when ``DATABASE_URL`` names one (SPEC R1, R3).
-Migrations are numbered functions run once each, in order, at start; their
-number is kept in ``schema_version``. Later migrations use
-``playhouse.migrate`` to alter tables in place.
+The schema comes from the numbered steps in ``portal.migrations``, applied by
+``flask --app wsgi admin migrate``; a process only checks that none is pending.
 """
 import os
 
-from peewee import IntegerField, Model
 from playhouse import db_url
 from playhouse.db_url import connect
 from playhouse.pool import PooledDatabase
 
+from portal import migrations
 from portal.extensions import db
-from portal.models import ALL_MODELS
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -22,24 +20,6 @@ SQLITE_PRAGMAS = {
     "synchronous": "normal",
     "cache_size": -32000,
 }
-
-
-class SchemaVersion(Model):
-    version = IntegerField()
-
-    class Meta:
-        database = db
-        table_name = "schema_version"
-
-
-def _initial_schema(database):
-    database.create_tables(ALL_MODELS, safe=True)
-
-
-# Append new migrations; never edit one that has shipped.
-MIGRATIONS = [
-    _initial_schema,
-]
 
 
 # Each request and each job checks a connection out of a per-process pool:
@@ -68,39 +48,38 @@ def _forget_connections_in_child():
 os.register_at_fork(after_in_child=_forget_connections_in_child)
 
 
-def open_database(url):
-    """Connect the proxy to the database named by ``url`` (through a connection pool)."""
+def connect_database(url):
+    """The database named by ``url`` (through a connection pool), with the project's SQLite pragmas."""
     url = pooled_url(url)
     kwargs = {}
     if url.partition("://")[0].endswith("+pool"):
         kwargs.update(max_connections=None, stale_timeout=POOL_STALE_SECONDS)
     if url.startswith("sqlite"):
         kwargs.update(pragmas=SQLITE_PRAGMAS, check_same_thread=False)
-    database = connect(url, **kwargs)
+    return connect(url, **kwargs)
+
+
+def open_database(url):
+    """Connect the proxy to the database named by ``url``."""
+    database = connect_database(url)
     db.initialize(database)
     return database
 
 
-def migrate():
-    """Run every migration not yet applied; safe to call from each process."""
-    with db.connection_context():
-        with db.atomic():
-            db.create_tables([SchemaVersion], safe=True)
-            row = SchemaVersion.select().first()
-            current = row.version if row else 0
-            for number, step in enumerate(MIGRATIONS, start=1):
-                if number > current:
-                    step(db.obj)
-            if row is None:
-                SchemaVersion.create(version=len(MIGRATIONS))
-            elif current < len(MIGRATIONS):
-                row.version = len(MIGRATIONS)
-                row.save()
+def migrate_url(url):
+    """Apply the pending migrations to the database named by ``url``; returns the steps applied."""
+    database = connect_database(url)
+    try:
+        return migrations.migrate(database)
+    finally:
+        if isinstance(database, PooledDatabase):
+            database.close_all()
 
 
-def init_app(app):
+def init_app(app, check_schema=True):
     database = open_database(app.config["DATABASE_URL"])
-    migrate()
+    if check_schema:
+        migrations.require_current(database)
     if isinstance(database, PooledDatabase):
         database.close_idle()  # nothing opened at start is kept into a fork (gunicorn, the RQ scheduler)
 

@@ -1,10 +1,13 @@
 """The local stack: a private Redis, the Calendly sandbox, the portal, RQ.
 
-``python -m portal.devstack`` is what ``make run`` starts; the test suite
-and the benchmarks use the same pieces (``RedisServer``, ``Service``) so
-that what is tested is what runs.
+``python -m portal.devstack`` is what ``make run`` starts: ``process_table``
+lists every process it keeps running (what production must run too), and
+``portal.supervisor`` restarts one that dies. The test suite and the
+benchmarks use the same pieces (``RedisServer``, ``Service``,
+``gunicorn_argv``) so that what is tested is what runs.
 """
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -14,36 +17,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from portal.supervisor import PROJECT_ROOT, ProcessSpec, Service, Supervisor, wait_for_http
+
+__all__ = ["PROJECT_ROOT", "RedisServer", "Service", "WEB_THREADS", "WEB_WORKERS", "free_port", "gunicorn_argv", "process_table", "run_stack",
+           "stack_env", "wait_for_http"]
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for_http(url, timeout=20.0, process=None):
-    """Poll ``url`` until it answers (any status below 500)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status < 500:
-                    return
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                return
-            last = exc
-        except OSError as exc:
-            last = exc
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout}s: {last}")
 
 
 class RedisServer:
@@ -87,34 +71,6 @@ class RedisServer:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-
-
-class Service:
-    """A child process of the stack, with its output sent to a log file."""
-
-    def __init__(self, name, argv, env, log_dir, health_url=None):
-        self.name, self.argv, self.env, self.health_url = name, argv, env, health_url
-        self.log_path = os.path.join(log_dir, f"{name}.log")
-        self.process = None
-
-    def start(self, wait=True):
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
-            start_new_session=True,
-        )
-        if wait and self.health_url:
-            wait_for_http(self.health_url, process=self.process)
-        return self
-
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 def local_credentials(instance_dir):
@@ -180,55 +136,91 @@ def python_bin():
     return os.path.join(os.path.dirname(sys.executable), "python")
 
 
+WEB_WORKERS, WEB_THREADS = 2, 4
+
+
+def gunicorn_argv(bind, port, *extra, app="wsgi:app"):
+    """gunicorn's command line: the one place it is built (``make run``, the tests, the benchmarks)."""
+    return [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--workers", str(WEB_WORKERS),
+            "--threads", str(WEB_THREADS), "--bind", f"{bind}:{port}", "--access-logfile", "-", *extra, app]
+
+
+def _local_address(bind):
+    return "127.0.0.1" if bind in ("0.0.0.0", "", "*") else bind
+
+
+def process_table(*, portal_port, sandbox_port, bind="127.0.0.1", workers=2):
+    """Every long-running process of ``make run``, in start order.
+
+    Production runs the same rows but the sandbox (deploy/systemd has one
+    unit per row), beside a Redis and a database of its own.
+    """
+    py = python_bin()
+    return [
+        ProcessSpec("sandbox", (py, "-m", "sandbox", "--port", str(sandbox_port)),  # the Calendly emulator
+                    health_url=f"http://127.0.0.1:{sandbox_port}/_sandbox/health"),
+        ProcessSpec("portal", tuple(gunicorn_argv(bind, portal_port)),  # the web app and the webhook intake
+                    health_url=f"http://{_local_address(bind)}:{portal_port}/signin"),
+        *(ProcessSpec(f"worker-{n}", (py, "-m", "jobs.worker")) for n in range(1, workers + 1)),  # RQ jobs
+        ProcessSpec("scheduler", (py, "-m", "jobs.scheduler")),  # reconcile and inbox sweep, one per Redis
+    ]
+
+
+class _StopRequested(Exception):
+    """SIGTERM or SIGINT reached the stack."""
+
+
+def _stop_on_signal(signum, frame):
+    raise _StopRequested(signal.Signals(signum).name)
+
+
 def run_stack():
-    """Bring everything up with demo data; Ctrl-C stops all of it (SPEC R1)."""
+    """Bring everything up with demo data; SIGINT (Ctrl-C) or SIGTERM stops all of it (SPEC R1)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     instance = os.environ.get("CALBRIDGE_INSTANCE_PATH") or os.path.join(PROJECT_ROOT, "instance")
     log_dir = os.path.join(instance, "logs")
     os.makedirs(log_dir, exist_ok=True)
     portal_port = int(os.environ.get("PORTAL_PORT", 5000))
     sandbox_port = int(os.environ.get("SANDBOX_PORT", 5001))
-    workers = int(os.environ.get("WORKERS", 2))
+    parent = os.getppid()  # make: if it goes (SIGTERM to make alone), so does the stack
 
-    redis = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        redis = RedisServer(port=int(os.environ.get("REDIS_PORT", 6390)),
-                            directory=os.path.join(instance, "redis")).start()
-        redis_url = redis.url
-    database_url = os.environ.get("DATABASE_URL") or "sqlite:///" + os.path.join(instance, "calbridge.db")
-    env = stack_env(
-        portal_port=portal_port, sandbox_port=sandbox_port, redis_url=redis_url, database_url=database_url,
-        instance_dir=instance, sandbox_db=os.path.join(instance, "sandbox.db"),
-        creds=local_credentials(instance), extra={"SANDBOX_DEMO": "1"}, host="localhost",
-    )
-    py = python_bin()
-    services = []
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    redis = supervisor = None
     try:
-        # Migrations run on app start; the seed is idempotent.
-        subprocess.run([py, "-m", "flask", "--app", "wsgi", "admin", "seed-demo"], env=env, cwd=PROJECT_ROOT,
-                       check=True)
-        services.append(Service("sandbox", [py, "-m", "sandbox", "--port", str(sandbox_port)], env, log_dir,
-                                health_url=f"http://127.0.0.1:{sandbox_port}/_sandbox/health").start())
-        services.append(Service(
-            "portal",
-            [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--workers", "2", "--threads", "4",
-             "--bind", f"0.0.0.0:{portal_port}", "--access-logfile", "-", "wsgi:app"],
-            env, log_dir, health_url=f"http://127.0.0.1:{portal_port}/signin").start())
-        for n in range(workers):
-            services.append(Service(f"worker-{n + 1}", [py, "-m", "jobs.worker"], env, log_dir).start(wait=False))
-        services.append(Service("scheduler", [py, "-m", "jobs.scheduler"], env, log_dir).start(wait=False))
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            redis = RedisServer(port=int(os.environ.get("REDIS_PORT", 6390)),
+                                directory=os.path.join(instance, "redis")).start()
+            redis_url = redis.url
+        database_url = os.environ.get("DATABASE_URL") or "sqlite:///" + os.path.join(instance, "calbridge.db")
+        env = stack_env(
+            portal_port=portal_port, sandbox_port=sandbox_port, redis_url=redis_url, database_url=database_url,
+            instance_dir=instance, sandbox_db=os.path.join(instance, "sandbox.db"),
+            creds=local_credentials(instance), extra={"SANDBOX_DEMO": "1"}, host="localhost",
+        )
+        # Both idempotent; the portal and the workers refuse to start on a schema not migrated.
+        for command in ("migrate", "seed-demo"):
+            subprocess.run([python_bin(), "-m", "flask", "--app", "wsgi", "admin", command], env=env,
+                           cwd=PROJECT_ROOT, check=True)
+        table = process_table(portal_port=portal_port, sandbox_port=sandbox_port,
+                              bind=os.environ.get("PORTAL_BIND", "127.0.0.1"),
+                              workers=int(os.environ.get("WORKERS", 2)))
+        supervisor = Supervisor(table, env, log_dir, instance)
+        supervisor.start()
         _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir)
-        while all(s.process.poll() is None for s in services):
-            time.sleep(1)
-        dead = [s.name for s in services if s.process.poll() is not None]
-        print(f"\nStopped because {', '.join(dead)} exited; see {log_dir}.", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nStopping Calbridge...")
+        supervisor.run(should_stop=lambda: os.getppid() != parent)
+        print("\nThe parent process is gone: stopping Calbridge...", flush=True)
+        return 0
+    except _StopRequested as stop:
+        print(f"\nStopping Calbridge ({stop})...", flush=True)
         return 0
     finally:
-        for service in reversed(services):
-            service.stop()
+        # A second Ctrl-C must not cut the clean-up short and leave orphans.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if supervisor is not None:
+            supervisor.stop()
         if redis:
             redis.stop()
 
@@ -251,7 +243,7 @@ def _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir):
     lines += [f"  {u['email']:<28} {u['description']}" for u in DEMO_USERS]
     lines += ["", "Calendly sandbox accounts (for Connect):"]
     lines += [f"  {a['email']:<28} password {a['password']:<16} {a['description']}" for a in DEMO_ACCOUNTS]
-    lines += ["", "Press Ctrl-C to stop everything.", ""]
+    lines += ["", "A process that dies is restarted on its own; press Ctrl-C to stop everything.", ""]
     print("\n".join(lines), flush=True)
 
 

@@ -17,6 +17,7 @@ import requests
 from werkzeug.serving import make_server
 
 from portal import create_app
+from portal.database import migrate_url
 from portal.devstack import PROJECT_ROOT, RedisServer, Service, free_port, stack_env, wait_for_http
 from portal.extensions import db
 from portal.models import ALL_MODELS, Membership, Subaccount, User
@@ -42,6 +43,7 @@ def stack(tmp_path_factory, redis_server):
              "webhook_signing_key": "test-app-signing-key"}
     portal_port, sandbox_port = free_port(), free_port()
     database_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{base}/portal.db"
+    migrate_url(database_url)  # as `make run` does, before any process of the stack opens it
     env = stack_env(
         portal_port=portal_port,
         sandbox_port=sandbox_port,
@@ -337,3 +339,4 @@ def browser_type_launch_args(browser_type_launch_args):
 def pytest_configure(config):
     config.addinivalue_line("markers", "csrf: run the portal with CSRF protection on")
     config.addinivalue_line("markers", "portal_config(**values): override portal settings for a test")
+    config.addinivalue_line("markers", "schema: migration tests (make test-postgres runs them on PostgreSQL too)")

@@ -3,11 +3,12 @@
 Everything here is read-only except Resync now and Retry, which are POSTs
 (CSRF) and are written to the audit log.
 """
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from peewee import JOIN
 from redis.exceptions import RedisError
 
+from portal import restarts
 from portal.extensions import htmx
 from portal.models import AuditEntry, DeliveryState, Status, Subaccount, User, WebhookDelivery
 from portal.models.audit import record
@@ -58,6 +59,7 @@ def index():
         "support/index.html",
         queues=recovery.queue_stats(),
         inbox=overview.inbox_totals(),
+        processes=restarts.read(current_app.instance_path),
         **context,
     )
 
@@ -222,6 +224,7 @@ def api_connections():
         filter={"status": flt.status or None, "q": flt.q or None},
         queues=recovery.queue_stats(),
         inbox=overview.inbox_totals(),
+        processes=restarts.read(current_app.instance_path),
         status_counts=overview.status_counts(),
         connections=[h.as_dict(now) for h in healths],
     )

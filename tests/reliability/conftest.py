@@ -6,15 +6,20 @@
 - ``procs``: RQ workers and gunicorn portals as subprocesses the test may kill;
 - ``secrets``: every secret the stack holds, for the leak checks;
 - ``private_live``: a whole private stack (own Redis, gunicorn portal, RQ
-  worker) with Ada's Calendly account connected through the sandbox.
+  worker) with Ada's Calendly account connected through the sandbox;
+- ``supervised_jobs``: ``make run``'s workers and scheduler (its process
+  table's rows) under its supervisor, on ``private_live``'s Redis, in place
+  of ``private_live``'s worker.
 """
 import logging
+import threading
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 
-from portal.devstack import RedisServer
+from portal.devstack import RedisServer, process_table
+from portal.supervisor import Supervisor
 from portal.models import CalendlyConnection, Status, Subaccount
 from sync.helpers import connect_via_sandbox
 
@@ -81,3 +86,21 @@ def private_live(app, app_ctx, stack, sandbox, people, own_redis, procs):
                message="the backfill to finish")
     return SimpleNamespace(portal=portal, worker=worker, ada=ada, sub=sub, cleaning=cleaning,
                            connection=CalendlyConnection.get_by_id(conn.id))
+
+
+JOB_ROWS = ("worker-1", "worker-2", "scheduler")
+
+
+@pytest.fixture
+def supervised_jobs(private_live, own_redis, procs, stack, tmp_path):
+    private_live.worker.stop()
+    rows = [row for row in process_table(portal_port=0, sandbox_port=0, workers=2) if row.name in JOB_ROWS]
+    env = procs.env(own_redis.url, CALBRIDGE_INBOX_SWEEP_AFTER_SECONDS=2)
+    supervisor = Supervisor(rows, env, str(tmp_path), stack["instance"]).start()
+    done = threading.Event()
+    watcher = threading.Thread(target=supervisor.run, args=(done.is_set,), daemon=True)
+    watcher.start()
+    yield supervisor
+    done.set()
+    watcher.join(10)
+    supervisor.stop(timeout=10)

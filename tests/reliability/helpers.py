@@ -15,7 +15,7 @@ import time
 import zlib
 from datetime import timedelta
 
-from portal.devstack import Service, free_port
+from portal.devstack import Service, free_port, gunicorn_argv
 from portal.extensions import db
 from portal.models import Appointment, CalendlyConnection, Outcome, SyncDecision, WebhookDelivery
 from portal.timeutil import to_iso, utcnow
@@ -90,8 +90,7 @@ class Processes:
         port = port or free_port()
         url = f"http://127.0.0.1:{port}"
         env = self.env(redis_url, CALBRIDGE_PORTAL_BASE_URL=url, **extra)
-        argv = [os.path.join(BIN, "gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
-                "--access-logfile", "-", "--graceful-timeout", "2", "wsgi:app"]
+        argv = gunicorn_argv("127.0.0.1", port, "--graceful-timeout", "2")
         service = Service(name, argv, env, self.log_dir, health_url=url + "/signin").start()
         service.port, service.url = port, url
         self.started.append(service)
