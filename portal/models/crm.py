@@ -67,10 +67,10 @@ class Appointment(BaseModel):
     calendar_name = CharField(default="")
     booked_at = DateTimeField(null=True)  # Calendly creation time (O3)
     cancelled_at = DateTimeField(null=True)
-    # Calendly's invitee no-show (invitee_no_show.created); cleared by .deleted. Issue 17.
-    no_show_at = DateTimeField(null=True)
     rescheduled_to = ForeignKeyField("self", null=True, backref="rescheduled_from", on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
+    # Calendly's invitee no-show (invitee_no_show.created); cleared by .deleted. Issue 17.
+    no_show_at = DateTimeField(null=True)
 
     class Meta:
         indexes = (
