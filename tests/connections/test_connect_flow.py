@@ -29,13 +29,6 @@ def select_url(conn):
 
 
 @pytest.fixture
-def ann(people, auth):
-    user = people.user("ann@acme.test")
-    auth.login("ann@acme.test")
-    return user
-
-
-@pytest.fixture
 def calendars(sandbox):
     """Ann's Calendly: a personal calendar, two shared ones, one switched off, one she does not host."""
     sandbox.create_user(CALENDLY)

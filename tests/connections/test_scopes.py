@@ -16,13 +16,6 @@ ALL_EVENTS = {"invitee.created", "invitee.canceled", "invitee_no_show.created", 
 
 
 @pytest.fixture
-def owner(people, auth):
-    user = people.user("scoped@acme.test")
-    auth.login("scoped@acme.test")
-    return user
-
-
-@pytest.fixture
 def intro(sandbox):
     sandbox.create_user(CALENDLY)
     return sandbox.create_event_type("Intro call", hosts=[CALENDLY])
@@ -59,7 +52,7 @@ def test_the_portal_asks_for_the_minimal_scopes_by_default():
 
 
 @pytest.mark.portal_config(CALENDLY_CLIENT_ID=SCOPED["client_id"], CALENDLY_CLIENT_SECRET=SCOPED["client_secret"])
-def test_a_scoped_calendly_app_connects_with_the_default_scopes(scoped_client, owner, intro, flow, client, sandbox):
+def test_a_scoped_calendly_app_connects_with_the_default_scopes(scoped_client, ann, intro, flow, client, sandbox):
     resp = connect_and_save(flow, client, intro)
     assert resp.status_code == 303
     page = client.get(INDEX).get_data(as_text=True)
@@ -72,7 +65,7 @@ def test_a_scoped_calendly_app_connects_with_the_default_scopes(scoped_client, o
 
 
 @pytest.mark.portal_config(CALENDLY_SCOPES=DEFAULT_SCOPES.replace(" scheduled_events:read", ""))
-def test_a_token_without_a_needed_scope_ends_in_reconnect_needed_naming_it(owner, intro, flow, client, sandbox):
+def test_a_token_without_a_needed_scope_ends_in_reconnect_needed_naming_it(ann, intro, flow, client, sandbox):
     resp = connect_and_save(flow, client, intro)
     assert resp.status_code == 303 and resp.headers["Location"].endswith(INDEX)
     page = client.get(INDEX).get_data(as_text=True)
@@ -86,7 +79,7 @@ def test_a_token_without_a_needed_scope_ends_in_reconnect_needed_naming_it(owner
 
 
 @pytest.mark.portal_config(CALENDLY_SCOPES="")
-def test_a_legacy_calendly_app_still_works(owner, intro, flow, client, sandbox):
+def test_a_legacy_calendly_app_still_works(ann, intro, flow, client, sandbox):
     """An app registered before scopes existed, asking for none: its tokens carry ``default`` (full access)."""
     resp = connect_and_save(flow, client, intro)
     assert resp.status_code == 303
