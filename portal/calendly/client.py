@@ -43,7 +43,7 @@ from portal.calendly.errors import (
     missing_scope_message,
     scope_named_in,
 )
-from portal.calendly.events import INVITEE_EVENTS
+from portal.sync.webhook_events import INVITEE_EVENTS
 from portal.models import CalendlyConnection, Status
 from portal.timeutil import to_iso, utcnow
 

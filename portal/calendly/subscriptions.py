@@ -21,7 +21,7 @@ from flask import current_app
 
 from portal.calendly.client import CalendlyClient
 from portal.calendly.errors import CalendlyError, NotFound, ReconnectNeeded
-from portal.calendly.events import EVENT_TYPE_EVENTS, INVITEE_EVENTS, NO_SHOW_EVENTS
+from portal.sync.webhook_events import EVENT_TYPE_EVENTS, INVITEE_EVENTS, NO_SHOW_EVENTS
 from portal.models import CalendlyConnection
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ part of ``Booking``, so they cannot be stored by mistake (E2).
 from dataclasses import dataclass
 from datetime import datetime
 
-from portal.calendly.events import INVITEE_EVENTS
+from portal.sync.webhook_events import INVITEE_EVENTS
 from portal.models import normalize_email
 from portal.timeutil import parse_iso
 

@@ -34,7 +34,7 @@ from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDeli
 from portal.queues import get_queue, get_redis
 from portal.extensions import db
 from portal.sync.apply import WEBHOOK, apply_booking, record_error, remembering_settings, write_transaction
-from portal.calendly.events import EVENT_TYPE_EVENTS, NO_SHOW_EVENTS
+from portal.sync.webhook_events import EVENT_TYPE_EVENTS, NO_SHOW_EVENTS
 from portal.sync.booking import BOOKING_EVENTS, BookingError, minimize, parse_delivery
 from portal.sync.event_types import follow_event_type
 from portal.sync.no_shows import apply_no_show, parse_no_show

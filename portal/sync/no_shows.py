@@ -10,7 +10,7 @@ Every change is explained in the support trace (S2).
 from dataclasses import dataclass
 from datetime import datetime
 
-from portal.calendly.events import NO_SHOW_CREATED, NO_SHOW_DELETED
+from portal.sync.webhook_events import NO_SHOW_CREATED, NO_SHOW_DELETED
 from portal.models import Appointment, Outcome
 from portal.sync import windows
 from portal.sync.apply import WEBHOOK, find_appointment, record_decision

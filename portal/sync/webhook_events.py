@@ -1,4 +1,4 @@
-"""The names of the webhook events the portal subscribes to (API-FACTS §7)."""
+"""The Calendly webhook events the portal subscribes to and applies (API-FACTS §7): names only, no I/O."""
 
 INVITEE_CREATED = "invitee.created"
 INVITEE_CANCELED = "invitee.canceled"
