@@ -76,6 +76,7 @@ def test_the_support_trace_explains_the_no_show(ada, client, people, auth):
     auth.login("support@calbridge.test")
     trace = page(client, f"/support/trace?q={appointment.invitee_uri}")
     assert "No-show: marked in Calendly" in trace and "the appointment shows No-show" in trace
+    assert "no-show (marked in Calendly" in trace
 
 
 def test_a_calendar_renamed_in_calendly_shows_its_new_name(ada, client):
