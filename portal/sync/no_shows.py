@@ -6,12 +6,17 @@ Both arrive through the same inbox and apply path as bookings; applying one
 twice changes nothing the second time. The backfill and the reconciliation
 read the invitee's ``no_show`` field too, so a lost delivery is made good.
 Every change is explained in the support trace (S2).
+
+Deliveries may be applied out of order (two workers, a retry): a no-show
+change older than one already received for the same invitee (by Calendly's
+``created_at`` on the envelope) is recorded but not applied.
 """
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from portal.sync.webhook_events import NO_SHOW_CREATED, NO_SHOW_DELETED
-from portal.models import Appointment, Outcome
+from portal.models import Appointment, DeliveryState, Outcome, WebhookDelivery
 from portal.sync import windows
 from portal.sync.apply import WEBHOOK, find_appointment, record_decision
 from portal.sync.booking import BookingError
@@ -30,6 +35,7 @@ class NoShowNotice:
     email: str
     marked: bool
     marked_at: datetime | None = None
+    changed_at: datetime | None = None  # the delivery's created_at: when Calendly made the change
 
 
 def notice_from_invitee(invitee, event=None, marked=None):
@@ -65,7 +71,35 @@ def parse_no_show(envelope):
     payload = envelope.get("payload")
     if not isinstance(payload, dict):
         raise BookingError("webhook body has no payload")
-    return notice_from_invitee(payload, marked=name == NO_SHOW_CREATED)
+    notice = notice_from_invitee(payload, marked=name == NO_SHOW_CREATED)
+    return NoShowNotice(**{**notice.__dict__, "changed_at": _envelope_time(envelope)})
+
+
+def _envelope_time(envelope):
+    try:
+        return parse_iso(envelope.get("created_at")) if envelope.get("created_at") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def superseded(notice, appointment):
+    """True when a later no-show change than ``notice`` was already received or applied for its invitee."""
+    if notice.changed_at is None:
+        return False
+    if not notice.marked and appointment.no_show_at and appointment.no_show_at > notice.changed_at:
+        return True
+    opposite = NO_SHOW_DELETED if notice.marked else NO_SHOW_CREATED
+    later = WebhookDelivery.select(WebhookDelivery.body).where(
+        (WebhookDelivery.invitee_uri == notice.invitee_uri) & (WebhookDelivery.event == opposite)
+        & WebhookDelivery.state.not_in((DeliveryState.REJECTED, DeliveryState.DUPLICATE)))
+    for row in later:
+        try:
+            at = _envelope_time(json.loads(row.body))
+        except (ValueError, AttributeError):
+            continue
+        if at is not None and at > notice.changed_at:
+            return True
+    return False
 
 
 def apply_no_show(connection, notice, via, delivery=None):
@@ -84,8 +118,12 @@ def apply_no_show(connection, notice, via, delivery=None):
             return None
         return record_decision(connection, notice, via, delivery, Outcome.UNCHANGED, None, RULE,
                                f"No-show: the invitee was {what} in Calendly; no appointment here for this booking")
+    if superseded(notice, appointment):
+        return record_decision(connection, notice, via, delivery, Outcome.UNCHANGED, None, RULE,
+                               f"No-show: the invitee was {what} in Calendly, but a later change was already "
+                               "received; this older one is not applied", appointment)
     if notice.marked:
-        at = notice.marked_at or utcnow()
+        at = notice.marked_at or notice.changed_at or utcnow()
         changed = Appointment.update(no_show_at=at).where(
             (Appointment.id == appointment.id) & Appointment.no_show_at.is_null()).execute()
         detail = f"No-show: marked in Calendly at {to_iso(at)}; the appointment shows No-show"

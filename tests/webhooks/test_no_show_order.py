@@ -1,0 +1,67 @@
+"""No-show deliveries applied out of order (two workers, a retry) end as Calendly left them (issue 17)."""
+from datetime import timedelta
+
+import pytest
+
+from portal.models import Appointment, Outcome, Subaccount, SyncDecision, WebhookDelivery
+from portal.sync import inbox
+from portal.timeutil import to_iso, utcnow
+from sync.helpers import booking, envelope, make_connection, post_delivery, select
+
+ET = "https://api.calendly.com/event_types/CLEANING"
+
+
+@pytest.fixture
+def conn(private_redis, app_ctx, people):
+    ada = people.user("ada@acme.test")
+    c = make_connection(ada, Subaccount.get(name="Acme Dental"), signing_key="per-connection-key")
+    select(c, ET, "Cleaning")
+    return c
+
+
+@pytest.fixture
+def booked(client, conn):
+    b = booking(ET)
+    post_delivery(client, conn, envelope(b))
+    inbox.apply_many([d.id for d in WebhookDelivery.select()])
+    return b
+
+
+def no_show(client, conn, b, event, seconds_ago):
+    body = envelope(b)
+    at = utcnow() - timedelta(seconds=seconds_ago)
+    body.update(event=event, created_at=to_iso(at))
+    body["payload"]["no_show"] = ({"uri": "https://api.calendly.com/invitee_no_shows/NS1", "created_at": to_iso(at)}
+                                  if event == "invitee_no_show.created" else None)
+    assert post_delivery(client, conn, body).status_code == 200
+    return WebhookDelivery.select().order_by(WebhookDelivery.id.desc()).first().id
+
+
+def appointment(b):
+    return Appointment.get(Appointment.invitee_uri == b.invitee_uri)
+
+
+def test_an_undo_applied_before_its_older_mark_leaves_no_no_show(client, conn, booked):
+    marked = no_show(client, conn, booked, "invitee_no_show.created", seconds_ago=20)
+    undone = no_show(client, conn, booked, "invitee_no_show.deleted", seconds_ago=10)
+    inbox.apply_many([undone])
+    inbox.apply_many([marked])
+    assert appointment(booked).no_show_at is None
+    last = SyncDecision.select().where(SyncDecision.invitee_uri == booked.invitee_uri).order_by(
+        SyncDecision.id.desc()).first()
+    assert last.outcome == Outcome.UNCHANGED and "a later change was already received" in last.detail
+
+
+def test_a_mark_applied_before_its_older_undo_stays(client, conn, booked):
+    undone = no_show(client, conn, booked, "invitee_no_show.deleted", seconds_ago=20)
+    marked = no_show(client, conn, booked, "invitee_no_show.created", seconds_ago=10)
+    inbox.apply_many([marked])
+    inbox.apply_many([undone])
+    assert appointment(booked).no_show_at is not None
+
+
+def test_in_order_a_mark_then_its_undo_clear_the_no_show(client, conn, booked):
+    inbox.apply_many([no_show(client, conn, booked, "invitee_no_show.created", seconds_ago=20)])
+    assert appointment(booked).no_show_at is not None
+    inbox.apply_many([no_show(client, conn, booked, "invitee_no_show.deleted", seconds_ago=10)])
+    assert appointment(booked).no_show_at is None
