@@ -15,7 +15,7 @@ from rq.registry import StartedJobRegistry
 
 from portal.extensions import db
 from portal.models import DeliveryState, WebhookDelivery
-from portal.sync import inbox
+from portal.pipeline import inbox
 
 from . import data
 

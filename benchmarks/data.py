@@ -30,7 +30,7 @@ from portal.models import (
     WebhookDelivery,
 )
 from portal.queues import get_redis
-from portal.sync import inbox
+from portal.pipeline import inbox
 from portal.timeutil import to_iso, utcnow
 
 API = "https://api.calendly.com"

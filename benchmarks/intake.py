@@ -14,7 +14,7 @@ import itertools
 from portal.extensions import db
 from portal.models import DeliveryState, WebhookDelivery
 from portal.queues import get_queue
-from portal.sync import inbox
+from portal.pipeline import inbox
 
 from . import data, loadgen, stats
 from .stack import WEB_THREADS, WEB_WORKERS

@@ -11,7 +11,7 @@ import time
 
 import requests
 
-from portal.calendars.keyset import encode_cursor
+from portal.keyset import encode_cursor
 from portal.extensions import db
 from portal.models import Appointment
 

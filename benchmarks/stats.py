@@ -1,22 +1,21 @@
 """Percentiles and latency summaries (pure functions, unit-tested)."""
 import math
+import statistics
 
 
 def percentile(values, p):
-    """The ``p``-th percentile (0-100) of ``values``, interpolated linearly between ranks.
+    """The ``p``-th percentile (whole numbers 0-100) of ``values``, interpolated linearly between ranks.
 
-    Same definition as ``numpy.percentile``'s default; ``None`` for no values.
+    ``statistics.quantiles``' inclusive method, the same definition as
+    ``numpy.percentile``'s default; ``None`` for no values.
     """
     if not values:
         return None
     if not 0 <= p <= 100:
         raise ValueError("p must be between 0 and 100")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * p / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    if low == high:
-        return float(ordered[low])
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    if p in (0, 100) or len(values) == 1:  # the ends, which ``quantiles`` does not return
+        return float(min(values) if p == 0 else max(values))
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
 
 
 def latency_summary(seconds):

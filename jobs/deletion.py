@@ -7,15 +7,15 @@
   reached during the Disconnect itself (queue ``default``, ``release-<id>``).
 """
 from jobs.context import job
-from portal.connections import disconnect
-from portal.sync import deletion
+from portal.calendly.release import release_at_calendly
+from portal.pipeline import purge
 
 
 @job
 def purge_calendar(task_id):
-    return deletion.run_purge(task_id)
+    return purge.run_purge(task_id)
 
 
 @job
 def release_connection(connection_id):
-    return disconnect.release_at_calendly(connection_id)
+    return release_at_calendly(connection_id)

@@ -37,14 +37,14 @@ def create_app(test_config=None):
     from portal.auth import bp as auth_bp
     from portal.main import bp as main_bp
 
-    from portal.calendars import bp as calendars_bp
+    from portal.appointments import bp as appointments_bp
     from portal.connections import bp as connections_bp
     from portal.contacts import bp as contacts_bp
     from portal.support import bp as support_bp
     from portal.webhooks import bp as webhooks_bp
 
     tenancy.init_app(app)
-    for bp in (auth_bp, main_bp, connections_bp, calendars_bp, contacts_bp, support_bp, webhooks_bp):
+    for bp in (auth_bp, main_bp, connections_bp, appointments_bp, contacts_bp, support_bp, webhooks_bp):
         app.register_blueprint(bp)
 
     from portal.cli import admin_cli

@@ -4,7 +4,7 @@ from cryptography.fernet import Fernet
 
 from portal import crypto
 from portal.models import CalendlyConnection, Subaccount
-from portal.sync import inbox
+from portal.pipeline import intake
 from sync.helpers import make_connection
 
 
@@ -41,11 +41,11 @@ def test_a_stored_signing_key_is_refused_after_a_key_change(app_ctx, people, oth
     conn = make_connection(people.user("ada@acme.test"), Subaccount.get(name="Acme Dental"),
                            signing_key="per-connection-key")
     assert CalendlyConnection.get_by_id(conn.id).signing_key == "per-connection-key"
-    assert inbox._CONNECTION_BY_TOKEN.first(token=conn.webhook_token)[2] == "per-connection-key"
+    assert intake._CONNECTION_BY_TOKEN.first(token=conn.webhook_token)[2] == "per-connection-key"
 
     crypto.configure(other_key)
 
     with pytest.raises(RuntimeError, match="cannot be decrypted"):
         CalendlyConnection.get_by_id(conn.id)
     with pytest.raises(RuntimeError, match="cannot be decrypted"):
-        inbox._CONNECTION_BY_TOKEN.first(token=conn.webhook_token)
+        intake._CONNECTION_BY_TOKEN.first(token=conn.webhook_token)

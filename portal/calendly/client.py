@@ -7,13 +7,14 @@
   spend the same one; after taking the lock the connection is read again
   from the database because another worker may have renewed it already, and
   the new pair is stored in one UPDATE;
-- on a 401 renews once and retries once;
+- on a 401 renews and retries (another worker's renewal adopted; at most
+  two of its own);
 - spends at most ``CALENDLY_TOKEN_REQUESTS_PER_MINUTE`` token requests per
   Calendly user and minute (Calendly allows 8; ``token_budget``);
 - waits out a short 429 (``X-RateLimit-Reset`` / ``Retry-After``), otherwise
   raises ``RateLimited``;
-- retries 5xx and network errors with exponential backoff, then raises
-  ``TransientError``;
+- retries 5xx and network errors with exponential backoff (urllib3's
+  ``Retry`` on the session's adapter), then raises ``TransientError``;
 - sets the connection's status when Calendly says the owner must act:
   **Reconnect needed** when the tokens are refused or lack a scope the call
   needs (403 ``Permission Denied`` naming it, API-FACTS §3), **Plan not supported**
@@ -27,6 +28,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import requests
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from flask import current_app
 from redis.exceptions import LockError, RedisError
 
@@ -43,6 +45,7 @@ from portal.calendly.errors import (
     missing_scope_message,
     scope_named_in,
 )
+from portal.calendly.transport import retrying
 from portal.sync.webhook_events import INVITEE_EVENTS
 from portal.models import CalendlyConnection, Status
 from portal.timeutil import to_iso, utcnow
@@ -82,9 +85,19 @@ class CalendlyClient:
         self.client_id = cfg.get("CALENDLY_CLIENT_ID")
         self.client_secret = cfg.get("CALENDLY_CLIENT_SECRET")
         self.sleep = sleep
-        self.http = requests.Session()
+        self.http = self._mount(requests.Session())
         self.http.headers["User-Agent"] = "Calbridge/1.0"
         self.http.headers["Accept"] = "application/json"
+
+    def _mount(self, session):
+        return retrying(session, attempts=self.max_attempts, backoff=self.backoff,
+                        sleep=lambda seconds: self.sleep(seconds))
+
+    def _oauth_session(self):
+        """Authlib's OAuth 2 client for the token endpoints, over the same retrying adapter."""
+        return self._mount(OAuth2Session(
+            self.client_id or "", self.client_secret or "", token_endpoint_auth_method="client_secret_basic",
+            revocation_endpoint_auth_method="client_secret_post"))
 
     @classmethod
     def for_token(cls, token, **kwargs):
@@ -190,15 +203,16 @@ class CalendlyClient:
     def revoke(self):
         """Revoke the connection's tokens at Calendly. Already-dead tokens are fine."""
         c = self.connection
-        for token in (c.refresh_token, c.access_token):
-            if not token:
-                continue
-            resp = self._send_with_retries(
-                "POST", self.auth_base + "/oauth/revoke",
-                data={"client_id": self.client_id, "client_secret": self.client_secret, "token": token},
-            )
-            if resp.status_code >= 500:
-                raise TransientError("Calendly could not revoke the token", status=resp.status_code)
+        with self._oauth_session() as oauth:
+            for token in (c.refresh_token, c.access_token):
+                if not token:
+                    continue
+                try:
+                    resp = oauth.revoke_token(self.auth_base + "/oauth/revoke", token=token, timeout=self.timeout)
+                except requests.RequestException as exc:
+                    raise TransientError(f"Calendly could not be reached ({exc.__class__.__name__})") from None
+                if resp.status_code >= 500:
+                    raise TransientError("Calendly could not revoke the token", status=resp.status_code)
 
     def ensure_fresh_token(self):
         """Renew the access token now if it expires within the margin."""
@@ -263,15 +277,21 @@ class CalendlyClient:
         if not refresh_token:
             self._mark(Status.RECONNECT_NEEDED, "No refresh token is stored for this connection.")
             raise ReconnectNeeded("No refresh token")
-        resp = self._send_with_retries(
-            "POST", self.auth_base + "/oauth/token",
-            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-            auth=(self.client_id or "", self.client_secret or ""),
-        )
-        body = _json(resp)
-        if resp.status_code == 200 and body.get("access_token"):
-            return body
-        error, description = error_from_body(resp.status_code, body)
+        answers = []
+        with self._oauth_session() as oauth:
+            oauth.register_compliance_hook("refresh_token_response", lambda resp: answers.append(resp) or resp)
+            try:
+                return dict(oauth.refresh_token(self.auth_base + "/oauth/token", refresh_token=refresh_token,
+                                                timeout=self.timeout))
+            except OAuthError as exc:
+                error, description = exc.error or "", exc.description or ""
+            except requests.HTTPError:  # a 5xx, or a body that is not JSON
+                error, description = "", ""
+            except (requests.RequestException, ValueError) as exc:
+                raise TransientError(f"Calendly could not be reached ({exc.__class__.__name__})") from None
+        resp = answers[-1]
+        if not error:
+            error, description = error_from_body(resp.status_code, _json(resp))
         if resp.status_code == 429:
             raise RateLimited("Calendly's token endpoint is rate limiting", retry_after=_retry_after(resp))
         if resp.status_code >= 500:
@@ -335,8 +355,8 @@ class CalendlyClient:
         rate_waits = 0
         while True:
             token = self.connection.access_token
-            resp = self._send_with_retries(method, url, params=params, json=json,
-                                           headers={"Authorization": f"Bearer {token}"})
+            resp = self._send(method, url, params=params, json=json,
+                              headers={"Authorization": f"Bearer {token}"})
             if (resp.status_code == 401 and self.connection.refresh_token
                     and renewals < MAX_OWN_RENEWALS and adoptions < self.max_attempts):
                 if self._refresh(force=True, rejected_access_token=token):
@@ -359,23 +379,15 @@ class CalendlyClient:
                 raise self._error(resp)
             return resp
 
-    def _send_with_retries(self, method, url, **kwargs):
-        """Send, retrying network errors and 5xx with exponential backoff; return the last response."""
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                resp = self.http.request(method, url, timeout=self.timeout, **kwargs)
-            except requests.RequestException as exc:
-                log.warning("Calendly %s %s: %s (attempt %d)", method, urlsplit(url).path,
-                            exc.__class__.__name__, attempt)
-                if attempt == self.max_attempts:
-                    raise TransientError(f"Calendly could not be reached ({exc.__class__.__name__})") from None
-            else:
-                log.debug("Calendly %s %s -> %s", method, urlsplit(url).path, resp.status_code)
-                if resp.status_code < 500 or attempt == self.max_attempts:
-                    return resp
-                log.warning("Calendly %s %s -> %s (attempt %d)", method, urlsplit(url).path,
-                            resp.status_code, attempt)
-            self.sleep(self.backoff * 2 ** (attempt - 1))
+    def _send(self, method, url, **kwargs):
+        """Send (the adapter retries 5xx and network errors with backoff); return the last response."""
+        try:
+            resp = self.http.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            log.warning("Calendly %s %s: %s", method, urlsplit(url).path, exc.__class__.__name__)
+            raise TransientError(f"Calendly could not be reached ({exc.__class__.__name__})") from None
+        log.debug("Calendly %s %s -> %s", method, urlsplit(url).path, resp.status_code)
+        return resp
 
     def _error(self, resp):
         title, message = error_from_body(resp.status_code, _json(resp))

@@ -7,7 +7,9 @@ whenever that config differs (tests build several apps in one process).
 """
 import threading
 
-from flask import current_app
+import requests
+from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+from flask import current_app, session
 
 from portal.extensions import oauth
 
@@ -54,3 +56,33 @@ def calendly_oauth():
 def redirect_uri():
     """Where Calendly sends the browser back: fixed, registered with the OAuth app."""
     return current_app.config["PORTAL_BASE_URL"].rstrip("/") + CALLBACK_PATH
+
+
+class CodeExchangeFailed(Exception):
+    """The authorization code could not be turned into a token; ``reason`` says which way.
+
+    ``state`` (the callback is not the one this browser started), ``refused``
+    (Calendly said no; ``error`` is its OAuth error code) or ``unreachable``.
+    """
+
+    def __init__(self, reason, error=None):
+        super().__init__(reason if error is None else f"{reason}: {error}")
+        self.reason = reason
+        self.error = error
+
+
+def exchange_code():
+    """The token for the authorization code in the current callback request (C1)."""
+    try:
+        return calendly_oauth().authorize_access_token()
+    except MismatchingStateError:
+        raise CodeExchangeFailed("state") from None
+    except OAuthError as exc:
+        raise CodeExchangeFailed("refused", exc.error) from None
+    except (requests.RequestException, ValueError) as exc:
+        raise CodeExchangeFailed("unreachable", exc.__class__.__name__) from None
+
+
+def forget_state(state):
+    """Drop the stored state of a flow Calendly ended without a code (denied or failed)."""
+    calendly_oauth().framework.clear_state_data(session, state)

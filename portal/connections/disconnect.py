@@ -4,7 +4,7 @@
 connection, turns it to Disconnected (webhook deliveries are then refused
 with 410, syncing stops), records the answers and starts the purges like
 an Edit does, then removes Calbridge's access at Calendly: the webhook
-subscription is deleted and the tokens revoked (``release_at_calendly``,
+subscription is deleted and the tokens revoked (``portal.calendly.release``,
 retried by ``jobs.deletion.release_connection`` when Calendly cannot be
 reached). The row stays as history; connecting the account again creates a
 new connection with a new backfill (W5).
@@ -14,8 +14,8 @@ import logging
 from redis.exceptions import RedisError
 from rq import Retry
 
-from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import CalendlyError, TransientError
+from portal.calendly.errors import TransientError
+from portal.calendly.release import release_at_calendly, release_tokens
 from portal.connections.removal import CHOICES, close_periods, events_phrase, start_purges, stay_verb
 from portal.models import CalendarSelection, CalendlyConnection, Status
 from portal.models.audit import record
@@ -37,7 +37,7 @@ def disconnect(connection, choice, actor):
     revoked and the row removed.
     """
     if connection.connected_at is None:
-        _release_tokens(connection)
+        release_tokens(connection)
         email = connection.calendly_email
         connection.delete_instance()
         record("connection.disconnect", actor=actor, subaccount=connection.subaccount_id, target=email,
@@ -72,51 +72,6 @@ def disconnect(connection, choice, actor):
                                     "it is retried in the background."))
     messages.extend(_disconnect_messages(start_purges(connection, removed, actor)))
     return messages
-
-
-def release_at_calendly(connection_id):
-    """C7/D3: delete the webhook subscription and revoke the tokens of a disconnected connection.
-
-    Raises ``TransientError`` when Calendly cannot be reached (the caller
-    retries); other refusals are logged, since nothing more can be done with
-    the token (an already revoked token cannot delete its subscription, and
-    Calendly stops delivering to an address that answers 410). Returns True
-    when the subscription is known to be gone.
-    """
-    connection = CalendlyConnection.get_or_none(CalendlyConnection.id == connection_id)
-    if connection is None or connection.status != Status.DISCONNECTED:
-        return False
-    if not (connection.access_token or connection.refresh_token):
-        return connection.webhook_state == "deleted"
-    client = CalendlyClient(connection)
-    deleted = not connection.webhook_subscription_uri
-    try:
-        if connection.webhook_subscription_uri:
-            try:
-                client.delete_webhook_subscription(connection.webhook_subscription_uri)
-                deleted = True
-            except TransientError:
-                raise
-            except CalendlyError as exc:
-                log.warning("connection %s: webhook subscription not deleted: %s", connection_id, exc)
-        client.revoke()
-    finally:
-        client.close()
-    fields = {"access_token": None, "refresh_token": None, "token_expires_at": None}
-    if deleted:
-        fields["webhook_state"] = "deleted"
-    CalendlyConnection.update(**fields).where(CalendlyConnection.id == connection_id).execute()
-    return deleted
-
-
-def _release_tokens(connection):
-    client = CalendlyClient(connection)
-    try:
-        client.revoke()
-    except CalendlyError as exc:
-        log.warning("could not revoke the tokens of connection %s: %s", connection.id, exc)
-    finally:
-        client.close()
 
 
 def _enqueue_release(connection_id):

@@ -12,10 +12,10 @@ from peewee import JOIN
 
 from portal.connections import bp, disconnect as disconnection, removal
 from portal.connections.service import SelectionProblem
-from portal.connections.views import _own_connection_or_404, _page, _selection_modal, _to_index
+from portal.connections.views import Modal, _own_connection_or_404, _selection_modal, _to_index, show
 from portal.extensions import htmx
-from portal.models import AuditEntry, Status, Task, User
-from portal.sync import deletion
+from portal.models import AuditEntry, Status, Task, TaskState, User
+from portal.pipeline import purge
 from portal.tenancy import admin_required, current_role, current_subaccount, get_scoped_or_404, subaccount_required
 
 ACTIVITY_PER_PAGE = 50
@@ -36,10 +36,6 @@ ACTIVITY_LABELS = {
 }
 
 
-def _modal(html, status=200):
-    return (html, status) if htmx else _page(html, status)
-
-
 def _live_connection_or_404(connection_id):
     connection = _own_connection_or_404(connection_id)
     if connection.status == Status.DISCONNECTED:
@@ -53,9 +49,9 @@ def _live_connection_or_404(connection_id):
 def edit(connection_id):
     connection = _live_connection_or_404(connection_id)
     if connection.connected_at is None:
-        return _modal(_selection_modal(connection))  # setup not finished: the first Save's modal
+        return show(_selection_modal(connection))  # setup not finished: the first Save's modal
     if request.method == "GET":
-        return _modal(_selection_modal(connection))
+        return show(_selection_modal(connection))
 
     options, notice = removal.edit_options(connection)
     chosen = request.form.getlist("event_type")
@@ -63,10 +59,10 @@ def edit(connection_id):
     try:
         plan = removal.plan_edit(connection, options, chosen)
     except SelectionProblem as exc:
-        return _modal(_selection_modal(connection, offered=options, chosen=chosen, error=exc.message,
+        return show(_selection_modal(connection, offered=options, chosen=chosen, error=exc.message,
                                        notice=notice), exc.status_code)
     if step == "back":
-        return _modal(_selection_modal(connection, offered=options, chosen=chosen, notice=notice))
+        return show(_selection_modal(connection, offered=options, chosen=chosen, notice=notice))
     if not plan.changed:
         flash("No changes: the same calendars are still imported.", "info")
         return _to_index()
@@ -75,7 +71,7 @@ def edit(connection_id):
     if plan.removed:
         answers, problem = removal.read_answers(request.form, plan.removed)
         if step != "confirm" or problem:
-            return _modal(_question(connection, plan.removed, chosen=[o.uri for o in options if o.uri in chosen],
+            return show(_question(connection, plan.removed, chosen=[o.uri for o in options if o.uri in chosen],
                                     answers=answers, error=problem if step == "confirm" else None,
                                     added=plan.added),
                           422 if step == "confirm" else 200)
@@ -87,8 +83,7 @@ def edit(connection_id):
 def _question(connection, selections, *, chosen=(), answers=None, error=None, added=(), disconnect=False):
     """The Keep / Delete question (D2), or for Disconnect the one question for every calendar (D3)."""
     action = "connections.disconnect" if disconnect else "connections.edit"
-    return render_template(
-        "connections/_removal_modal.html",
+    return Modal("connections/_removal_modal.html", dict(
         connection=connection,
         questions=removal.questions(connection, selections),
         chosen=list(chosen),
@@ -97,7 +92,7 @@ def _question(connection, selections, *, chosen=(), answers=None, error=None, ad
         error=error,
         disconnect=disconnect,
         action=url_for(action, connection_id=connection.id),
-    )
+    ))
 
 
 # ------------------------------------------------------------------ Disconnect (D3, C7)
@@ -107,10 +102,10 @@ def disconnect(connection_id):
     connection = _live_connection_or_404(connection_id)
     selections = list(connection.current_selections()) if connection.connected_at else []
     if request.method == "GET":
-        return _modal(_question(connection, selections, disconnect=True))
+        return show(_question(connection, selections, disconnect=True))
     answer = request.form.get("answer")
     if selections and answer not in removal.CHOICES:
-        return _modal(_question(connection, selections, disconnect=True, error=removal.ANSWER_MISSING.format(
+        return show(_question(connection, selections, disconnect=True, error=removal.ANSWER_MISSING.format(
             names="the events synced from Calendly")), 422)
     for category, text in disconnection.disconnect(connection, answer, current_user.id):
         flash(text, category)
@@ -120,7 +115,7 @@ def disconnect(connection_id):
 # ------------------------------------------------------------------ deletion progress (D5)
 def _task_or_404(task_id):
     """A purge of this subaccount that the user started, or any of them for an admin."""
-    extra = [Task.kind == deletion.PURGE_KIND]
+    extra = [Task.kind == purge.PURGE_KIND]
     if current_role() != "admin":
         extra.append(Task.requested_by == current_user.id)
     return get_scoped_or_404(Task, task_id, *extra)
@@ -132,7 +127,7 @@ def task(task_id):
     """The progress of one deletion; polled every second, 286 stops the polling once it ended."""
     row = _task_or_404(task_id)
     html = render_template("connections/_task.html", task=row)
-    if row.state in deletion.ACTIVE_TASK_STATES:
+    if row.state in purge.ACTIVE_TASK_STATES:
         return html
     return HTMXResponseStopPolling(html)
 
@@ -142,8 +137,8 @@ def task(task_id):
 def retry_task(task_id):
     """Queue a failed deletion again; it goes on from where it stopped."""
     row = _task_or_404(task_id)
-    if row.state == "failed":
-        deletion.enqueue_purge(row)
+    if row.state == TaskState.FAILED:
+        purge.enqueue_purge(row)
     html = render_template("connections/_task.html", task=Task.get_by_id(row.id))
     return html if htmx else _to_index()
 

@@ -24,8 +24,10 @@ from portal.connections.service import (
     SelectionProblem,
     offered_calendars,
 )
-from portal.models import CalendarSelection, Task
+from portal.models import CalendarSelection, Task, TaskState
 from portal.models.audit import record
+from portal.pipeline import purge
+from portal.pipeline.reconcile import RECONCILE_JOB, enqueue_once
 from portal.sync import deletion
 from portal.sync.apply import write_transaction
 from portal.sync.deletion import DELETE, KEEP
@@ -183,7 +185,7 @@ def start_purges(connection, removed, actor):
             count = deletion.count_for_calendar(connection.subaccount_id, selection.event_type_uri)
             results.append((selection, choice, count, None))
             continue
-        req = deletion.request_purge(connection.subaccount_id, selection.event_type_uri, selection.name,
+        req = purge.request_purge(connection.subaccount_id, selection.event_type_uri, selection.name,
                                      connection=connection, actor=actor)
         results.append((selection, choice, req.count, req))
     return results
@@ -230,8 +232,6 @@ def _members(n):
 
 def _catch_up(connection):
     """A reconciliation now, so a restored coverage (W4) does not wait for the next scheduled run."""
-    from portal.sync.reconcile import RECONCILE_JOB, enqueue_once
-
     try:
         enqueue_once(RECONCILE_JOB, connection.id)
     except RedisError as exc:
@@ -246,8 +246,8 @@ def visible_tasks(subaccount_id, user_id, is_admin):
     """Deletions under way, and those finished recently, that this user may follow (D5)."""
     since = utcnow() - timedelta(hours=RECENT_TASK_HOURS)
     query = Task.select().where(
-        (Task.subaccount == subaccount_id) & (Task.kind == deletion.PURGE_KIND)
-        & (Task.state.in_(deletion.ACTIVE_TASK_STATES + ("failed",)) | (Task.finished_at >= since))
+        (Task.subaccount == subaccount_id) & (Task.kind == purge.PURGE_KIND)
+        & (Task.state.in_(TaskState.ACTIVE + (TaskState.FAILED,)) | (Task.finished_at >= since))
     )
     if not is_admin:
         query = query.where(Task.requested_by == user_id)

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient, lock_key
 from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, user_message
+from portal.calendly.release import revoke_quietly
 from portal.calendly.plans import REQUIREMENT, plan_allowed, plan_refusal_message
 from portal.extensions import db
 from portal.models import CalendarSelection, CalendlyConnection, Status
 from portal.models.audit import record
+from portal.pipeline.reconcile import enqueue_backfill
 from portal.queues import get_redis
 from portal.timeutil import utcnow
 
@@ -122,7 +124,7 @@ def connect_from_oauth(user, subaccount, token):
         mine = check_one_account_per_subaccount(user, subaccount, me["uri"])
         check_account_not_taken(user, me["uri"])
     except Refused:
-        _revoke_quietly(client)
+        revoke_quietly(client)
         raise
     finally:
         client.close()
@@ -173,7 +175,7 @@ def _replace_tokens(connection, fresh, account):
             last_error=None if status != current.status else current.last_error, failure_count=0, **account,
         ).where(CalendlyConnection.id == connection.id).execute()
     if old.access_token or old.refresh_token:
-        _revoke_quietly(CalendlyClient(old))
+        revoke_quietly(CalendlyClient(old))
     return CalendlyConnection.get_by_id(connection.id)
 
 
@@ -182,13 +184,6 @@ def _resumed_status(connection):
     if connection.connected_at is None:
         return Status.PENDING
     return Status.CONNECTED if connection.backfilled_at else Status.IMPORTING
-
-
-def _revoke_quietly(client):
-    try:
-        client.revoke()
-    except CalendlyError as exc:
-        log.warning("could not revoke a Calendly token: %s", exc)
 
 
 # ------------------------------------------------------------------ calendars (C2)
@@ -256,7 +251,7 @@ def save_selection(connection, offered, chosen_uris, consent, actor):
     try:
         subscription = subscriptions.subscribe(client, connection, signing_key)
     except PlanNotSupported as exc:
-        _revoke_quietly(client)
+        revoke_quietly(client)
         subaccount, email = connection.subaccount, connection.calendly_email
         connection.delete_instance()
         record("calendly.refused", actor=actor, subaccount=subaccount, target=email, detail="C5 webhook plan gate")
@@ -300,8 +295,6 @@ def save_selection(connection, offered, chosen_uris, consent, actor):
 
 def _enqueue_backfill(connection):
     """W2: ``jobs.sync.backfill_connection`` on "bulk" as ``backfill-<id>``, with the sync's timeout and retries."""
-    from portal.sync.reconcile import enqueue_backfill
-
     enqueue_backfill(connection.id)
 
 

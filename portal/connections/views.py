@@ -5,15 +5,14 @@ one partial: an HTMX request gets the partial alone, a full page load gets
 the Connections page with that modal already open.
 """
 import logging
+from collections import namedtuple
 
-import requests
-from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_htmx.responses import HTMXResponseClientRedirect, HTMXResponseStopPolling
 from flask_login import current_user, login_required
 
 from portal.calendly.errors import CalendlyError, ReconnectNeeded, user_message
-from portal.calendly.oauth import CALLBACK_PATH, calendly_oauth, redirect_uri
+from portal.calendly.oauth import CALLBACK_PATH, CodeExchangeFailed, calendly_oauth, exchange_code, forget_state, redirect_uri
 from portal.calendly.plans import plan_label
 from portal.connections import bp
 from portal.connections import disconnect, removal, service
@@ -60,8 +59,7 @@ def index():
 @subaccount_required
 def add():
     """The provider chooser ("Add a calendar connection")."""
-    modal = render_template("connections/_providers_modal.html", mine=_mine())
-    return modal if htmx else _page(modal)
+    return show(Modal("connections/_providers_modal.html", {"mine": _mine()}))
 
 
 @bp.route("/preferences", methods=["GET", "POST"])
@@ -83,6 +81,17 @@ def preferences():
     return render_template("connections/preferences.html", is_admin=is_admin, subaccount=sub), code
 
 
+# A modal is a partial and what it shows: an HTMX request gets the partial alone, a
+# browser the Connections page, which includes the same partial.
+Modal = namedtuple("Modal", "template context")
+
+
+def show(modal, status=200):
+    if htmx:
+        return render_template(modal.template, **modal.context), status
+    return _page(modal, status)
+
+
 def _page(modal=None, status=200):
     sub = current_subaccount()
     mine = _mine()
@@ -95,12 +104,13 @@ def _page(modal=None, status=200):
             .where((CalendlyConnection.subaccount == sub) & (CalendlyConnection.user != current_user.id))
             .order_by(User.email)
         )
-    return render_template(
-        "connections/index.html", mine=mine, others=others, modal=modal,
-        tasks=removal.visible_tasks(sub.id, current_user.id, is_admin),
+    page = dict(
+        mine=mine, others=others, tasks=removal.visible_tasks(sub.id, current_user.id, is_admin),
         waiting=[removal.waiting_message(*w) for w in deletion.waiting_deletions(sub.id, current_user.id)],
         past=disconnect.past_connections(sub.id, current_user.id),
-    ), status
+        modal_template=modal.template if modal else None,
+    )
+    return render_template("connections/index.html", **{**page, **(modal.context if modal else {})}), status
 
 
 def _mine():
@@ -130,10 +140,9 @@ def calendly_callback():
     sub = current_subaccount()
     if sub is None:
         abort(404)
-    client = calendly_oauth()
     error = request.args.get("error")
     if error:
-        client.framework.clear_state_data(session, request.args.get("state"))
+        forget_state(request.args.get("state"))
         if error == "access_denied":
             flash(DENIED_MESSAGE, "warning")
         else:
@@ -141,18 +150,9 @@ def calendly_callback():
             flash(f"Calendly did not connect your account ({detail}). Please try again.", "error")
         return redirect(url_for("connections.index"))
     try:
-        token = client.authorize_access_token()
-    except MismatchingStateError:
-        flash(STATE_MESSAGE, "error")
-        return redirect(url_for("connections.index"))
-    except OAuthError as exc:
-        log.info("Calendly token exchange refused: %s", exc.error)
-        flash(CODE_MESSAGE if exc.error == "invalid_grant"
-              else f"Calendly refused the sign-in ({exc.error}). Please try connecting again.", "error")
-        return redirect(url_for("connections.index"))
-    except (requests.RequestException, ValueError) as exc:
-        log.warning("Calendly token exchange failed: %s", exc.__class__.__name__)
-        flash("Calendly could not be reached to finish the sign-in. Please try connecting again.", "error")
+        token = exchange_code()
+    except CodeExchangeFailed as exc:
+        flash(_exchange_message(exc), "error")
         return redirect(url_for("connections.index"))
 
     try:
@@ -164,6 +164,17 @@ def calendly_callback():
         return redirect(url_for("connections.index", select=connection.id))
     flash(f"Calendly reconnected ({connection.calendly_email}).", "success")
     return redirect(url_for("connections.index"))
+
+
+def _exchange_message(exc):
+    if exc.reason == "state":
+        return STATE_MESSAGE
+    if exc.reason == "refused":
+        log.info("Calendly token exchange refused: %s", exc.error)
+        return CODE_MESSAGE if exc.error == "invalid_grant" else (
+            f"Calendly refused the sign-in ({exc.error}). Please try connecting again.")
+    log.warning("Calendly token exchange failed: %s", exc.error)
+    return "Calendly could not be reached to finish the sign-in. Please try connecting again."
 
 
 @bp.record_once
@@ -178,8 +189,7 @@ def _register_callback(state):
 def select(connection_id):
     connection = _own_connection_or_404(connection_id)
     if request.method == "GET":
-        modal = _selection_modal(connection)
-        return modal if htmx else _page(modal)
+        return show(_selection_modal(connection))
     return _save_first_selection(connection)
 
 
@@ -206,8 +216,8 @@ def _save_first_selection(connection):
 
 
 def _selection_error(connection, message, offered, chosen_uris, consent, status):
-    modal = _selection_modal(connection, offered=offered, chosen=chosen_uris, consent=consent, error=message)
-    return (modal, status) if htmx else _page(modal, status)
+    return show(_selection_modal(connection, offered=offered, chosen=chosen_uris, consent=consent, error=message),
+                status)
 
 
 def _selection_modal(connection, *, offered=None, chosen=None, consent=None, error=None, notice=None):
@@ -226,8 +236,7 @@ def _selection_modal(connection, *, offered=None, chosen=None, consent=None, err
     if consent is None:
         consent = not setup
     endpoint = "connections.select" if setup else "connections.edit"
-    return render_template(
-        "connections/_selection_modal.html",
+    return Modal("connections/_selection_modal.html", dict(
         connection=connection,
         offered=offered,
         chosen=set(chosen),
@@ -236,7 +245,7 @@ def _selection_modal(connection, *, offered=None, chosen=None, consent=None, err
         notice=notice,
         action=url_for(endpoint, connection_id=connection.id),
         setup=setup,
-    )
+    ))
 
 
 def _to_index():

@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from portal.contacts.service import is_valid_email
+from portal.emails import is_valid_email
 
 
 class ContactForm(FlaskForm):

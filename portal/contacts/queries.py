@@ -1,8 +1,8 @@
 """Reading contacts: the searchable list and a contact's appointments (SPEC E2, O3)."""
 from peewee import JOIN, fn
 
-from portal.calendars.queries import with_people
-from portal.calendars.keyset import paginate
+from portal.appointment_listing import with_people
+from portal.keyset import paginate
 from portal.models import Appointment, AppointmentGuest, Contact, User
 
 PER_PAGE = 25

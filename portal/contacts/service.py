@@ -5,17 +5,10 @@ Matching by email and the assigned user (O3) are the sync's rules
 module only adds what a person typing a contact needs: validation and a
 refusal, rather than a silent merge, when the email is already taken.
 """
-import re
-
 from peewee import IntegrityError
 
 from portal.extensions import db
 from portal.models import Contact, normalize_email
-from portal.sync.apply import upsert_contact
-
-# Deliberately loose: a real address has one @ and a dot in its domain.
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
 
 class DuplicateEmail(Exception):
     """Another contact of the subaccount already has this email (E2)."""
@@ -23,10 +16,6 @@ class DuplicateEmail(Exception):
     def __init__(self, contact):
         super().__init__(f"A contact with the email {contact.email} already exists: {contact.display_name}.")
         self.contact = contact
-
-
-def is_valid_email(email):
-    return bool(EMAIL_RE.match((email or "").strip()))
 
 
 def find_by_email(subaccount, email):
@@ -46,8 +35,3 @@ def create_contact(subaccount, name, email):
                                   email_normalized=normalize_email(email))
     except IntegrityError:  # created concurrently since the check above
         raise DuplicateEmail(find_by_email(subaccount, email)) from None
-
-
-def find_or_create(subaccount, email, name=""):
-    """The subaccount's contact with this email, created if missing (E2, the sync's own rule)."""
-    return upsert_contact(subaccount.id, email, name)

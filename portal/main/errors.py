@@ -4,35 +4,10 @@ Registered on the ``main`` blueprint with ``app_errorhandler`` so they apply
 everywhere. Webhook and JSON callers get JSON; HTMX callers get a small
 alert fragment the page can show; browsers get a page that extends the layout.
 """
-from flask import current_app, jsonify, render_template, request
+from flask import current_app
 
-from portal.extensions import htmx
+from portal.error_responses import MESSAGES, error_response
 from portal.main import bp
-
-MESSAGES = {
-    404: "We couldn't find that page. It may have been removed, or it belongs to another subaccount.",
-    409: "This change can't be made.",
-    500: "Something went wrong on our side. Please try again in a moment.",
-}
-
-
-def wants_json():
-    """JSON for webhooks and API clients that ask for it (not for browsers)."""
-    if request.path.startswith("/webhooks/") or request.is_json:
-        return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
-
-
-def error_response(status, message=None):
-    """The response for ``status`` in the form the caller understands."""
-    message = message or MESSAGES[status]
-    if wants_json():
-        return jsonify(error=message, status=status), status
-    if htmx:
-        return render_template("_partials/_alert.html", message=message, category="error"), status, {
-            "HX-Retarget": "#htmx-alerts", "HX-Reswap": "innerHTML"}
-    return render_template(f"errors/{status}.html", message=message), status
 
 
 def _description(error):

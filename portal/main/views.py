@@ -3,7 +3,7 @@ from datetime import timedelta
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from portal.calendars.queries import IN_PROGRESS_LOOKBACK, with_people
+from portal.appointment_listing import IN_PROGRESS_LOOKBACK, with_people
 from portal.main import bp
 from portal.models import Appointment, CalendlyConnection, Contact, Source, Status
 from portal.tenancy import current_subaccount, subaccount_required, switch_to

@@ -16,6 +16,7 @@ from portal.models.sync import (
     SkipReason,
     SyncDecision,
     Task,
+    TaskState,
     WebhookDelivery,
 )
 from portal.models.tenancy import ROLES, Membership, Subaccount, User
@@ -45,5 +46,6 @@ __all__ = [m.__name__ for m in ALL_MODELS] + [
     "SkipReason",
     "Source",
     "Status",
+    "TaskState",
     "normalize_email",
 ]

@@ -1,4 +1,6 @@
 """A Calendly connection and the history of its calendar selection (SPEC C, W, S1)."""
+from enum import StrEnum
+
 from peewee import (
     BooleanField,
     CharField,
@@ -14,8 +16,8 @@ from portal.models.tenancy import Subaccount, User
 from portal.timeutil import utcnow
 
 
-class Status:
-    """The visible statuses of SPEC S1, plus ``pending`` before the first Save."""
+class Status(StrEnum):
+    """A connection's status: the visible statuses of SPEC S1, plus ``pending`` before the first Save."""
 
     PENDING = "pending"  # OAuth done, calendars not chosen yet
     IMPORTING = "importing"
@@ -25,17 +27,20 @@ class Status:
     ERROR = "error"
     DISCONNECTED = "disconnected"
 
-    LABELS = {
-        PENDING: "Setup not finished",
-        IMPORTING: "Importing",
-        CONNECTED: "Connected",
-        RECONNECT_NEEDED: "Reconnect needed",
-        PLAN_NOT_SUPPORTED: "Plan not supported",
-        ERROR: "Error",
-        DISCONNECTED: "Disconnected",
-    }
-    # Statuses in which bookings are applied.
-    SYNCING = (IMPORTING, CONNECTED, ERROR)
+
+
+# Set after the class: inside an enum's body they would become members.
+Status.LABELS = {
+    Status.PENDING: "Setup not finished",
+    Status.IMPORTING: "Importing",
+    Status.CONNECTED: "Connected",
+    Status.RECONNECT_NEEDED: "Reconnect needed",
+    Status.PLAN_NOT_SUPPORTED: "Plan not supported",
+    Status.ERROR: "Error",
+    Status.DISCONNECTED: "Disconnected",
+}
+# Statuses in which bookings are applied.
+Status.SYNCING = (Status.IMPORTING, Status.CONNECTED, Status.ERROR)
 
 
 class CalendlyConnection(BaseModel):

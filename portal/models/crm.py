@@ -1,4 +1,6 @@
 """Contacts and appointments: what a booking becomes (SPEC E, O)."""
+from enum import StrEnum
+
 from peewee import (
     CharField,
     DateTimeField,
@@ -37,12 +39,14 @@ class Contact(BaseModel):
         return self.name or self.email
 
 
-class Source:
+class Source(StrEnum):
+    """Where an appointment came from."""
+
     CALENDLY = "calendly"
     PORTAL = "portal"
 
 
-class AppointmentStatus:
+class AppointmentStatus(StrEnum):
     BOOKED = "booked"
     CANCELLED = "cancelled"
 

@@ -1,4 +1,6 @@
 """The webhook inbox, sync decisions (for the support trace) and background tasks."""
+from enum import StrEnum
+
 from peewee import (
     CharField,
     DateTimeField,
@@ -13,7 +15,9 @@ from portal.models.tenancy import Subaccount, User
 from portal.timeutil import utcnow
 
 
-class DeliveryState:
+class DeliveryState(StrEnum):
+    """Where a webhook delivery stands in the inbox."""
+
     RECEIVED = "received"  # stored, not yet handed to a worker
     QUEUED = "queued"  # enqueued in RQ
     APPLIED = "applied"  # decision taken (imported or skipped)
@@ -22,7 +26,8 @@ class DeliveryState:
     DUPLICATE = "duplicate"  # same body as an earlier delivery: acknowledged, not applied again
     SKIPPED = "skipped"  # verified, but an event the portal does not import
 
-    PENDING = (RECEIVED, QUEUED)
+
+DeliveryState.PENDING = (DeliveryState.RECEIVED, DeliveryState.QUEUED)  # after the class: not a member
 
 
 class WebhookDelivery(BaseModel):
@@ -49,14 +54,16 @@ class WebhookDelivery(BaseModel):
         )
 
 
-class Outcome:
+class Outcome(StrEnum):
+    """What a sync decision did with a booking."""
+
     IMPORTED = "imported"
     SKIPPED = "skipped"
     UPDATED = "updated"  # E4 cancellation or reschedule reflected
     UNCHANGED = "unchanged"  # E4 off: a cancellation noted, the appointment left as it was
 
 
-class SkipReason:
+class SkipReason(StrEnum):
     """The skip reasons the support console counts (SPEC S2)."""
 
     NOT_SELECTED = "calendar_not_selected"
@@ -88,6 +95,20 @@ class SyncDecision(BaseModel):
         indexes = ((("connection", "at"), False),)
 
 
+class TaskState(StrEnum):
+    """Where a background task (a calendar's deletion, D5) stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"  # D4: consent withdrawn meanwhile
+
+
+TaskState.ACTIVE = (TaskState.QUEUED, TaskState.RUNNING)  # after the class: not a member
+TaskState.ENDED = (TaskState.DONE, TaskState.STOPPED)
+
+
 class Task(BaseModel):
     """A user-visible background job and its progress (backfill, deletion)."""
 
@@ -97,7 +118,7 @@ class Task(BaseModel):
     description = CharField(default="")
     event_type_uri = CharField(null=True)  # the calendar a purge_calendar task deletes from (D5)
     rq_job_id = CharField(null=True)
-    state = CharField(default="queued")  # queued | running | done | failed | stopped (D4 consent withdrawn)
+    state = CharField(default=TaskState.QUEUED)  # a TaskState
     total = IntegerField(default=0)
     done = IntegerField(default=0)
     error = TextField(null=True)
@@ -108,5 +129,5 @@ class Task(BaseModel):
     @property
     def percent(self):
         if not self.total:
-            return 100 if self.state == "done" else 0
+            return 100 if self.state == TaskState.DONE else 0
         return min(100, int(self.done * 100 / self.total))

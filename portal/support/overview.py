@@ -15,6 +15,7 @@ from portal.models import (
     CalendlyConnection,
     DeliveryState,
     Outcome,
+    Status,
     Subaccount,
     SyncDecision,
     User,
@@ -136,7 +137,7 @@ class Health:
             "status_label": c.status_label,
             "last_error": self.last_error,
             "importing": {"done": c.backfill_done, "total": c.backfill_total}
-            if c.status == "importing" else None,
+            if c.status == Status.IMPORTING else None,
             "selected_calendars": [
                 {"name": s.name, "event_type_uri": s.event_type_uri, "shared": s.shared} for s in self.calendars
             ],

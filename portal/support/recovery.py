@@ -16,7 +16,7 @@ from rq.registry import FailedJobRegistry
 from portal.models import DeliveryState, WebhookDelivery
 from portal.queues import QUEUE_NAMES, get_queue, get_redis
 from portal.support.redaction import redact
-from portal.sync import inbox, reconcile
+from portal.pipeline import inbox, reconcile
 from portal.timeutil import parse_iso
 
 # Jobs whose first argument is a connection id, and the one whose first

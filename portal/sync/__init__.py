@@ -1,11 +1,12 @@
-"""The sync engine: which Calendly bookings are imported and what they become.
+"""The sync rules: which Calendly bookings are imported and what they become.
+
+Plain functions over models and values, settings passed in as arguments: no
+Flask, RQ, Redis or HTTP client here, and no blueprint (the orchestration that
+runs these rules is ``portal.pipeline``).
 
 - ``booking``: a Calendly invitee + scheduled event parsed into a ``Booking``;
-- ``windows``: the pure sync-window rules (SPEC W1-W5) and the status gate;
+- ``windows``: the sync-window rules (SPEC W1-W5) and the status gate;
 - ``ownership``: who owns an appointment (O1, O2) and a contact (O3);
-- ``apply``: the one idempotent write path (E1, E2, E4, W6) used by webhooks,
-  backfill and reconciliation;
-- ``inbox``: the durable webhook inbox (intake, enqueue, sweep);
-- ``backfill`` / ``reconcile``: the jobs that list bookings from Calendly (W2, E5, C5, C7);
-- ``deletion``: removing calendars and their appointments (D2-D5).
+- ``apply``: the one idempotent write path (E1, E2, E4, W6);
+- ``deletion``: removal answers, the D4 consensus and one purge batch (D2-D5).
 """

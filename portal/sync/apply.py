@@ -6,11 +6,9 @@ inserts when two workers apply the same booking at once; the loser adds its
 ``AppointmentSource`` to the winner's appointment. Every decision is recorded
 as a ``SyncDecision`` for the support trace (S2).
 """
-import contextvars
 from collections import namedtuple
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 
-from flask import current_app
 from peewee import SqliteDatabase
 
 from portal.extensions import db
@@ -49,22 +47,12 @@ def write_transaction():
     return db.atomic()
 
 
-# Within one batch of deliveries (``remembering_settings``) each connection's calendar
-# selections and each subaccount's E4 setting are read once, not once per booking.
-_remembered = contextvars.ContextVar("calbridge_apply_settings", default=None)
+# The backfill window when the caller names none (the default of ``BACKFILL_DAYS``, SPEC W2).
+DEFAULT_BACKFILL_DAYS = 180
 
 
-@contextmanager
-def remembering_settings():
-    token = _remembered.set({})
-    try:
-        yield
-    finally:
-        _remembered.reset(token)
-
-
-def _remember(key, read):
-    memo = _remembered.get()
+def _remember(memo, key, read):
+    """``read()``, once per ``key`` while the caller keeps the same ``memo`` dict (one batch)."""
     if memo is None:
         return read()
     if key not in memo:
@@ -84,18 +72,21 @@ def _reflects_cancellations(subaccount_id):
     return bool(Subaccount.select(Subaccount.reflect_cancellations).where(Subaccount.id == subaccount_id).scalar())
 
 
-def apply_booking(connection, booking, via, delivery=None):
-    """Import, skip or update ``booking`` as seen through ``connection``; returns ``Applied``."""
+def apply_booking(connection, booking, via, delivery=None, *, backfill_days=DEFAULT_BACKFILL_DAYS, memo=None):
+    """Import, skip or update ``booking`` as seen through ``connection``; returns ``Applied``.
+
+    ``backfill_days`` is the W2 window; ``memo``, a dict the caller keeps for
+    one batch, reads each connection's selections and each subaccount's E4
+    setting once per batch instead of once per booking.
+    """
     gate = windows.status_gate(connection.status)
     if gate is not None:
         return _record(connection, booking, via, delivery, Outcome.SKIPPED, gate.reason, gate.rule, gate.detail)
 
-    selections = _remember(("selections", connection.id), lambda: _selections(connection)).get(
+    selections = _remember(memo, ("selections", connection.id), lambda: _selections(connection)).get(
         booking.event_type_uri, [])
-    decision = windows.decide(
-        booking, selections, connection.connected_at, current_app.config.get("BACKFILL_DAYS", 180)
-    )
-    reflect = _remember(("reflect", connection.subaccount_id),
+    decision = windows.decide(booking, selections, connection.connected_at, backfill_days)
+    reflect = _remember(memo, ("reflect", connection.subaccount_id),
                         lambda: _reflects_cancellations(connection.subaccount_id))
     # Inside a caller's transaction (a batch of deliveries) the caller's savepoint undoes a failure.
     with nullcontext() if db.in_transaction() else write_transaction():

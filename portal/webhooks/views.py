@@ -1,14 +1,14 @@
 """``POST /webhooks/calendly/<webhook_token>``: Calendly's deliveries (SPEC C7, E5).
 
 Thin on purpose: read at most ``WEBHOOK_MAX_BODY_BYTES``, hand the raw bytes
-to ``portal.sync.inbox.receive`` (verify, store, enqueue) and answer. Calendly
+to ``portal.pipeline.intake.receive`` (verify, store, enqueue) and answer. Calendly
 retries anything but a 2xx for a day, so refusals are 4xx only for requests
 that are not genuine deliveries.
 """
 from flask import current_app, jsonify, request
 
 from portal.extensions import csrf
-from portal.sync import inbox
+from portal.pipeline import intake
 from portal.webhooks import bp
 
 
@@ -17,13 +17,13 @@ from portal.webhooks import bp
 def calendly(webhook_token):
     limit = current_app.config["WEBHOOK_MAX_BODY_BYTES"]
     if request.content_length is not None and request.content_length > limit:
-        reply = inbox.refuse_oversize(webhook_token, request.headers, request.content_length)
+        reply = intake.refuse_oversize(webhook_token, request.headers, request.content_length)
     else:
         body = request.stream.read(limit + 1)
         if len(body) > limit:
-            reply = inbox.refuse_oversize(webhook_token, request.headers, f"more than {limit}")
+            reply = intake.refuse_oversize(webhook_token, request.headers, f"more than {limit}")
         else:
-            reply = inbox.receive(webhook_token, request.headers, body)
+            reply = intake.receive(webhook_token, request.headers, body)
     status = "ok" if reply.ok else "refused"
     response = jsonify(status=status, message=reply.message)
     response.status_code = reply.status

@@ -8,6 +8,7 @@ from sync.helpers import make_connection, private_redis, select  # noqa: F401 (f
 
 from portal.models import Appointment, AuditEntry, Contact, Task
 from portal.queues import get_redis
+from portal.pipeline import purge
 from portal.sync import deletion
 from portal.timeutil import utcnow
 
@@ -42,7 +43,7 @@ def test_a_delete_answer_queues_one_purge_task_per_calendar(ann):
     user, sub, conn = ann
     appointments(sub, user, 3)
     deletion.close_selection(conn, CLEANING, deletion.DELETE)
-    req = deletion.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user)
+    req = purge.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user)
     assert (req.count, req.waiting) == (3, 0)
     task = req.task
     assert (task.kind, task.state, task.total, task.done, task.requested_by_id) == ("purge_calendar", "queued", 3, 0,
@@ -50,7 +51,7 @@ def test_a_delete_answer_queues_one_purge_task_per_calendar(ann):
     (job,) = bulk_jobs()
     assert (job.id, job.func_name, job.args) == (f"purge-{task.id}", "jobs.deletion.purge_calendar", (task.id,))
     # A second answer while it is queued reuses the task.
-    assert deletion.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user).task.id == task.id
+    assert purge.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user).task.id == task.id
     assert Task.select().count() == 1
 
 
@@ -58,7 +59,7 @@ def test_run_purge_deletes_in_batches_with_progress_and_audit(ann, monkeypatch):
     user, sub, conn = ann
     contact = appointments(sub, user, 5)
     deletion.close_selection(conn, CLEANING, deletion.DELETE)
-    task = deletion.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user).task
+    task = purge.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user).task
     seen = []
     original = deletion.purge_batch
 
@@ -68,21 +69,21 @@ def test_run_purge_deletes_in_batches_with_progress_and_audit(ann, monkeypatch):
         return n
 
     monkeypatch.setattr(deletion, "purge_batch", spy)
-    assert deletion.run_purge(task.id, batch_size=2) == 5
+    assert purge.run_purge(task.id, batch_size=2) == 5
     assert seen == [0, 2, 4, 5]  # progress stored after each batch
     task = Task.get_by_id(task.id)
     assert (task.state, task.done, task.percent) == ("done", 5, 100) and task.finished_at is not None
     assert Appointment.select().count() == 0 and Contact.get_by_id(contact.id).assigned_user_id is None
     entry = AuditEntry.get(AuditEntry.action == "calendar.purged")
     assert (entry.actor_id, entry.target, entry.count) == (user.id, "Cleaning", 5)
-    assert deletion.run_purge(task.id) == 0  # a finished task is not run again
+    assert purge.run_purge(task.id) == 0  # a finished task is not run again
 
 
 def test_reselecting_while_it_runs_stops_the_purge(ann, monkeypatch):
     user, sub, conn = ann
     appointments(sub, user, 6)
     deletion.close_selection(conn, CLEANING, deletion.DELETE)
-    task = deletion.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user).task
+    task = purge.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user).task
     original = deletion.purge_batch
 
     def reselect_after_first_batch(*args):
@@ -91,7 +92,7 @@ def test_reselecting_while_it_runs_stops_the_purge(ann, monkeypatch):
         return n
 
     monkeypatch.setattr(deletion, "purge_batch", reselect_after_first_batch)
-    assert deletion.run_purge(task.id, batch_size=2) == 2
+    assert purge.run_purge(task.id, batch_size=2) == 2
     task = Task.get_by_id(task.id)
     assert task.state == "stopped" and Appointment.select().count() == 4
     assert task.error == ("Stopped: Cleaning was selected again by a member who connected it, "
@@ -106,16 +107,16 @@ def test_a_failed_purge_says_so_and_can_be_retried(ann, monkeypatch):
     def broken(*args):
         raise RuntimeError("disk full")
 
-    task = deletion.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user).task
+    task = purge.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user).task
     monkeypatch.setattr(deletion, "purge_batch", broken)
     with pytest.raises(RuntimeError):
-        deletion.run_purge(task.id)
+        purge.run_purge(task.id)
     assert (Task.get_by_id(task.id).state, Task.get_by_id(task.id).error) == (
         "failed", "Deleting stopped on an error: disk full")
     monkeypatch.undo()
-    assert deletion.enqueue_purge(Task.get_by_id(task.id))
+    assert purge.enqueue_purge(Task.get_by_id(task.id))
     assert Task.get_by_id(task.id).state == "queued"
-    assert deletion.run_purge(task.id) == 2 and Task.get_by_id(task.id).state == "done"
+    assert purge.run_purge(task.id) == 2 and Task.get_by_id(task.id).state == "done"
 
 
 def test_a_queue_outage_marks_the_task_failed_with_a_message(ann, app):
@@ -123,7 +124,7 @@ def test_a_queue_outage_marks_the_task_failed_with_a_message(ann, app):
     appointments(sub, user, 1)
     deletion.close_selection(conn, CLEANING, deletion.DELETE)
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
-    task = deletion.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user).task
+    task = purge.request_purge(sub.id, CLEANING, "Cleaning", connection=conn, actor=user).task
     task = Task.get_by_id(task.id)
     assert task.state == "failed" and "could not be started" in task.error
     assert Appointment.select().count() == 1
@@ -140,5 +141,5 @@ def test_waiting_deletions_lists_shared_calendars_awaiting_other_members(app_ctx
     deletion.close_selection(conn_a, SHARED, deletion.DELETE)
     assert deletion.waiting_deletions(sub.id, ann.id) == [("Team intake", 4, 1)]
     assert deletion.waiting_deletions(sub.id, bob.id) == []
-    req = deletion.request_purge(sub.id, SHARED, "Team intake", connection=conn_a, actor=ann)
+    req = purge.request_purge(sub.id, SHARED, "Team intake", connection=conn_a, actor=ann)
     assert (req.count, req.task, req.waiting) == (4, None, 1) and not bulk_jobs()

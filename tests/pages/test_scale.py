@@ -53,7 +53,7 @@ def test_lists_and_dashboard_work_at_scale(client, signed_in, app_ctx):
     found = page(client, "/contacts/?q=person%2004999")
     assert found.count(">Person 04999") == 10 and 'rel="next"' not in found
     # A page deep in the list, reached by a cursor, starts right after it.
-    from portal.calendars.keyset import encode_cursor
+    from portal.keyset import encode_cursor
 
     booking = Appointment.get(Appointment.title == "Booking 1000")
     deep = page(client, f"/calendars/?when=all&after={encode_cursor(booking.start, booking.id)}")

@@ -17,7 +17,7 @@ import pytest
 from datetime import timedelta
 
 from portal.models import Appointment, DeliveryState, Subaccount, WebhookDelivery
-from portal.sync import inbox
+from portal.pipeline import batches
 from portal.timeutil import utcnow
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 
@@ -50,7 +50,7 @@ def deliver(client, conn, bodies):
     pending = WebhookDelivery.select().where(WebhookDelivery.state == DeliveryState.QUEUED).order_by(
         WebhookDelivery.id)
     for delivery in list(pending):
-        inbox.apply(delivery.id)
+        batches.apply(delivery.id)
 
 
 def outcome(invitee_uri):

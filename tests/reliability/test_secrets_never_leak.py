@@ -17,7 +17,7 @@ from rq import Queue
 
 from portal.models import Appointment, CalendlyConnection, Contact, Status
 from portal.queues import get_redis
-from portal.sync.reconcile import RECONCILE_JOB, enqueue_once
+from portal.pipeline.reconcile import RECONCILE_JOB, enqueue_once
 from portal.timeutil import utcnow
 
 from .helpers import Booker, authorize, job_arguments, leaks, redis_texts, tally, url_for_rule, wait_until

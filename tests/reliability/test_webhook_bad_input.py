@@ -12,7 +12,7 @@ import requests
 
 from portal.calendly import signatures
 from portal.models import Appointment, Contact, DeliveryState, Status, Subaccount, WebhookDelivery
-from portal.sync import inbox
+from portal.pipeline import batches
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 
 pytestmark = pytest.mark.reliability
@@ -48,7 +48,7 @@ def post_raw(client, token, raw, header):
 
 def apply_everything_accepted():
     for d in list(WebhookDelivery.select().where(WebhookDelivery.state.in_(DeliveryState.PENDING))):
-        inbox.apply(d.id)
+        batches.apply(d.id)
 
 
 def only_delivery():

@@ -13,7 +13,7 @@ from rq import Queue
 
 from portal.models import DeliveryState, Subaccount, WebhookDelivery
 from portal.queues import get_redis
-from portal.sync import inbox
+from portal.pipeline import inbox
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 
 from .helpers import delivery_states, job_arguments, leaks, redis_texts, tally, wait_until

@@ -340,6 +340,26 @@ def test_disabled_webhook_subscription_is_recreated_and_what_it_missed_imported(
     appointment_for(booked["invitee"])
 
 
+def test_a_failed_replacement_leaves_the_disabled_subscription_in_place(live):
+    """C7 safe replace: the new subscription is created before the old one is deleted."""
+    from portal.calendly import subscriptions
+    from portal.calendly.errors import PlanNotSupported
+
+    conn = connect(live, live.ada, "ada@cal.test", ["Cleaning"])
+    key = conn.signing_key
+    CalendlyConnection.update(signing_key="rotated-away").where(CalendlyConnection.id == conn.id).execute()
+    live.sandbox.book(live.cleaning["uri"], iso(soon()), "Grace", "grace@example.com")
+    wait_for(lambda: [s for s in live.sandbox.subscriptions() if s["state"] == "disabled"], timeout=15,
+             message="Calendly to disable the failing subscription")
+    CalendlyConnection.update(signing_key=key).where(CalendlyConnection.id == conn.id).execute()
+    live.sandbox.update_user(conn.calendly_user_uri, plan="basic", stage="free")  # Calendly refuses a new one
+    with pytest.raises(PlanNotSupported):
+        subscriptions.ensure_webhook(CalendlyConnection.get_by_id(conn.id))
+    kept = [s for s in live.sandbox.subscriptions() if not s["deleted"]]
+    assert [s["uri"] for s in kept] == [conn.webhook_subscription_uri] and kept[0]["state"] == "disabled"
+    assert CalendlyConnection.get_by_id(conn.id).webhook_subscription_uri == conn.webhook_subscription_uri
+
+
 def test_deleted_webhook_subscription_is_recreated(live):
     conn = connect(live, live.ada, "ada@cal.test", ["Cleaning"])
     old_uri = conn.webhook_subscription_uri

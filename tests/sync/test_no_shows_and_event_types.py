@@ -8,7 +8,7 @@ appointments; the reconciliation makes good what a lost delivery missed.
 import pytest
 
 from portal.models import Appointment, CalendarSelection, DeliveryState, Outcome, SyncDecision, WebhookDelivery
-from portal.sync import reconcile
+from portal.pipeline import reconcile
 
 from .calendly_2026 import ada, fresh, uuid_of  # noqa: F401 - the fixture
 from .helpers import wait_for
@@ -57,7 +57,7 @@ def test_a_no_show_delivered_twice_is_applied_once(ada):
         timeout=20, message="the no-show delivery to be applied")
     first = fresh(Appointment, appointment).no_show_at
 
-    from portal.sync.inbox import apply_many
+    from portal.pipeline.batches import apply_many
 
     WebhookDelivery.update(state=DeliveryState.QUEUED).where(WebhookDelivery.id == delivery.id).execute()
     apply_many([delivery.id])

@@ -12,7 +12,7 @@ import pytest
 from portal.calendly import subscriptions
 from portal.calendly.client import INVITEE_EVENTS, CalendlyClient
 from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDelivery
-from portal.sync import reconcile
+from portal.pipeline import reconcile
 
 from .calendly_2026 import ada, fresh, uuid_of  # noqa: F401 - the fixture
 from .helpers import wait_for

@@ -12,7 +12,7 @@ from rq.job import Job
 from jobs.sync import apply_delivery
 from portal.models import Appointment, DeliveryState, Subaccount, WebhookDelivery
 from portal.queues import get_redis
-from portal.sync import inbox
+from portal.pipeline import batches
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 
 ET = "https://api.calendly.com/event_types/CLEANING"
@@ -54,7 +54,7 @@ def test_one_job_applies_the_deliveries_queued_behind_it_once(client, conn):
 def test_a_batch_is_capped_and_the_rest_stays_queued(client, conn):
     ids = deliver(client, conn, 4)
     sync_queue().remove(f"delivery-{ids[0]}")
-    inbox.apply_batch(ids[0], limit=2)
+    batches.apply_batch(ids[0], limit=2)
     states = [WebhookDelivery.get_by_id(i).state for i in ids]
     assert states == [DeliveryState.APPLIED, DeliveryState.APPLIED, DeliveryState.QUEUED, DeliveryState.QUEUED]
     assert sync_queue().get_job_ids() == [f"delivery-{i}" for i in ids[2:]]
@@ -62,22 +62,22 @@ def test_a_batch_is_capped_and_the_rest_stays_queued(client, conn):
 
 def test_two_workers_never_claim_the_same_delivery(client, conn):
     ids = deliver(client, conn, 6)
-    first, second = inbox.claim_queued(4), inbox.claim_queued(4)
+    first, second = batches.claim_queued(4), batches.claim_queued(4)
     assert first == ids[:4] and second == ids[4:]
-    assert inbox.claim_queued(4) == []
+    assert batches.claim_queued(4) == []
 
 
 def test_a_failure_in_the_batch_is_left_to_the_sweep_and_the_rest_is_applied(client, conn, monkeypatch):
     ids = deliver(client, conn, 3)
     sync_queue().remove(f"delivery-{ids[0]}")
-    real = inbox.apply_booking
+    real = batches.apply_booking
 
     def flaky(connection, b, via, delivery=None):
         if b.email == "guest1@example.com":
             raise RuntimeError("database went away")
         return real(connection, b, via, delivery=delivery)
 
-    monkeypatch.setattr(inbox, "apply_booking", flaky)
+    monkeypatch.setattr(batches, "apply_booking", flaky)
     apply_delivery(ids[0])
     states = {i: WebhookDelivery.get_by_id(i) for i in ids}
     assert states[ids[0]].state == states[ids[2]].state == DeliveryState.APPLIED
@@ -101,16 +101,16 @@ class WorkerKilled(BaseException):
 
 def test_a_delivery_that_kills_the_worker_does_not_take_the_rest_of_its_batch_down_again(client, conn, monkeypatch):
     ids = deliver(client, conn, 3)
-    real = inbox.apply_booking
+    real = batches.apply_booking
 
     def deadly(connection, b, via, delivery=None):
         if b.email == "guest1@example.com":
             raise WorkerKilled()
         return real(connection, b, via, delivery=delivery)
 
-    monkeypatch.setattr(inbox, "apply_booking", deadly)
+    monkeypatch.setattr(batches, "apply_booking", deadly)
     with pytest.raises(WorkerKilled):
-        inbox.apply_many(ids)
+        batches.apply_many(ids)
     # The whole batch was lost with the worker, but each attempt was counted.
     assert [(d.state, d.attempts) for d in WebhookDelivery.select().order_by(WebhookDelivery.id)] == [
         (DeliveryState.QUEUED, 1)] * 3
@@ -119,7 +119,7 @@ def test_a_delivery_that_kills_the_worker_does_not_take_the_rest_of_its_batch_do
     # The sweep hands them over again: now each goes alone, and the deadly one no longer undoes the others.
     for retry in ([ids[2], ids[1]], [ids[0], ids[1]]):
         with pytest.raises(WorkerKilled):
-            inbox.apply_many(retry)
+            batches.apply_many(retry)
     states = {d.id: d.state for d in WebhookDelivery.select()}
     assert states == {ids[0]: DeliveryState.APPLIED, ids[1]: DeliveryState.QUEUED, ids[2]: DeliveryState.APPLIED}
     assert sorted(a.contact.email for a in Appointment.select()) == ["guest0@example.com", "guest2@example.com"]

@@ -16,7 +16,7 @@ from portal.models import (
     WebhookDelivery,
 )
 from portal.queues import get_redis
-from portal.sync import inbox
+from portal.pipeline import batches, inbox
 from portal.timeutil import utcnow
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 
@@ -200,7 +200,7 @@ def test_apply_of_a_stored_delivery_imports_once(client, conn):
 def test_apply_of_an_unreadable_booking_is_rejected_not_retried(conn):
     d = WebhookDelivery.create(connection=conn, body=json.dumps({"event": "invitee.created", "payload": {"uri": "x"}}),
                                event="invitee.created", state=DeliveryState.QUEUED)
-    inbox.apply(d.id)
+    batches.apply(d.id)
     d = WebhookDelivery.get_by_id(d.id)
     assert d.state == DeliveryState.REJECTED and d.error.startswith("not a booking Calbridge can read")
 
@@ -212,13 +212,13 @@ def test_apply_failure_marks_the_delivery_failed_and_raises_for_rq_retry(client,
     def boom(*a, **k):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(inbox, "apply_booking", boom)
+    monkeypatch.setattr(batches, "apply_booking", boom)
     with pytest.raises(RuntimeError):
-        inbox.apply(d.id)
+        batches.apply(d.id)
     d = WebhookDelivery.get_by_id(d.id)
     assert (d.state, d.error) == (DeliveryState.FAILED, "RuntimeError: database went away")
     monkeypatch.undo()
-    inbox.apply(d.id)
+    batches.apply(d.id)
     assert WebhookDelivery.get_by_id(d.id).state == DeliveryState.APPLIED
     assert Appointment.select().count() == 1
 

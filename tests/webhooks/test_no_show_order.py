@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 
 from portal.models import Appointment, Outcome, Subaccount, SyncDecision, WebhookDelivery
-from portal.sync import inbox
+from portal.pipeline import batches
 from portal.timeutil import to_iso, utcnow
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 
@@ -23,7 +23,7 @@ def conn(private_redis, app_ctx, people):
 def booked(client, conn):
     b = booking(ET)
     post_delivery(client, conn, envelope(b))
-    inbox.apply_many([d.id for d in WebhookDelivery.select()])
+    batches.apply_many([d.id for d in WebhookDelivery.select()])
     return b
 
 
@@ -44,8 +44,8 @@ def appointment(b):
 def test_an_undo_applied_before_its_older_mark_leaves_no_no_show(client, conn, booked):
     marked = no_show(client, conn, booked, "invitee_no_show.created", seconds_ago=20)
     undone = no_show(client, conn, booked, "invitee_no_show.deleted", seconds_ago=10)
-    inbox.apply_many([undone])
-    inbox.apply_many([marked])
+    batches.apply_many([undone])
+    batches.apply_many([marked])
     assert appointment(booked).no_show_at is None
     last = SyncDecision.select().where(SyncDecision.invitee_uri == booked.invitee_uri).order_by(
         SyncDecision.id.desc()).first()
@@ -55,13 +55,13 @@ def test_an_undo_applied_before_its_older_mark_leaves_no_no_show(client, conn, b
 def test_a_mark_applied_before_its_older_undo_stays(client, conn, booked):
     undone = no_show(client, conn, booked, "invitee_no_show.deleted", seconds_ago=20)
     marked = no_show(client, conn, booked, "invitee_no_show.created", seconds_ago=10)
-    inbox.apply_many([marked])
-    inbox.apply_many([undone])
+    batches.apply_many([marked])
+    batches.apply_many([undone])
     assert appointment(booked).no_show_at is not None
 
 
 def test_in_order_a_mark_then_its_undo_clear_the_no_show(client, conn, booked):
-    inbox.apply_many([no_show(client, conn, booked, "invitee_no_show.created", seconds_ago=20)])
+    batches.apply_many([no_show(client, conn, booked, "invitee_no_show.created", seconds_ago=20)])
     assert appointment(booked).no_show_at is not None
-    inbox.apply_many([no_show(client, conn, booked, "invitee_no_show.deleted", seconds_ago=10)])
+    batches.apply_many([no_show(client, conn, booked, "invitee_no_show.deleted", seconds_ago=10)])
     assert appointment(booked).no_show_at is None

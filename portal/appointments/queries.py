@@ -6,9 +6,8 @@ All queries are scoped to one subaccount (T2) and seek through the
 import hashlib
 from datetime import datetime, time, timedelta
 
-from peewee import JOIN
-
-from portal.calendars.keyset import paginate
+from portal.appointment_listing import IN_PROGRESS_LOOKBACK, with_people
+from portal.keyset import paginate
 from portal.models import (
     Appointment,
     AppointmentGuest,
@@ -23,20 +22,7 @@ from portal.models import (
 PER_PAGE = 25
 WHEN_FILTERS = {"upcoming": "Upcoming", "past": "Past", "all": "All"}
 PORTAL_CALENDAR = "portal"
-# "Upcoming" includes meetings in progress; the index range starts this far back.
-IN_PROGRESS_LOOKBACK = timedelta(days=1)
 WEEK_LIMIT = 1000
-
-
-def with_people():
-    """Appointments with their contact and owner in the same query (no N+1)."""
-    owner = User.alias("owner")
-    return (
-        Appointment.select(Appointment, Contact, owner)
-        .join(Contact, JOIN.LEFT_OUTER, on=(Appointment.contact == Contact.id), attr="contact")
-        .switch(Appointment)
-        .join(owner, JOIN.LEFT_OUTER, on=(Appointment.owner == owner.id), attr="owner")
-    )
 
 
 def calendar_options(subaccount):

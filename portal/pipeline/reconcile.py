@@ -19,17 +19,17 @@ from datetime import timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 from rq import Retry
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import CalendlyError, NotFound, PlanNotSupported, ReconnectNeeded, TransientError
+from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, TransientError
 from portal.calendly.plans import plan_allowed, plan_refusal_message
 from portal.models import CalendlyConnection, Status
 from portal.queues import get_queue, get_redis
+from portal.pipeline.backfill import apply_events, selected_event_types
 from portal.sync.apply import RECONCILE
-from portal.sync.backfill import apply_events, selected_event_types
 from portal.sync.event_types import follow_event_type
 from portal.timeutil import utcnow
 
@@ -161,20 +161,31 @@ JOBS = {
 
 
 def enqueue_once(func, connection_id):
-    """Enqueue ``func(connection_id)`` as ``<kind>-<id>`` unless that job is queued or running; True if enqueued."""
+    """Enqueue ``func(connection_id)`` as ``<kind>-<id>`` unless that job is queued or running; True if enqueued.
+
+    RQ's unique job id makes the enqueue atomic (two callers never both win);
+    a finished or failed job keeps its id in Redis for its TTL, so only that one is removed first.
+    """
     queue_name, kind, options = JOBS[func]
     job_id = f"{kind}-{connection_id}"
-    try:
-        if Job.fetch(job_id, connection=get_redis()).get_status() in ACTIVE_JOB_STATES:
-            return False
-    except NoSuchJobError:
-        pass
     options = dict(options)
     if "retry" in options:
         max_, intervals = options.pop("retry")
         options["retry"] = Retry(max=max_, interval=intervals)
-    get_queue(queue_name).enqueue(func, connection_id, job_id=job_id, **options)
-    return True
+    queue = get_queue(queue_name)
+    for _ in range(2):
+        try:
+            queue.enqueue(func, connection_id, job_id=job_id, unique=True, **options)
+            return True
+        except DuplicateJobError:
+            try:
+                held = Job.fetch(job_id, connection=get_redis())
+            except NoSuchJobError:
+                continue
+            if held.get_status() in ACTIVE_JOB_STATES:
+                return False
+            held.delete()
+    return False
 
 
 def enqueue_backfill(connection_id):

@@ -1,9 +1,9 @@
-"""Peewee queries compiled to SQL once, then run many times with new values.
+"""A cache of compiled SQL statements: Peewee queries built to SQL once, then run many times with new values.
 
 Peewee builds a query's SQL text anew on every execution, and for the few
 statements the sync runs hundreds of times a second (the webhook intake and
 the apply path) that building costs more than the database's own work: about
-100 µs a statement against a few µs for SQLite to run it. A ``Compiled``
+100 µs a statement against a few µs for SQLite to run it. A ``CachedStatement``
 query is still written with Peewee (so it follows the models and the
 dialect), built once per database class with marker values in place of the
 parameters; each call then only binds the new values.
@@ -33,8 +33,8 @@ class _StrMarker(str):
         return marker
 
 
-class Compiled:
-    """``Compiled(lambda token: Query...)``: call ``rows``, ``first``, ``execute`` or ``insert`` with the values."""
+class CachedStatement:
+    """``CachedStatement(lambda token: Query...)``: call ``rows``, ``first``, ``execute`` or ``insert`` with the values."""
 
     def __init__(self, build, ints=()):
         """``build`` takes the parameters by name; those named in ``ints`` are integers (ids)."""

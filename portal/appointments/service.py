@@ -4,9 +4,9 @@ Calendly appointments are read-only (E3): every change is refused with
 ``ManagedInCalendly``. Portal appointments never reach Calendly (E6): nothing
 here talks to it.
 """
-from portal.contacts.service import find_or_create
 from portal.extensions import db
 from portal.models import Appointment, Source
+from portal.sync.apply import upsert_contact
 from portal.sync.ownership import refresh_assigned_user
 from portal.timeutil import utcnow
 
@@ -31,7 +31,7 @@ def _apply(appointment, subaccount, data):
     appointment.end = data["end"]
     appointment.notes = (data.get("notes") or "").strip()
     email = (data.get("contact_email") or "").strip()
-    appointment.contact = find_or_create(subaccount, email, data.get("contact_name") or "") if email else None
+    appointment.contact = upsert_contact(subaccount.id, email, data.get("contact_name") or "") if email else None
 
 
 def create_appointment(subaccount, user, data):

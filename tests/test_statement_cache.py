@@ -1,31 +1,31 @@
-"""``portal.compiled``: Peewee queries built once, run with new values; and the pooled database URL."""
+"""``portal.statement_cache``: Peewee queries built once, run with new values; and the pooled database URL."""
 from datetime import datetime, timedelta
 
 import pytest
 from playhouse.db_url import connect
 from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase, PooledSqliteDatabase
 
-from portal.compiled import Compiled
+from portal.statement_cache import CachedStatement
 from portal.database import pooled_url
 from portal.extensions import db
 from portal.models import CalendlyConnection, Contact, Subaccount
-from portal.sync import inbox
+from portal.pipeline import intake
 from sync.helpers import make_connection
 
 AT = datetime(2026, 3, 4, 5, 6, 7, 891011)  # microseconds, so a lost fraction shows
 
 # Built once per database class, like the intake's statements: later tests reuse what the first compiled.
-CONTACTS_OF = Compiled(lambda subaccount: (
+CONTACTS_OF = CachedStatement(lambda subaccount: (
     Contact.select(Contact.id, Contact.email, Contact.assigned_user, Contact.created_at)
     .where(Contact.subaccount == subaccount).order_by(Contact.id)), ints=("subaccount",))
-CONTACT_BY_EMAIL = Compiled(lambda subaccount, email: (
+CONTACT_BY_EMAIL = CachedStatement(lambda subaccount, email: (
     Contact.select(Contact.id, Contact.name)
     .where((Contact.subaccount == subaccount) & (Contact.email_normalized == email)).limit(1)),
     ints=("subaccount",))
-ADD_CONTACT = Compiled(lambda subaccount, email, normalized, created_at: (  # name, assigned_user: defaults
+ADD_CONTACT = CachedStatement(lambda subaccount, email, normalized, created_at: (  # name, assigned_user: defaults
     Contact.insert(subaccount=subaccount, email=email, email_normalized=normalized, created_at=created_at)),
     ints=("subaccount",))
-NAME_UNNAMED = Compiled(lambda name, subaccount: (
+NAME_UNNAMED = CachedStatement(lambda name, subaccount: (
     Contact.update(name=name).where((Contact.subaccount == subaccount) & (Contact.name == ""))),
     ints=("subaccount",))
 
@@ -81,14 +81,14 @@ def test_the_intake_lookup_reads_the_connection_as_peewee_does(app_ctx, people):
                            last_webhook_at=AT)
     make_connection(people.user("bob@acme.test"), Subaccount.get(name="Acme Dental"), signing_key="bobs-key")
 
-    found = inbox._CONNECTION_BY_TOKEN.first(token=conn.webhook_token)
+    found = intake._CONNECTION_BY_TOKEN.first(token=conn.webhook_token)
 
     assert found == (conn.id, conn.status, "per-connection-key", AT)
     assert found == (
         CalendlyConnection.select(CalendlyConnection.id, CalendlyConnection.status, CalendlyConnection.signing_key,
                                   CalendlyConnection.last_webhook_at)
         .where(CalendlyConnection.webhook_token == conn.webhook_token).tuples().get())
-    assert inbox._CONNECTION_BY_TOKEN.first(token="no-such-token") is None
+    assert intake._CONNECTION_BY_TOKEN.first(token="no-such-token") is None
 
 
 # ---------------------------------------------------------------- insert, update
@@ -110,7 +110,7 @@ def test_insert_stores_the_row_peewee_reads_back_and_returns_its_id(app_ctx, peo
 def test_an_insert_leaving_a_callable_default_to_peewee_is_refused_at_first_use(app_ctx, people):
     """Peewee would call ``utcnow`` once, at compile time, and every row would get that time."""
     acme = people.subaccount()
-    frozen = Compiled(lambda subaccount, email: (
+    frozen = CachedStatement(lambda subaccount, email: (
         Contact.insert(subaccount=subaccount, email=email, email_normalized=email)), ints=("subaccount",))
 
     with pytest.raises(ValueError, match="created_at"):
@@ -134,12 +134,12 @@ def test_execute_returns_the_number_of_rows_changed(app_ctx, people):
 
 def test_a_parameter_peewee_would_convert_is_refused(app_ctx):
     """Values are bound as given, so a parameter whose field changes it (encryption, LIKE patterns) cannot compile."""
-    by_signing_key = Compiled(lambda key: (
+    by_signing_key = CachedStatement(lambda key: (
         CalendlyConnection.select(CalendlyConnection.id).where(CalendlyConnection.signing_key == key)))
     with pytest.raises(ValueError):
         by_signing_key.rows(key="per-connection-key")
 
-    by_pattern = Compiled(lambda text: Contact.select(Contact.id).where(Contact.email.contains(text)))
+    by_pattern = CachedStatement(lambda text: Contact.select(Contact.id).where(Contact.email.contains(text)))
     with pytest.raises(ValueError):
         by_pattern.rows(text="example")
 
@@ -152,7 +152,7 @@ def test_a_parameter_peewee_would_convert_is_refused(app_ctx):
 def test_a_parameter_changed_in_the_build_is_refused(app_ctx, build):
     """Only Peewee's own handling may touch a parameter: anything the build does to it would be lost."""
     with pytest.raises(ValueError):
-        Compiled(build).rows(email="  Bea@Example.test ")
+        CachedStatement(build).rows(email="  Bea@Example.test ")
 
 
 # ---------------------------------------------------------------- the pool

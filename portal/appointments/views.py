@@ -20,10 +20,10 @@ from flask_htmx import make_response
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from portal.calendars import bp, queries, service
-from portal.calendars.forms import AppointmentForm
+from portal.appointments import bp, queries, service
+from portal.appointments.forms import AppointmentForm
 from portal.extensions import htmx
-from portal.main.errors import error_response, wants_json
+from portal.error_responses import error_response, wants_json
 from portal.models import Appointment
 from portal.tenancy import current_subaccount, get_scoped_or_404, subaccount_required
 from portal.timeutil import utcnow
@@ -51,10 +51,10 @@ def index():
     context = {"page": page, "version": version, "args": args, "after": after, "before": before,
                "paged": bool(after or before), "has_any": has_any}
     if htmx:
-        return render_template("calendars/_appointments.html", **context)
+        return render_template("appointments/_appointments.html", **context)
     calendars = queries.calendar_options(sub)
     calendar_names = dict(calendars)
-    return render_template("calendars/index.html", calendars=calendars,
+    return render_template("appointments/index.html", calendars=calendars,
                            calendar_label=calendar_names.get(args["calendar"]), **context)
 
 
@@ -76,7 +76,7 @@ def week():
     monday = queries.week_start(asked or today)
     days, truncated = queries.week(current_subaccount(), monday)
     return render_template(
-        "calendars/week.html", days=days, today=today, monday=monday, truncated=truncated,
+        "appointments/week.html", days=days, today=today, monday=monday, truncated=truncated,
         prev_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
         this_week=queries.week_start(today),
     )
@@ -94,7 +94,7 @@ def _refuse_managed_in_calendly(appointment):
 
 def _detail_response(appointment, status=200):
     return render_template(
-        "calendars/appointment.html", a=appointment,
+        "appointments/appointment.html", a=appointment,
         guests=queries.guests(appointment), sources=queries.sources(appointment),
         rescheduled_from=queries.rescheduled_from(appointment),
     ), status
@@ -137,12 +137,12 @@ def _update(appointment):
     if not form.validate():
         if wants_json():
             return {"errors": form.errors}, 422
-        return render_template("calendars/form.html", form=form, a=appointment), 422
+        return render_template("appointments/form.html", form=form, a=appointment), 422
     service.update_appointment(appointment, form.data)
     if wants_json():
         return {"id": appointment.id, "title": appointment.title}, 200
     flash("Appointment updated.", "success")
-    target = url_for("calendars.appointment", appointment_id=appointment.id)
+    target = url_for("appointments.appointment", appointment_id=appointment.id)
     if htmx:
         return make_response("", 200, redirect=target)
     return redirect(target, 303)
@@ -153,7 +153,7 @@ def _delete(appointment):
     if wants_json():
         return "", 204
     flash(f"Appointment “{appointment.title}” deleted.", "success")
-    target = url_for("calendars.index")
+    target = url_for("appointments.index")
     if htmx:
         return make_response("", 200, redirect=target)
     return redirect(target, 303)
@@ -183,7 +183,7 @@ def _portal_appointment(appointment_id):
         return a, None
     if request.method == "GET":
         flash(service.MANAGED_IN_CALENDLY, "info")
-        return a, redirect(url_for("calendars.appointment", appointment_id=a.id))
+        return a, redirect(url_for("appointments.appointment", appointment_id=a.id))
     return a, _refuse_managed_in_calendly(a)
 
 
@@ -194,7 +194,7 @@ def edit(appointment_id):
     if refusal:
         return refusal
     if request.method == "GET":
-        return render_template("calendars/form.html", form=_form_from_appointment(a), a=a)
+        return render_template("appointments/form.html", form=_form_from_appointment(a), a=a)
     return _update(a)
 
 
@@ -206,7 +206,7 @@ def delete(appointment_id):
     if refusal:
         return refusal
     if request.method == "GET":
-        template = "calendars/_confirm_delete.html" if htmx else "calendars/confirm_delete.html"
+        template = "appointments/_confirm_delete.html" if htmx else "appointments/confirm_delete.html"
         return render_template(template, a=a)
     return _delete(a)
 
@@ -221,9 +221,9 @@ def new():
         form = AppointmentForm(data={"start": start, "end": start + timedelta(minutes=30),
                                      "contact_email": request.args.get("contact_email", ""),
                                      "contact_name": request.args.get("contact_name", "")})
-        return render_template("calendars/form.html", form=form, a=None)
+        return render_template("appointments/form.html", form=form, a=None)
     if not form.validate():
-        return render_template("calendars/form.html", form=form, a=None), 422
+        return render_template("appointments/form.html", form=form, a=None), 422
     a = service.create_appointment(current_subaccount(), current_user._get_current_object(), form.data)
     flash("Appointment created. It stays in the portal and is not sent to Calendly.", "success")
-    return redirect(url_for("calendars.appointment", appointment_id=a.id), 303)
+    return redirect(url_for("appointments.appointment", appointment_id=a.id), 303)

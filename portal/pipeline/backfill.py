@@ -41,7 +41,7 @@ def apply_events(connection, client, events, via, progress=None):
     The connection row is read again before each event so a disconnect or a
     status set by the client stops the run.
     """
-    applied = 0
+    applied, backfill_days = 0, current_app.config.get("BACKFILL_DAYS", 180)
     for index, event in enumerate(events, start=1):
         current = CalendlyConnection.get_or_none(CalendlyConnection.id == connection.id)
         if current is None or not current.is_syncing:
@@ -53,7 +53,7 @@ def apply_events(connection, client, events, via, progress=None):
                 log.warning("connection %s: skipped an unreadable invitee of %s: %s", connection.id,
                             event.get("uri"), exc)
                 continue
-            result = apply_booking(current, booking, via)
+            result = apply_booking(current, booking, via, backfill_days=backfill_days)
             _follow_no_show(current, invitee, event, result.appointment, via)
             applied += 1
         if progress is not None:

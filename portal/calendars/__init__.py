@@ -1,6 +1,0 @@
-"""Appointments: the list, the week view and the detail page (SPEC E1, E3)."""
-from flask import Blueprint
-
-bp = Blueprint("calendars", __name__, url_prefix="/calendars")
-
-from portal.calendars import views  # noqa: E402,F401
