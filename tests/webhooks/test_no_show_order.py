@@ -3,20 +3,12 @@ from datetime import timedelta
 
 import pytest
 
-from portal.models import Appointment, Outcome, Subaccount, SyncDecision, WebhookDelivery
+from portal.models import Appointment, Outcome, SyncDecision, WebhookDelivery
 from portal.pipeline import batches
 from portal.timeutil import to_iso, utcnow
-from sync.helpers import booking, envelope, make_connection, post_delivery, select
+from sync.helpers import booking, envelope, post_delivery
 
-ET = "https://api.calendly.com/event_types/CLEANING"
-
-
-@pytest.fixture
-def conn(private_redis, app_ctx, people):
-    ada = people.user("ada@acme.test")
-    c = make_connection(ada, Subaccount.get(name="Acme Dental"), signing_key="per-connection-key")
-    select(c, ET, "Cleaning")
-    return c
+from .test_intake import ET, conn  # noqa: F401 - the fixture: Ada's connection with Cleaning selected
 
 
 @pytest.fixture
