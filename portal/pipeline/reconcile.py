@@ -24,7 +24,7 @@ from rq.job import Job, JobStatus
 
 from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, TransientError
+from portal.calendly.errors import CalendlyError, NotFound, PlanNotSupported, ReconnectNeeded, TransientError
 from portal.calendly.plans import plan_allowed, plan_refusal_message
 from portal.models import CalendlyConnection, Status
 from portal.queues import get_queue, get_redis
