@@ -5,13 +5,15 @@ clears when undone, through the webhook inbox; a calendar renamed in Calendly
 shows its new name, one deleted shows "deleted in Calendly" and keeps its
 appointments; the reconciliation makes good what a lost delivery missed.
 """
+from datetime import timedelta
+
 import pytest
 
 from portal.models import Appointment, CalendarSelection, DeliveryState, Outcome, SyncDecision, WebhookDelivery
 from portal.pipeline import reconcile
 
 from .calendly_2026 import ada, fresh, uuid_of  # noqa: F401 - the fixture
-from .helpers import wait_for
+from .helpers import select, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -123,3 +125,13 @@ def test_reconciliation_follows_what_lost_deliveries_missed(ada):
     assert selection_of(ada).name == "Polish"
     assert SyncDecision.get((SyncDecision.invitee_uri == appointment.invitee_uri)
                             & SyncDecision.detail.startswith("No-show: marked")).via == "reconcile"
+
+
+def test_reconciliation_marks_a_calendar_calendly_no_longer_knows(ada):
+    vanished = "https://api.calendly.com/event_types/" + "0" * 8 + "-0000-0000-0000-" + "0" * 12
+    select(ada.connection, ada.cleaning["uri"].rsplit("/", 1)[0] + vanished.rsplit("/event_types", 1)[1],
+           name="Old calendar", selected_from=ada.connection.connected_at + timedelta(seconds=1))
+    reconcile.run(ada.connection.id)
+    marks = {s.name: s.deleted_in_calendly_at for s in CalendarSelection.select().where(
+        CalendarSelection.connection == ada.connection.id)}
+    assert marks["Old calendar"] is not None and marks["Cleaning"] is None
