@@ -26,6 +26,8 @@ DEFAULTS = {
     "CALENDLY_RETRY_BACKOFF_SECONDS": 0.5,
     "CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS": 5,  # longer 429 waits go back to RQ
     "CALENDLY_PLAN_CHECK_SECONDS": 60,  # C5: a delivery re-reads its connection's plan at most this often
+    # Calendly allows 8 token requests per user per minute (API-FACTS §8); one is left for a reconnect.
+    "CALENDLY_TOKEN_REQUESTS_PER_MINUTE": 7,
     "BACKFILL_DAYS": 180,  # SPEC W2; 0 = only events created after setup
     "RECONCILE_INTERVAL_SECONDS": 300,  # SPEC E5
     "RECONCILE_LOOKBACK_DAYS": 7,

@@ -7,13 +7,17 @@
   spend the same one; after taking the lock the connection is read again
   from the database because another worker may have renewed it already, and
   the new pair is stored in one UPDATE;
-- on a 401 renews once and retries once;
+- on a 401 renews and retries (another worker's renewal adopted; at most
+  two of its own);
+- spends at most ``CALENDLY_TOKEN_REQUESTS_PER_MINUTE`` token requests per
+  Calendly user and minute (Calendly allows 8; ``token_budget``);
 - waits out a short 429 (``X-RateLimit-Reset`` / ``Retry-After``), otherwise
   raises ``RateLimited``;
 - retries 5xx and network errors with exponential backoff (urllib3's
   ``Retry`` on the session's adapter), then raises ``TransientError``;
 - sets the connection's status when Calendly says the owner must act:
-  **Reconnect needed** when the tokens are refused, **Plan not supported**
+  **Reconnect needed** when the tokens are refused or lack a scope the call
+  needs (403 ``Permission Denied`` naming it, API-FACTS §3), **Plan not supported**
   on the plan gate (SPEC C5, S1).
 
 Tokens never reach a log line or an exception message.
@@ -28,24 +32,30 @@ from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from flask import current_app
 from redis.exceptions import LockError, RedisError
 
+from portal.calendly import token_budget
 from portal.calendly.errors import (
     CalendlyError,
+    MissingScope,
     NotFound,
     PlanNotSupported,
     RateLimited,
     ReconnectNeeded,
     TransientError,
     error_from_body,
+    missing_scope_message,
+    scope_named_in,
 )
 from portal import connection_status
 from portal.calendly.transport import retrying
+from portal.sync.webhook_events import INVITEE_EVENTS
 from portal.models import CalendlyConnection, Status
 from portal.timeutil import to_iso, utcnow
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
-WEBHOOK_EVENTS = ("invitee.created", "invitee.canceled")
+WEBHOOK_EVENTS = INVITEE_EVENTS  # the events a subscription gets when the caller names none
+MAX_OWN_RENEWALS = 2
 REFUSED_GRANT_ERRORS = ("invalid_grant", "invalid_token", "unauthorized_client")
 
 
@@ -71,6 +81,8 @@ class CalendlyClient:
         self.max_attempts = attempts or cfg.get("CALENDLY_MAX_ATTEMPTS", 3)
         self.backoff = cfg.get("CALENDLY_RETRY_BACKOFF_SECONDS", 0.5)
         self.max_rate_wait = cfg.get("CALENDLY_RATE_LIMIT_MAX_WAIT_SECONDS", 5)
+        self.token_requests_per_minute = cfg.get("CALENDLY_TOKEN_REQUESTS_PER_MINUTE", 7)
+        self.redis_url = cfg.get("REDIS_URL")
         self.client_id = cfg.get("CALENDLY_CLIENT_ID")
         self.client_secret = cfg.get("CALENDLY_CLIENT_SECRET")
         self.sleep = sleep
@@ -140,9 +152,13 @@ class CalendlyClient:
     def get_event(self, uri):
         return self._get(uri)["resource"]
 
+    def get_event_type(self, uri):
+        """One event type by URI; a deleted one is still readable, with ``deleted_at`` set (API-FACTS §5)."""
+        return self._get(uri)["resource"]
+
     # ------------------------------------------------------------ webhooks (C7)
-    def create_webhook_subscription(self, url, signing_key):
-        """Subscribe ``url`` to this user's invitee.created/canceled, signed with ``signing_key``.
+    def create_webhook_subscription(self, url, signing_key, events=WEBHOOK_EVENTS):
+        """Subscribe ``url`` to this user's ``events``, signed with ``signing_key``.
 
         A 409 (the URL is already subscribed: our own earlier attempt whose
         answer was lost) returns that existing subscription instead.
@@ -150,7 +166,7 @@ class CalendlyClient:
         c = self.connection
         body = {
             "url": url,
-            "events": list(WEBHOOK_EVENTS),
+            "events": list(events),
             "organization": c.organization_uri,
             "user": c.calendly_user_uri,
             "scope": "user",
@@ -206,10 +222,11 @@ class CalendlyClient:
             self._refresh(force=False)
 
     def _refresh(self, *, force, rejected_access_token=None):
+        """Renew the tokens unless another worker already has; True when this call asked Calendly."""
         c = self.connection
         if c.id is None:  # not saved yet: nobody else can hold these tokens
             self._store_tokens(self._token_grant(c.refresh_token))
-            return
+            return True
         from portal.queues import get_redis
 
         lock = get_redis().lock(lock_key(c.id), timeout=self.timeout * 3 + 10,
@@ -229,15 +246,28 @@ class CalendlyClient:
                 raise ReconnectNeeded(fresh.last_error or "Calendly refused this connection's tokens")
             if force:
                 if fresh.access_token != rejected_access_token:
-                    return  # another worker renewed it meanwhile
+                    return False  # another worker renewed it meanwhile
             elif fresh.token_expires_at and fresh.token_expires_at > utcnow() + self.refresh_margin:
-                return
+                return False
+            self._spend_token_budget()
             self._store_tokens(self._token_grant(fresh.refresh_token))
+            return True
         finally:
             try:
                 lock.release()
             except (LockError, RedisError):
                 log.warning("refresh lock of connection %s expired before release", c.id)
+
+    def _spend_token_budget(self):
+        """Count this refresh against the Calendly user's token requests per minute (``token_budget``)."""
+        c = self.connection
+        try:
+            wait = token_budget.take(self.redis_url, c.calendly_user_uri or f"connection-{c.id}",
+                                     self.token_requests_per_minute, self.max_rate_wait, sleep=self.sleep)
+        except RedisError as exc:
+            raise TransientError("The token request budget is unavailable (Redis)") from exc
+        if wait:
+            raise RateLimited("Calbridge is pacing its token requests to Calendly (API-FACTS §8)", retry_after=wait)
 
     def _adopt(self, fresh):
         c = self.connection
@@ -320,15 +350,21 @@ class CalendlyClient:
     def _request(self, method, path, *, params=None, json=None):
         url = self.api_base + self._path(path)
         self.ensure_fresh_token()
-        refreshed = False
+        # A 401 renews the token and tries again: at most MAX_OWN_RENEWALS renewals of this call's own (a
+        # token rejected right after its own renewal is a dead grant), and as many adoptions of a token
+        # another worker renewed meanwhile as there are attempts.
+        renewals = adoptions = 0
         rate_waits = 0
         while True:
             token = self.connection.access_token
             resp = self._send(method, url, params=params, json=json,
-                                           headers={"Authorization": f"Bearer {token}"})
-            if resp.status_code == 401 and not refreshed and self.connection.refresh_token:
-                refreshed = True
-                self._refresh(force=True, rejected_access_token=token)
+                              headers={"Authorization": f"Bearer {token}"})
+            if (resp.status_code == 401 and self.connection.refresh_token
+                    and renewals < MAX_OWN_RENEWALS and adoptions < self.max_attempts):
+                if self._refresh(force=True, rejected_access_token=token):
+                    renewals += 1
+                else:
+                    adoptions += 1
                 continue
             if resp.status_code == 429:
                 wait = _retry_after(resp)
@@ -364,6 +400,11 @@ class CalendlyClient:
             text = f"Calendly rejected the access token ({message or title or 'Unauthenticated'})."
             self._mark(Status.RECONNECT_NEEDED, text + " Connect Calendly again to resume syncing.")
             return ReconnectNeeded(text, status=status, title=title)
+        scope = scope_named_in(title, message) if status == 403 else None
+        if scope:
+            text = missing_scope_message(scope)
+            self._mark(Status.RECONNECT_NEEDED, text)
+            return MissingScope(text, scope=scope, status=status, title=title)
         if status == 403 and is_plan_gate(message):
             self._mark(Status.PLAN_NOT_SUPPORTED, f"Calendly: {message}")
             return PlanNotSupported(message, status=status, title=title)

@@ -3,6 +3,7 @@
 The split follows the usual calendar-sync taxonomy: temporary (retry later),
 permissions (the user must act: reconnect or upgrade), missing, unknown.
 """
+import re
 
 
 class CalendlyError(Exception):
@@ -33,6 +34,42 @@ class RateLimited(TransientError):
 
 class ReconnectNeeded(CalendlyError):
     """Calendly refused the tokens (SPEC C6): the owner must connect again."""
+
+
+class MissingScope(ReconnectNeeded):
+    """Calendly's 403 ``Permission Denied``: the token lacks ``scope`` (API-FACTS §3); reconnecting grants it."""
+
+    def __init__(self, message="", *, scope, status=403, title="Permission Denied"):
+        super().__init__(message, status=status, title=title)
+        self.scope = scope
+
+
+# What each scope the portal needs lets it do, in a customer's words.
+SCOPE_WORDS = {
+    "users:read": "read your Calendly profile",
+    "organizations:read": "read your Calendly organization and plan",
+    "event_types:read": "read your Calendly event types (the calendars to import)",
+    "scheduled_events:read": "read your scheduled events and their invitees",
+    "webhooks:read": "check its webhook subscription",
+    "webhooks:write": "create the webhook subscription that sends your bookings",
+}
+# A scope as Calendly names one: ``scheduled_events:read``.
+SCOPE_PATTERN = re.compile(r"\b([a-z_]+:(?:read|write))\b")
+
+
+def scope_named_in(title, message):
+    """The scope a 403 says is missing, or None when the 403 is about something else."""
+    if (title or "").lower() != "permission denied":
+        return None
+    found = SCOPE_PATTERN.search(message or "")
+    return found.group(1) if found else None
+
+
+def missing_scope_message(scope):
+    """Why a connection needs reconnecting when its token lacks ``scope``, for the owner to read."""
+    words = SCOPE_WORDS.get(scope, "do what it needs")
+    return (f"Calendly did not give Calbridge permission to {words} (the \"{scope}\" permission). "
+            "Reconnect Calendly and allow access to resume syncing.")
 
 
 class PlanNotSupported(CalendlyError):
@@ -67,6 +104,8 @@ def user_message(exc):
         return f"Calendly is rate limiting requests right now. Try again in about {int(exc.retry_after) or 1} seconds."
     if isinstance(exc, TransientError):
         return "Calendly could not be reached just now. Please try again in a moment."
+    if isinstance(exc, MissingScope):
+        return missing_scope_message(exc.scope)
     if isinstance(exc, ReconnectNeeded):
         return "Calendly no longer accepts Calbridge's access to this account. Connect Calendly again."
     if isinstance(exc, CalendlyError):

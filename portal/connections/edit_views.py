@@ -31,6 +31,9 @@ ACTIVITY_LABELS = {
     "calendly.authorize": "Signed in to Calendly",
     "calendly.reconnect": "Reconnected Calendly",
     "calendly.refused": "Calendly connection refused",
+    "calendar.renamed_in_calendly": "Calendar renamed in Calendly",
+    "calendar.deleted_in_calendly": "Calendar deleted in Calendly",
+    "calendar.restored_in_calendly": "Calendar back in Calendly",
 }
 
 

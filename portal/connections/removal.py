@@ -83,7 +83,8 @@ def edit_options(connection):
     for s in current:
         if s.event_type_uri not in offered:
             options.append(CalendarOption(uri=s.event_type_uri, name=s.name, shared=s.shared,
-                                          pooling_type=s.pooling_type, gone=problem is None))
+                                          pooling_type=s.pooling_type,
+                                          gone=problem is None or s.deleted_in_calendly_at is not None))
     return options, problem
 
 

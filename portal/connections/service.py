@@ -15,7 +15,7 @@ from flask import current_app
 from portal import connection_status
 from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient, lock_key
-from portal.calendly.errors import CalendlyError, PlanNotSupported, user_message
+from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, user_message
 from portal.calendly.release import revoke_quietly
 from portal.calendly.plans import REQUIREMENT, plan_allowed, plan_refusal_message
 from portal.extensions import db
@@ -59,7 +59,7 @@ class CalendarOption:
     shared: bool = False
     pooling_type: str | None = None
     active: bool = True
-    gone: bool = False  # selected, but Calendly no longer offers it (Edit can still remove it)
+    gone: bool = False  # selected, but deleted or inactive in Calendly: shown so Edit can still remove it
 
     @property
     def kind_label(self):
@@ -216,7 +216,7 @@ def offered_calendars(connection, client=None):
                 continue
             shared = bool(pooling) or len(hosts) > 1
         options.append(CalendarOption(uri=et["uri"], name=et.get("name") or "Untitled", shared=shared,
-                                      pooling_type=pooling, active=active))
+                                      pooling_type=pooling, active=active, gone=not active))
     return sorted(options, key=lambda o: (o.shared, o.name.lower()))
 
 
@@ -263,6 +263,8 @@ def save_selection(connection, offered, chosen_uris, consent, actor):
             f"Calendly refused to send this account's bookings to Calbridge ({exc.message}). "
             f"{REQUIREMENT}: upgrade in Calendly, then connect again."
         ) from exc
+    except ReconnectNeeded:
+        raise  # the connection is marked Reconnect needed; the caller says why
     except CalendlyError as exc:
         raise SelectionProblem(user_message(exc), status_code=502) from exc
 

@@ -12,7 +12,7 @@ from flask_htmx.responses import HTMXResponseClientRedirect, HTMXResponseStopPol
 from flask_login import current_user, login_required
 
 from portal import params
-from portal.calendly.errors import CalendlyError, user_message
+from portal.calendly.errors import CalendlyError, ReconnectNeeded, user_message
 from portal.calendly.oauth import CALLBACK_PATH, CodeExchangeFailed, calendly_oauth, exchange_code, forget_state, redirect_uri
 from portal.calendly.plans import plan_label
 from portal.connections import bp
@@ -206,10 +206,13 @@ def _save_first_selection(connection):
     consent = request.form.get("consent") == "yes"
     try:
         offered = service.offered_calendars(connection)
+        chosen = service.save_selection(connection, offered, chosen_uris, consent, current_user.id)
+    except ReconnectNeeded as exc:
+        # The connection now says Reconnect needed (e.g. a permission Calendly did not grant): its row explains.
+        flash(user_message(exc), "error")
+        return _to_index()
     except CalendlyError as exc:
         return _selection_error(connection, user_message(exc), [], chosen_uris, consent, 502)
-    try:
-        chosen = service.save_selection(connection, offered, chosen_uris, consent, current_user.id)
     except service.SelectionProblem as exc:
         return _selection_error(connection, exc.message, offered, chosen_uris, consent, exc.status_code)
     except service.Refused as exc:

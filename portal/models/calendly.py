@@ -120,6 +120,8 @@ class CalendarSelection(BaseModel):
     selected_until = DateTimeField(null=True)
     ended_with = CharField(null=True)  # "keep" | "delete"
     includes_backfill = BooleanField(default=False)
+    # Set while Calendly has the event type deleted or inactive (event_type.* or reconciliation).
+    deleted_in_calendly_at = DateTimeField(null=True)
 
     class Meta:
         indexes = ((("connection", "event_type_uri", "selected_from"), True),)

@@ -73,6 +73,8 @@ class Appointment(BaseModel):
     cancelled_at = DateTimeField(null=True)
     rescheduled_to = ForeignKeyField("self", null=True, backref="rescheduled_from", on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
+    # Calendly's invitee no-show (invitee_no_show.created); cleared by .deleted. Issue 17.
+    no_show_at = DateTimeField(null=True)
 
     class Meta:
         indexes = (

@@ -18,6 +18,7 @@ from portal.calendly.errors import CalendlyError, PlanNotSupported, RateLimited,
 from portal.models import CalendarSelection, CalendlyConnection, Status
 from portal.sync.apply import BACKFILL, apply_booking
 from portal.sync.booking import BookingError, parse_booking
+from portal.sync.no_shows import apply_no_show, notice_from_invitee
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -54,13 +55,21 @@ def apply_events(connection, client, events, via, progress=None, applied_event=N
                 log.warning("connection %s: skipped an unreadable invitee of %s: %s", connection.id,
                             event.get("uri"), exc)
                 continue
-            apply_booking(current, booking, via, backfill_days=backfill_days)
+            result = apply_booking(current, booking, via, backfill_days=backfill_days)
+            _follow_no_show(current, invitee, event, result.appointment, via)
             applied += 1
         if applied_event is not None:
             applied_event(event)
         if progress is not None:
             progress(index)
     return applied
+
+
+def _follow_no_show(connection, invitee, event, appointment, via):
+    """A listing sees the invitee's ``no_show`` as Calendly has it now: make good a lost delivery."""
+    if appointment is None or bool(invitee.get("no_show")) == bool(getattr(appointment, "no_show_at", None)):
+        return
+    apply_no_show(connection, notice_from_invitee(invitee, event), via)
 
 
 def run(connection_id):

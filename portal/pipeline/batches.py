@@ -21,6 +21,9 @@ from portal.queues import get_queue, get_redis
 from portal.sync import apply as rules
 from portal.sync.apply import WEBHOOK, record_error, write_transaction
 from portal.sync.booking import BookingError, parse_delivery
+from portal.sync.event_types import follow_event_type
+from portal.sync.no_shows import apply_no_show, parse_no_show
+from portal.sync.webhook_events import EVENT_TYPE_EVENTS, NO_SHOW_EVENTS
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -117,11 +120,25 @@ def _apply_one(delivery, connections):
     if delivery.connection_id is None:
         return _finish(delivery, DeliveryState.REJECTED, "the delivery has no connection")
     try:
-        _, delivery.booking = parse_delivery(json.loads(delivery.body))
+        envelope = json.loads(delivery.body)
+        event = envelope.get("event") if isinstance(envelope, dict) else None
+        if event in EVENT_TYPE_EVENTS:
+            payload = envelope.get("payload")
+            if not isinstance(payload, dict) or not payload.get("uri"):
+                raise BookingError("event type delivery has no event type")
+        elif event in NO_SHOW_EVENTS:
+            delivery.booking = parse_no_show(envelope)
+        else:
+            _, delivery.booking = parse_delivery(envelope)
     except (ValueError, BookingError) as exc:
         return _finish(delivery, DeliveryState.REJECTED, f"not a booking Calbridge can read: {exc}")
     connection = _connection(connections, delivery.connection_id)
-    result = apply_booking(connection, delivery.booking, WEBHOOK, delivery=delivery)
+    if event in EVENT_TYPE_EVENTS:
+        result = follow_event_type(connection, payload)
+    elif event in NO_SHOW_EVENTS:
+        result = apply_no_show(connection, delivery.booking, WEBHOOK, delivery=delivery)
+    else:
+        result = apply_booking(connection, delivery.booking, WEBHOOK, delivery=delivery)
     delivery.state = DeliveryState.APPLIED  # stored for the whole batch at its end
     return result
 

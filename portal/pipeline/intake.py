@@ -28,9 +28,13 @@ from portal.pipeline import refusals
 from portal.pipeline.inbox import enqueue
 from portal.statement_cache import CachedStatement
 from portal.sync.booking import BOOKING_EVENTS, minimize
+from portal.sync.webhook_events import EVENT_TYPE_EVENTS, NO_SHOW_EVENTS
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+# Invitee events (bookings and no-shows) name the invitee in ``payload.uri``; event type events the event type.
+IMPORTED_EVENTS = BOOKING_EVENTS + NO_SHOW_EVENTS + EVENT_TYPE_EVENTS
 
 # Headers never stored with a delivery.
 PRIVATE_HEADERS = ("cookie", "authorization", "proxy-authorization")
@@ -95,10 +99,12 @@ def receive(webhook_token, headers, body):
     event = str(envelope.get("event") or "")
     payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else {}
     invitee_uri = payload.get("uri") if isinstance(payload.get("uri"), str) else None
+    if event in EVENT_TYPE_EVENTS:
+        invitee_uri = None
     row = dict(webhook_token=webhook_token[:255], headers=_headers_json(headers),
                body=stored, event=event[:255], invitee_uri=(invitee_uri or "")[:255] or None)
 
-    if event not in BOOKING_EVENTS:
+    if event not in IMPORTED_EVENTS:
         delivery = WebhookDelivery.create(**row, connection=connection.id, state=DeliveryState.SKIPPED,
                                           error=f"event {event or '(none)'} is not imported")
         return Reply(200, "ignored: event not imported", delivery.id)

@@ -9,8 +9,9 @@ a delivered one is not imported twice (W6). It also
 - re-reads the Calendly plan: a lapsed trial turns the connection to **Plan
   not supported** and it stops syncing; once the plan allows it again the
   connection resumes by itself (C5);
-- checks the webhook subscription and recreates it when Calendly disabled or
-  lost it (C7);
+- re-reads the selected calendars' event types (renamed, deleted, inactive);
+- checks the webhook subscription and replaces it (new first, then the old
+  deleted) when Calendly disabled or lost it or its events differ (C7);
 - restarts a backfill that never finished (watchdog for S1 Importing/Error).
 """
 import logging
@@ -27,13 +28,14 @@ from rq.job import Job, JobStatus
 from portal import connection_status
 from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient
-from portal.calendly.errors import CalendlyError, PlanNotSupported, RateLimited, ReconnectNeeded, TransientError
+from portal.calendly.errors import CalendlyError, NotFound, PlanNotSupported, RateLimited, ReconnectNeeded, TransientError
 from portal.calendly.plans import plan_allowed, plan_refusal_message
 from portal.pipeline.event_memory import EventMemory
 from portal.models import CalendlyConnection, Status
 from portal.queues import get_queue, get_redis
 from portal.pipeline.backfill import apply_events, selected_event_types
 from portal.sync.apply import RECONCILE
+from portal.sync.event_types import follow_event_type
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ def run(connection_id):
     try:
         if not check_plan(connection, client):
             return None
+        follow_event_types(connection, client)
         since = utcnow() - timedelta(days=current_app.config.get("RECONCILE_LOOKBACK_DAYS", 7))
         wanted = selected_event_types(connection.id)
         events = [
@@ -115,18 +118,34 @@ def check_plan(connection, client):
     return connection.is_syncing
 
 
+def follow_event_types(connection, client):
+    """Re-read the selected calendars' event types: renamed, deleted or inactive ones are followed
+    even where no event_type.* delivery came (scope not granted, or a delivery lost)."""
+    selected = {s.event_type_uri for s in connection.current_selections()}
+    if not selected:
+        return 0
+    listed = {et.get("uri"): et for et in client.list_event_types(connection.calendly_user_uri)}
+    changed = 0
+    for uri in selected:
+        event_type = listed.get(uri)
+        if event_type is None:  # not listed: deleted (still readable by URI) or gone altogether
+            try:
+                event_type = client.get_event_type(uri)
+            except NotFound:
+                event_type = {"uri": uri, "deleted_at": utcnow().isoformat()}
+        changed += follow_event_type(connection, event_type).changed
+    return changed
+
+
 def check_webhook(connection, client):
-    """C7: store the subscription's state; replace it when disabled or missing."""
-    found = None
-    if connection.webhook_subscription_uri:
-        found = subscriptions.find(client, connection)
-        state = subscriptions.state_of(found)
-        _update_unless_gone(connection, {"webhook_state": state})
-        if state == subscriptions.ACTIVE:
-            return state
+    """C7: store the subscription's state; replace it (new first, then the old deleted) when
+    Calendly disabled or lost it, or when it asks for other events than the portal's."""
+    sub = subscriptions.find(client, connection)
+    state = subscriptions.state_of(sub)
+    if state != subscriptions.ACTIVE:
         log.info("connection %s: webhook subscription %s, recreating", connection.id, state)
-    sub = subscriptions.ensure_webhook(connection, client, found=found)
-    return sub.get("state")
+    _update_unless_gone(connection, {"webhook_state": state})
+    return subscriptions.state_of(subscriptions.ensure_webhook(connection, client, found=sub))
 
 
 def _update_unless_gone(connection, fields):

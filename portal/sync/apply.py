@@ -320,3 +320,7 @@ def record_error(connection, booking, via, delivery, error):
     """Record that applying ``booking`` failed (S2 counts errors)."""
     return _record(connection, booking, via, delivery, Outcome.SKIPPED, SkipReason.ERROR, "S2",
                    f"error while applying: {error}"[:2000])
+
+
+# The trace of a change that is not a booking import (a no-show), same rules as a booking's.
+record_decision = _record

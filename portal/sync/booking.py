@@ -9,12 +9,11 @@ import re
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
+from portal.sync.webhook_events import INVITEE_EVENTS
 from portal.models import normalize_email
 from portal.timeutil import parse_iso
 
-INVITEE_CREATED = "invitee.created"
-INVITEE_CANCELED = "invitee.canceled"
-BOOKING_EVENTS = (INVITEE_CREATED, INVITEE_CANCELED)
+BOOKING_EVENTS = INVITEE_EVENTS
 
 
 class BookingError(ValueError):
@@ -114,7 +113,7 @@ def parse_booking(invitee, event):
 
 # What E2 says is not synced; dropped from a delivery before the inbox stores it.
 PRIVATE_INVITEE_FIELDS = (
-    "questions_and_answers", "text_reminder_number", "tracking", "payment", "no_show", "reconfirmation",
+    "questions_and_answers", "text_reminder_number", "tracking", "payment", "reconfirmation",
     "routing_form_submission", "cancel_url", "reschedule_url",
 )
 PRIVATE_EVENT_FIELDS = ("location", "meeting_notes_plain", "meeting_notes_html", "calendar_event")

@@ -13,3 +13,11 @@ from connections_helpers import ConnectFlow  # noqa: E402
 @pytest.fixture
 def flow(client, stack, sandbox):
     return ConnectFlow(client, stack)
+
+
+@pytest.fixture
+def ann(people, auth):
+    """Ann, a user of Acme Dental, signed in."""
+    user = people.user("ann@acme.test")
+    auth.login("ann@acme.test")
+    return user

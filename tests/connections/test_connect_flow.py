@@ -29,13 +29,6 @@ def select_url(conn):
 
 
 @pytest.fixture
-def ann(people, auth):
-    user = people.user("ann@acme.test")
-    auth.login("ann@acme.test")
-    return user
-
-
-@pytest.fixture
 def calendars(sandbox):
     """Ann's Calendly: a personal calendar, two shared ones, one switched off, one she does not host."""
     sandbox.create_user(CALENDLY)
@@ -81,9 +74,13 @@ def test_first_save_connects_and_starts_the_import(flow, ann, calendars, sandbox
     assert (sel.event_type_uri, sel.name, sel.shared) == (calendars["intro"]["uri"], "Intro call", False)
     assert sel.includes_backfill and sel.selected_from == conn.connected_at and sel.selected_until is None
 
-    # C7: a user-scoped subscription to this connection's own URL, signed with its own key.
+    # C7: a user-scoped subscription to this connection's own URL (naming its event list), signed with its
+    # own key, for bookings, no-shows and event type changes (issue 17).
     (sub,) = [s for s in sandbox.subscriptions() if s["state"] == "active"]
-    assert sub["callback_url"] == f"{stack['portal_url']}/webhooks/calendly/{conn.webhook_token}"
+    assert sub["callback_url"].startswith(f"{stack['portal_url']}/webhooks/calendly/{conn.webhook_token}?events=")
+    assert set(sub["events"]) == {"invitee.created", "invitee.canceled", "invitee_no_show.created",
+                                  "invitee_no_show.deleted", "event_type.created", "event_type.updated",
+                                  "event_type.deleted"}
     assert sub["uri"] == conn.webhook_subscription_uri and conn.webhook_state == "active"
     assert conn.signing_key and len(conn.signing_key) >= 32
 

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from jobs.sync import reconcile_connection
+from portal.calendly import subscriptions
 from portal.models import CalendlyConnection, Outcome, SyncDecision
 from portal.queues import get_redis
 
@@ -33,7 +34,8 @@ def test_portal_restarts_lose_nothing_thanks_to_retries_and_reconciliation(
     started = time.monotonic()
     portal, conn = private_live.portal, private_live.connection
     callback = CalendlyConnection.get_by_id(conn.id)
-    url = f"{portal.url}/webhooks/calendly/{callback.webhook_token}"
+    url = subscriptions.webhook_url(callback)  # the connection's callback, naming its event list
+    assert url.startswith(f"{portal.url}/webhooks/calendly/{callback.webhook_token}?")
     booker = Booker(sandbox, private_live.cleaning["uri"])
     booker.book(3)
     wait_until(imported(booker.uris), timeout=20, message="the bookings before the restarts")

@@ -142,11 +142,11 @@ def test_invalid_json_is_400(client, conn):
 
 def test_unknown_event_type_is_acknowledged_and_skipped(client, conn):
     body = envelope(booking(ET))
-    body["event"] = "invitee_no_show.created"
+    body["event"] = "routing_form_submission.created"
     resp = post_delivery(client, conn, body)
     assert resp.status_code == 200
     d = only_delivery()
-    assert (d.state, d.error) == (DeliveryState.SKIPPED, "event invitee_no_show.created is not imported")
+    assert (d.state, d.error) == (DeliveryState.SKIPPED, "event routing_form_submission.created is not imported")
     assert sync_jobs() == []
 
 
