@@ -1,5 +1,22 @@
 """Peewee models, one module per concept; ``ALL_MODELS`` in creation order."""
 from portal.models.audit import AuditEntry
+from portal.models.automation import (
+    ContactTag,
+    DomainEvent,
+    Enrolment,
+    EnrolmentState,
+    EventKind,
+    FollowUpTask,
+    Notification,
+    Origin,
+    StatusChange,
+    StepKind,
+    StepRun,
+    WebhookAttempt,
+    Workflow,
+    WorkflowStatus,
+    WorkflowStep,
+)
 from portal.models.calendly import CalendarSelection, CalendlyConnection, Status
 from portal.models.crm import (
     Appointment,
@@ -35,12 +52,27 @@ ALL_MODELS = [
     SyncDecision,
     Task,
     AuditEntry,
+    DomainEvent,
+    StatusChange,
+    ContactTag,
+    Workflow,
+    WorkflowStep,
+    Enrolment,
+    StepRun,
+    WebhookAttempt,
+    FollowUpTask,
+    Notification,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [
     "ALL_MODELS",
     "AppointmentStatus",
     "DeliveryState",
+    "EnrolmentState",
+    "EventKind",
+    "Origin",
+    "StepKind",
+    "WorkflowStatus",
     "Outcome",
     "ROLES",
     "SkipReason",
