@@ -1,6 +1,7 @@
 """``python -m jobs.scheduler``: the periodic sync work, on RQ's own cron scheduler.
 
 - ``reconcile_all`` every ``RECONCILE_INTERVAL_SECONDS`` (SPEC E5, C5, C7);
+- ``resume_workflows`` every ``SWEEP_INTERVAL_SECONDS`` (waits and steps Redis lost, unmatched events);
 - ``sweep_inbox`` every ``SWEEP_INTERVAL_SECONDS`` (a delivery stored while
   Redis was down, or left by a dead worker, is applied anyway).
 
@@ -13,7 +14,7 @@ import sys
 
 from rq.cron import CronScheduler
 
-from jobs import sync
+from jobs import automation, sync
 from jobs.context import get_app
 from jobs.reconnect import run_reconnecting
 from portal.queues import get_redis
@@ -38,6 +39,7 @@ def build(app, redis):
     scheduler.register(sync.reconcile_all, "default", interval=int(app.config["RECONCILE_INTERVAL_SECONDS"]),
                        result_ttl=600)
     scheduler.register(sync.sweep_inbox, "sync", interval=SWEEP_INTERVAL_SECONDS, result_ttl=60)
+    scheduler.register(automation.resume_workflows, "default", interval=SWEEP_INTERVAL_SECONDS, result_ttl=60)
     return scheduler
 
 

@@ -15,6 +15,7 @@ from flask import current_app
 from portal.calendly.client import CalendlyClient
 from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, TransientError
 from portal.models import CalendarSelection, CalendlyConnection, Status
+from portal.pipeline import workflows
 from portal.sync.apply import BACKFILL, apply_booking
 from portal.sync.booking import BookingError, parse_booking
 from portal.timeutil import utcnow
@@ -56,6 +57,8 @@ def apply_events(connection, client, events, via, progress=None):
             applied += 1
         if progress is not None:
             progress(index)
+        if applied:
+            workflows.kick_if_pending()
     return applied
 
 
