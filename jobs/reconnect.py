@@ -106,6 +106,17 @@ def clear_stale_registration(worker):
         worker.register_death()
 
 
+def _running(pid):
+    """Alive and not a zombie (a killed worker's scheduler child may wait unreaped under PID 1)."""
+    if not _alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc: trust the signal check
+
+
 def release_dead_scheduler_locks(connection, queue_names):
     """Free the scheduling locks of a scheduler on this host that was killed (kill -9).
 
@@ -124,7 +135,7 @@ def release_dead_scheduler_locks(connection, queue_names):
         hostname, pid = connection.hmget(SCHEDULER_KEY_TEMPLATE % holder.decode(), "hostname", "pid")
         if pid is None or (hostname or b"").decode() != socket.gethostname():
             continue
-        if not _alive(int(pid)):
+        if not _running(int(pid)):
             # Only if it still names the dead holder (another worker may have taken it meanwhile).
             with connection.pipeline() as pipe:
                 try:

@@ -215,7 +215,8 @@ def _wait(enrolment, step, run, total):
         StepRun.update(state="waiting", run_at=plan.until, detail=waits.describe(config)).where(
             StepRun.id == run.id).execute()
         Enrolment.update(state=EnrolmentState.WAITING).where(Enrolment.id == enrolment.id).execute()
-    enqueue_step(enrolment.id, run.position, at=plan.until, attempt=run.attempts)
+    # Its own job id: the job running now is deleted when it ends (result_ttl=0).
+    enqueue_step(enrolment.id, run.position, at=plan.until, attempt="wait")
     return "waiting"
 
 
@@ -258,7 +259,7 @@ def _failed_attempt(enrolment, run, error, final=False):
     StepRun.update(attempts=attempts, error=error[:2000]).where(StepRun.id == run.id).execute()
     if attempts < limit:
         backoff = float(current_app.config.get("WORKFLOW_RETRY_BACKOFF_SECONDS", 2)) * 2 ** (attempts - 1)
-        enqueue_step(enrolment.id, run.position, at=utcnow() + timedelta(seconds=backoff), attempt=attempts)
+        enqueue_step(enrolment.id, run.position, at=utcnow() + timedelta(seconds=backoff), attempt=f"retry{attempts}")
         return "retrying"
     with write_transaction():
         StepRun.update(state="failed", finished_at=utcnow()).where(StepRun.id == run.id).execute()
@@ -277,7 +278,7 @@ def retry(enrolment):
             return False
         StepRun.update(state="running", attempts=0, error=None, finished_at=None).where(
             (StepRun.enrolment == enrolment.id) & (StepRun.position == enrolment.position)).execute()
-    enqueue_step(enrolment.id, enrolment.position, attempt=f"retry{int(utcnow().timestamp())}")
+    enqueue_step(enrolment.id, enrolment.position, attempt=f"manual{int(utcnow().timestamp())}")
     return True
 
 
@@ -291,7 +292,7 @@ def resume_due(grace_seconds=60):
     lost = list(Enrolment.select(Enrolment.id, Enrolment.position).where(
         (Enrolment.state == EnrolmentState.RUNNING) & (Enrolment.started_at < stale) & ~fn.EXISTS(started)))
     for enrolment_id, position in [(r.enrolment_id, r.position) for r in due] + [(e.id, e.position) for e in lost]:
-        enqueue_step(enrolment_id, position)
+        enqueue_step(enrolment_id, position, attempt="resumed")
     if DomainEvent.select().where(DomainEvent.matched_at.is_null()).exists():
         match_pending()
     return len(due) + len(lost)
