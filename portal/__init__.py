@@ -3,7 +3,7 @@ import os
 
 from flask import Flask
 
-from portal import config, crypto, database
+from portal import config, crypto, database, params, security
 from portal.extensions import csrf, htmx, login_manager, oauth
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,6 +20,8 @@ def create_app(test_config=None):
     if test_config and test_config.get("INSTANCE_PATH"):
         app.instance_path = test_config["INSTANCE_PATH"]
     config.load(app, test_config)
+    app.url_map.converters["int"] = params.DatabaseIdConverter  # every <int:…> in our URLs is a database id
+    security.init_app(app)
     crypto.configure(app.config["ENCRYPTION_KEY"])
     # Under the flask CLI the admin group checks the schema itself, so that
     # `admin migrate` can run on a database that is not current yet.
@@ -33,20 +35,22 @@ def create_app(test_config=None):
     htmx.init_app(app)
     oauth.init_app(app)
 
-    from portal import tenancy
+    from portal import connection_status, tenancy
     from portal.auth import bp as auth_bp
     from portal.main import bp as main_bp
 
     from portal.appointments import bp as appointments_bp
     from portal.connections import bp as connections_bp
     from portal.contacts import bp as contacts_bp
+    from portal.emails import bp as emails_bp
     from portal.support import bp as support_bp
     from portal.webhooks import bp as webhooks_bp
     from portal.workflows import bp as workflows_bp
     from portal.tasks import bp as tasks_bp
 
     tenancy.init_app(app)
-    for bp in (auth_bp, main_bp, connections_bp, appointments_bp, contacts_bp, support_bp, webhooks_bp,
+    connection_status.init_app(app)
+    for bp in (auth_bp, main_bp, connections_bp, appointments_bp, contacts_bp, emails_bp, support_bp, webhooks_bp,
                workflows_bp, tasks_bp):
         app.register_blueprint(bp)
 

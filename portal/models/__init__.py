@@ -27,6 +27,7 @@ from portal.models.crm import (
     Source,
     normalize_email,
 )
+from portal.models.mail import ConnectionAlert, DoNotDisturb, MailState, OutboundEmail, UsedLink
 from portal.models.sync import (
     DeliveryState,
     Outcome,
@@ -62,6 +63,10 @@ ALL_MODELS = [
     WebhookAttempt,
     FollowUpTask,
     Notification,
+    OutboundEmail,
+    DoNotDisturb,
+    ConnectionAlert,
+    UsedLink,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [
@@ -73,6 +78,7 @@ __all__ = [m.__name__ for m in ALL_MODELS] + [
     "Origin",
     "StepKind",
     "WorkflowStatus",
+    "MailState",
     "Outcome",
     "ROLES",
     "SkipReason",

@@ -3,8 +3,7 @@ import secrets
 
 from flask_login import UserMixin
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
-from werkzeug.security import check_password_hash, generate_password_hash
-
+from portal import passwords
 from portal.models.base import BaseModel
 from portal.timeutil import utcnow
 
@@ -39,11 +38,11 @@ class User(UserMixin, BaseModel):
         self.save(only=[User.session_token])
 
     def set_password(self, password):
-        # scrypt: a slow KDF (T3).
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        # scrypt: a slow KDF (T3). The policy (passwords.problem) is applied where a person chooses one.
+        self.password_hash = passwords.hash_password(password)
 
     def check_password(self, password):
-        return check_password_hash(self.password_hash, password)
+        return passwords.verify(self, password)
 
     @property
     def display_name(self):

@@ -1,4 +1,4 @@
-"""Migration 2: workflows (issue 14): the domain event outbox, status history, workflows, enrolments,
+"""Migration 3: workflows (issue 14): the domain event outbox, status history, workflows, enrolments,
 tags, follow-up tasks, notifications, webhook attempts, and the connection's backfill switch. Frozen here."""
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 from playhouse.migrate import migrate
