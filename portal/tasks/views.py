@@ -32,10 +32,10 @@ def mine():
     return render_template("tasks/mine.html", tasks=tasks, show_done=show_done, now=utcnow())
 
 
-@bp.route("/<int:task_id>/done", methods=["POST"])
+@bp.route("/<int:follow_up_id>/done", methods=["POST"])
 @subaccount_required
-def done(task_id):
-    task = get_scoped_or_404(FollowUpTask, task_id)
+def done(follow_up_id):
+    task = get_scoped_or_404(FollowUpTask, follow_up_id)
     FollowUpTask.update(done_at=utcnow()).where((FollowUpTask.id == task.id) & FollowUpTask.done_at.is_null()).execute()
     record("task.done", actor=current_user.id, subaccount=task.subaccount_id, target=task.title)
     flash(f"Done: {task.title}", "success")
