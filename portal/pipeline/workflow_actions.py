@@ -23,6 +23,7 @@ from portal.models import (
     User,
     WebhookAttempt,
 )
+from portal.pipeline import workflow_email
 from portal.sync import ownership
 from portal.timeutil import to_iso, utcnow
 
@@ -62,8 +63,11 @@ def context(enrolment):
     return merge_fields.context_for(contact=contact, appointment=appointment)
 
 
-def perform(kind, config, step, enrolment, run):
-    """Do a database step in the caller's transaction; returns ``(outcome, detail)``."""
+def perform(kind, config, step, enrolment, run, after_commit):
+    """Do a database step in the caller's transaction; returns ``(outcome, detail)``.
+
+    ``after_commit`` collects what must wait for the commit (enqueueing an email's send job).
+    """
     contact = enrolment.contact
     if contact is None:
         return "skipped", "the contact no longer exists"
@@ -97,6 +101,8 @@ def perform(kind, config, step, enrolment, run):
                             link=f"/contacts/{contact.id}", step_run=run.id,
                             created_at=utcnow()).on_conflict_ignore().execute()
         return "done", f"notified {user.display_name}"
+    if kind == StepKind.SEND_EMAIL:
+        return workflow_email.send(config, enrolment, recipient, after_commit)
     raise ValueError(f"unknown step kind {kind}")
 
 

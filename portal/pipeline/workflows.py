@@ -164,6 +164,7 @@ def run_step(enrolment_id, position):
     if step.kind == StepKind.WAIT:
         return _wait(enrolment, step, run, len(steps))
     config = json.loads(step.config or "{}")
+    after_commit = []
     try:
         if step.kind == StepKind.SEND_WEBHOOK:  # HTTP outside any transaction; each attempt is logged
             outcome, detail = workflow_actions.send_webhook(config, step, enrolment, run)
@@ -173,7 +174,7 @@ def run_step(enrolment_id, position):
             if not _still_due(enrolment.id, position):  # another worker ran it meanwhile
                 return "not due"
             # The effect and the step's outcome commit together: a killed worker leaves neither.
-            outcome, detail = workflow_actions.perform(step.kind, config, step, enrolment, run)
+            outcome, detail = workflow_actions.perform(step.kind, config, step, enrolment, run, after_commit)
             following = _store(enrolment, run, outcome, detail, len(steps))
     except workflow_actions.RetryLater as exc:
         return _failed_attempt(enrolment, run, str(exc))
@@ -182,6 +183,8 @@ def run_step(enrolment_id, position):
     except Exception as exc:  # a step's own error is the enrolment's to show, not the worker's
         log.exception("step %s of enrolment %s failed", position, enrolment_id)
         return _failed_attempt(enrolment, run, f"{exc.__class__.__name__}: {exc}")
+    for action in after_commit:
+        action()
     _continue(enrolment.id, following)
     return outcome
 
