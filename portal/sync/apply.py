@@ -226,6 +226,14 @@ def upsert_contact(subaccount_id, email, name=""):
     return _upsert_contact(subaccount_id, email, name)[0]
 
 
+def upsert_contact_recorded(subaccount_id, email, name=""):
+    """``upsert_contact`` that records "contact created" (in the caller's transaction) when it is new."""
+    contact, created = _upsert_contact(subaccount_id, email, name)
+    if created:
+        events.contact_created(contact)
+    return contact
+
+
 def _upsert_contact(subaccount_id, email, name="", assigned_user=None):
     """``(contact, created)``; a new contact starts with ``assigned_user``."""
     normalized = normalize_email(email)

@@ -96,3 +96,28 @@ def test_a_user_sees_workflows_read_only(client, app, people, auth):
     assert "Welcome" in page and "Add step" not in page and "Publish" not in page
     assert client.post(f"/workflows/{w.id}/status", data={"status": "published"}).status_code == 404
     assert Workflow.get().status == "draft"
+
+
+def test_a_user_sets_a_portal_appointments_status_with_history_and_it_starts_a_status_workflow(client, admin, app_ctx):
+    from datetime import timedelta
+
+    from portal.models import Appointment, DomainEvent, StatusChange
+    from portal.pipeline import workflows
+    sub = Subaccount.get(name="Acme Dental")
+    w = Workflow.create(subaccount=sub, name="Showed up", trigger="appointment_status_changed",
+                        trigger_statuses="showed", status="published", published_at=utcnow() - timedelta(seconds=5))
+    WorkflowStep.create(workflow=w, position=0, kind="add_tag", config='{"tag": "showed"}')
+    start = utcnow() + timedelta(days=1)
+    client.post("/calendars/appointments/new", data={
+        "title": "Check-up", "start": start.strftime("%Y-%m-%dT%H:%M"),
+        "end": (start + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"), "contact_email": "pat@example.com"})
+    a = Appointment.get(Appointment.title == "Check-up")
+    for status in ("confirmed", "showed"):
+        assert client.post(f"/calendars/appointments/{a.id}/status", data={"status": status}).status_code == 303
+    page = client.get(f"/calendars/appointments/{a.id}").get_data(as_text=True)
+    assert "Status history" in page and "Confirmed → <strong>Showed</strong>" in page
+    assert [(c.from_status, c.to_status, c.origin) for c in StatusChange.select().order_by(StatusChange.id)] == [
+        ("booked", "confirmed", "person"), ("confirmed", "showed", "person")]
+    assert DomainEvent.select().where(DomainEvent.kind == "appointment_booked").count() == 1
+    workflows.match_pending()
+    assert [e.event.to_value for e in Enrolment.select()] == ["showed"]
