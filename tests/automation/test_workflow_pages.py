@@ -121,3 +121,15 @@ def test_a_user_sets_a_portal_appointments_status_with_history_and_it_starts_a_s
     assert DomainEvent.select().where(DomainEvent.kind == "appointment_booked").count() == 1
     workflows.match_pending()
     assert [e.event.to_value for e in Enrolment.select()] == ["showed"]
+
+
+def test_the_backfill_switch_is_saved_per_connection_off_by_default(client, admin, app_ctx):
+    from portal.models import CalendlyConnection, User
+    from tests.sync.helpers import make_connection
+    conn = make_connection(User.get(User.email == "admin@acme.test"), Subaccount.get(name="Acme Dental"))
+    assert not conn.backfill_starts_workflows
+    client.post(f"/calendars/settings/connections/{conn.id}/backfill-workflows",
+                data={"backfill_starts_workflows": "on"})
+    assert CalendlyConnection.get_by_id(conn.id).backfill_starts_workflows is True
+    client.post(f"/calendars/settings/connections/{conn.id}/backfill-workflows", data={})
+    assert CalendlyConnection.get_by_id(conn.id).backfill_starts_workflows is False
