@@ -13,6 +13,7 @@ import time
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 from rq.exceptions import StopRequested
 
 from portal.backoff import Backoff
@@ -103,3 +104,45 @@ def clear_stale_registration(worker):
     pid = int(pid)
     if pid == os.getpid() or not _alive(pid):
         worker.register_death()
+
+
+def _running(pid):
+    """Alive and not a zombie (a killed worker's scheduler child may wait unreaped under PID 1)."""
+    if not _alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc: trust the signal check
+
+
+def release_dead_scheduler_locks(connection, queue_names):
+    """Free the scheduling locks of a scheduler on this host that was killed (kill -9).
+
+    RQ keeps a queue's scheduler lock for a minute after its holder stops
+    refreshing it, and a new worker looks again only every two minutes: a
+    restart after a kill would leave scheduled jobs (workflow Waits, step
+    retries) late by up to three minutes.
+    """
+    from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+
+    for name in queue_names:
+        key = RQScheduler.get_locking_key(name)
+        holder = connection.get(key)
+        if holder is None:
+            continue
+        hostname, pid = connection.hmget(SCHEDULER_KEY_TEMPLATE % holder.decode(), "hostname", "pid")
+        if pid is None or (hostname or b"").decode() != socket.gethostname():
+            continue
+        if not _running(int(pid)):
+            # Only if it still names the dead holder (another worker may have taken it meanwhile).
+            with connection.pipeline() as pipe:
+                try:
+                    pipe.watch(key)
+                    if pipe.get(key) == holder:
+                        pipe.multi()
+                        pipe.delete(key)
+                        pipe.execute()
+                except WatchError:  # someone took the lock meanwhile: theirs now
+                    pass

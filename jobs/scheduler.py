@@ -1,6 +1,7 @@
 """``python -m jobs.scheduler``: the periodic sync work, on RQ's own cron scheduler.
 
 - ``reconcile_all`` every ``RECONCILE_INTERVAL_SECONDS`` (SPEC E5, C5, C7);
+- ``resume_workflows`` every ``SWEEP_INTERVAL_SECONDS`` (waits and steps Redis lost, unmatched events);
 - ``sweep_inbox`` every ``SWEEP_INTERVAL_SECONDS`` (a delivery stored while
   Redis was down, or left by a dead worker, is applied anyway);
 - ``sweep_outbox`` and ``sweep_connection_alerts`` every ``MAIL_SWEEP_INTERVAL_SECONDS``
@@ -15,7 +16,7 @@ import sys
 
 from rq.cron import CronScheduler
 
-from jobs import mail, sync
+from jobs import automation, mail, sync
 from jobs.context import get_app
 from jobs.reconnect import run_reconnecting
 from portal.queues import get_redis
@@ -41,6 +42,7 @@ def build(app, redis):
     scheduler.register(sync.reconcile_all, "default", interval=int(app.config["RECONCILE_INTERVAL_SECONDS"]),
                        result_ttl=600)
     scheduler.register(sync.sweep_inbox, "sync", interval=SWEEP_INTERVAL_SECONDS, result_ttl=60)
+    scheduler.register(automation.resume_workflows, "default", interval=SWEEP_INTERVAL_SECONDS, result_ttl=60)
     scheduler.register(mail.sweep_outbox, "default", interval=MAIL_SWEEP_INTERVAL_SECONDS, result_ttl=60)
     scheduler.register(mail.sweep_connection_alerts, "default", interval=MAIL_SWEEP_INTERVAL_SECONDS, result_ttl=60)
     scheduler.register(sync.prune_inbox, "bulk", interval=3600, result_ttl=600)  # issue 12 retention

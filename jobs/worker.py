@@ -16,7 +16,7 @@ from rq.exceptions import StopRequested
 from rq.worker import SimpleWorker
 
 from jobs.context import get_app
-from jobs.reconnect import REDIS_DOWN, clear_stale_registration, run_reconnecting
+from jobs.reconnect import REDIS_DOWN, clear_stale_registration, release_dead_scheduler_locks, run_reconnecting
 from portal.queues import QUEUE_NAMES, get_redis
 
 
@@ -49,6 +49,7 @@ def main(argv=None):
             worker = Worker(queues, connection=redis, name=args.name)
             worker.stop = stop
             clear_stale_registration(worker)
+            release_dead_scheduler_locks(redis, QUEUE_NAMES)
             worker.work(burst=args.burst, with_scheduler=True, logging_level="WARNING")
             if args.burst:
                 stop.set()  # the queues are empty: done

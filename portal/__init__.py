@@ -45,10 +45,13 @@ def create_app(test_config=None):
     from portal.emails import bp as emails_bp
     from portal.support import bp as support_bp
     from portal.webhooks import bp as webhooks_bp
+    from portal.workflows import bp as workflows_bp
+    from portal.tasks import bp as tasks_bp
 
     tenancy.init_app(app)
     connection_status.init_app(app)
-    for bp in (auth_bp, main_bp, connections_bp, appointments_bp, contacts_bp, emails_bp, support_bp, webhooks_bp):
+    for bp in (auth_bp, main_bp, connections_bp, appointments_bp, contacts_bp, emails_bp, support_bp, webhooks_bp,
+               workflows_bp, tasks_bp):
         app.register_blueprint(bp)
 
     from portal.cli import admin_cli

@@ -55,6 +55,12 @@ DEFAULTS = {
     "PASSWORD_RESET_MAX_AGE_SECONDS": 3600,
     "INVITATION_MAX_AGE_SECONDS": 7 * 24 * 3600,
     "RQ_ASYNC": True,
+    # Workflows (issue 14): every Wait lasts its time multiplied by the scale (tests use e.g. 0.01).
+    "WORKFLOW_TIME_SCALE": 1.0,
+    "WORKFLOW_STEP_MAX_ATTEMPTS": 4,
+    "WORKFLOW_RETRY_BACKOFF_SECONDS": 2,
+    "WORKFLOW_WEBHOOK_TIMEOUT": 10,
+    "WEBHOOK_ALLOW_PRIVATE": False,  # Send webhook steps may post to loopback/private addresses
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

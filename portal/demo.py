@@ -61,3 +61,21 @@ def seed():
                                owner_reason="Created in the portal")
             grace.assigned_user = alice
             grace.save()
+        _demo_workflow(acme)
+
+
+def _demo_workflow(subaccount):
+    """A published workflow so a newcomer's first booking visibly fires one (tag, task, bell)."""
+    from portal.automation import step_settings
+    from portal.models import Workflow, WorkflowStatus, WorkflowStep
+
+    if Workflow.select().where(Workflow.subaccount == subaccount).exists():
+        return
+    workflow = Workflow.create(subaccount=subaccount, name="New booking follow-up", status=WorkflowStatus.PUBLISHED,
+                               published_at=utcnow())
+    steps = [("add_tag", {"tag": "calendly-lead"}),
+             ("create_task", {"to": "owner", "title": "Call {{ contact.name }} before {{ appointment.start }}",
+                              "due_minutes": "1440"}),
+             ("notify", {"to": "owner", "text": "{{ contact.name }} booked {{ appointment.title }}"})]
+    for position, (kind, form) in enumerate(steps):
+        WorkflowStep.create(workflow=workflow, position=position, kind=kind, config=step_settings.parse(kind, form))

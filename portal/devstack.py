@@ -124,6 +124,8 @@ def stack_env(*, portal_port, sandbox_port, redis_url, database_url, instance_di
                 ]
             ),
             "PYTHONUNBUFFERED": "1",
+            # The local stack's webhook receivers are on this machine (issue 14's SSRF guard allows them).
+            "CALBRIDGE_WEBHOOK_ALLOW_PRIVATE": "true",
         }
     )
     if extra:

@@ -59,6 +59,9 @@ def stack(tmp_path_factory, redis_server):
             "CALBRIDGE_SECRET_KEY": "test-secret-key",
             "CALBRIDGE_ENCRYPTION_KEY": "q0xGlKZ9ObbnZbQvO8j1rS1xWk9Gq2hYg3yqQ9fWw0A=",
             "SANDBOX_WEBHOOK_RETRY_SCHEDULE": "[0.5, 1, 2]",
+            # Workflows: a 2-minute Wait lasts 6 s, step retries start after 0.3 s.
+            "CALBRIDGE_WORKFLOW_TIME_SCALE": "0.05",
+            "CALBRIDGE_WORKFLOW_RETRY_BACKOFF_SECONDS": "0.3",
             "CALBRIDGE_SMTP_URL": f"smtp://127.0.0.1:{mail_port}",
             # Quick retries: an SMTP outage of 30 s is ridden out in seconds, not minutes.
             "CALBRIDGE_MAIL_RETRY_INTERVALS": json.dumps(MAIL_RETRY_INTERVALS),
@@ -96,6 +99,9 @@ def portal_config(stack, **overrides):
         "CALENDLY_CLIENT_SECRET": stack["creds"]["client_secret"],
         "CALENDLY_WEBHOOK_SIGNING_KEY": stack["creds"]["webhook_signing_key"],
         "WTF_CSRF_ENABLED": False,
+        "WORKFLOW_TIME_SCALE": 0.05,
+        "WORKFLOW_RETRY_BACKOFF_SECONDS": 0.3,
+        "WEBHOOK_ALLOW_PRIVATE": True,
         "SMTP_URL": env["CALBRIDGE_SMTP_URL"],
         "MAIL_RETRY_INTERVALS": MAIL_RETRY_INTERVALS,
     }

@@ -190,8 +190,6 @@ def test_a_database_migrated_before_numbered_steps_is_recorded_at_migration_1(op
     """The portal used to create the tables itself and count versions in ``schema_version``."""
     database = open_database()
     # Its tables were the ones migration 1 froze (not today's models, which later steps have changed).
-    from portal.migrations import m0001_initial
-
     with database.connection_context(), database.bind_ctx(m0001_initial.TABLES):
         database.create_tables(m0001_initial.TABLES)
         database.execute_sql("CREATE TABLE schema_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")

@@ -5,9 +5,12 @@ Calendly appointments are read-only (E3): every change is refused with
 here talks to it.
 """
 from portal.extensions import db
-from portal.models import Appointment, Source
-from portal.sync.apply import upsert_contact
+from portal.models import Appointment, Origin, Source
+from portal.models.audit import record
+from portal.sync import events
+from portal.sync.apply import upsert_contact_recorded
 from portal.sync.ownership import refresh_assigned_user
+from portal.sync.status import PORTAL_SETTABLE, change_status
 from portal.timeutil import utcnow
 
 MANAGED_IN_CALENDLY = "This appointment is managed in Calendly and can't be changed here."
@@ -31,25 +34,43 @@ def _apply(appointment, subaccount, data):
     appointment.end = data["end"]
     appointment.notes = (data.get("notes") or "").strip()
     email = (data.get("contact_email") or "").strip()
-    appointment.contact = upsert_contact(subaccount.id, email, data.get("contact_name") or "") if email else None
+    appointment.contact = upsert_contact_recorded(subaccount.id, email, data.get("contact_name") or "") if email else None
 
 
 def create_appointment(subaccount, user, data):
     """A portal appointment owned by its creator; the contact is matched by email (E2)."""
-    with db.atomic():
+    with db.atomic(), events.origin_of(Origin.PERSON, f"user {user.id}"):
         appointment = Appointment(subaccount=subaccount, source=Source.PORTAL, owner=user,
                                   owner_reason=f"Created in the portal by {user.display_name}",
                                   booked_at=utcnow(), calendar_name="")
         _apply(appointment, subaccount, data)
         appointment.save()
+        events.appointment_booked(appointment)
         if appointment.contact:
             refresh_assigned_user(appointment.contact)
     return appointment
 
 
-def update_appointment(appointment, data):
+class StatusNotAllowed(ValueError):
+    pass
+
+
+def set_status(appointment, to, user):
+    """A user sets a portal appointment's status (Booked, Confirmed, Showed, No-show, Cancelled); audited."""
     ensure_editable(appointment)
-    with db.atomic():
+    if to not in PORTAL_SETTABLE:
+        raise StatusNotAllowed("Choose one of the statuses offered.")
+    with db.atomic(), events.origin_of(Origin.PERSON, f"user {user.id}"):
+        changed = change_status(appointment, to)
+        if changed:
+            record("appointment.status", actor=user.id, subaccount=appointment.subaccount_id,
+                   target=appointment.title, detail=f"status {to}")
+    return changed
+
+
+def update_appointment(appointment, data, user=None):
+    ensure_editable(appointment)
+    with db.atomic(), events.origin_of(Origin.PERSON, f"user {user.id}" if user else ""):
         previous_contact = appointment.contact
         _apply(appointment, appointment.subaccount, data)
         appointment.save()

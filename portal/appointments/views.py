@@ -21,6 +21,9 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from portal import params
+from portal.models import AppointmentStatus, StatusChange
+from portal.pipeline import workflows
+from portal.sync.status import PORTAL_SETTABLE
 from portal.appointments import bp, queries, service
 from portal.appointments.forms import AppointmentForm
 from portal.extensions import htmx
@@ -91,7 +94,25 @@ def _detail_response(appointment, status=200):
         "appointments/appointment.html", a=appointment,
         guests=queries.guests(appointment), sources=queries.sources(appointment),
         rescheduled_from=queries.rescheduled_from(appointment),
+        status_history=list(appointment.status_changes.order_by(StatusChange.id)),
+        settable=[(s, s.label) for s in PORTAL_SETTABLE],
     ), status
+
+
+@bp.route("/appointments/<int:appointment_id>/status", methods=["POST"])
+@subaccount_required
+def set_status(appointment_id):
+    """Portal-made appointments only (E3): Booked, Confirmed, Showed, No-show, Cancelled."""
+    a = get_scoped_or_404(Appointment, appointment_id)
+    if a.is_managed_in_calendly:
+        return _refuse_managed_in_calendly(a)
+    try:
+        if service.set_status(a, request.form.get("status"), current_user._get_current_object()):
+            workflows.kick_if_pending()
+            flash(f"Status: {AppointmentStatus(a.status).label}.", "success")
+    except service.StatusNotAllowed as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("appointments.appointment", appointment_id=a.id), 303)
 
 
 def _form_from_appointment(appointment, formdata=None):
@@ -132,7 +153,8 @@ def _update(appointment):
         if wants_json():
             return {"errors": form.errors}, 422
         return render_template("appointments/form.html", form=form, a=appointment), 422
-    service.update_appointment(appointment, form.data)
+    service.update_appointment(appointment, form.data, current_user)
+    workflows.kick_if_pending()
     if wants_json():
         return {"id": appointment.id, "title": appointment.title}, 200
     flash("Appointment updated.", "success")
@@ -219,5 +241,6 @@ def new():
     if not form.validate():
         return render_template("appointments/form.html", form=form, a=None), 422
     a = service.create_appointment(current_subaccount(), current_user._get_current_object(), form.data)
+    workflows.kick_if_pending()
     flash("Appointment created. It stays in the portal and is not sent to Calendly.", "success")
     return redirect(url_for("appointments.appointment", appointment_id=a.id), 303)

@@ -19,6 +19,7 @@ from portal.connections import bp
 from portal.connections import disconnect, removal, service
 from portal.extensions import htmx
 from portal.models import CalendlyConnection, Status, User
+from portal.models.audit import record
 from portal.sync import deletion
 from portal.tenancy import current_role, current_subaccount, get_scoped_or_404, subaccount_required, switch_to
 
@@ -274,3 +275,18 @@ def status(connection_id):
     if connection.status == Status.IMPORTING:
         return html
     return HTMXResponseStopPolling(html)
+
+
+# ------------------------------------------------------------------ workflows (issue 14)
+@bp.route("/connections/<int:connection_id>/backfill-workflows", methods=["POST"])
+@subaccount_required
+def backfill_workflows(connection_id):
+    """"Historical appointments from the backfill start workflows": off by default; audited."""
+    connection = _own_connection_or_404(connection_id)
+    on = request.form.get("backfill_starts_workflows") == "on"
+    CalendlyConnection.update(backfill_starts_workflows=on).where(CalendlyConnection.id == connection.id).execute()
+    record("connection.backfill_workflows", actor=current_user.id, subaccount=connection.subaccount_id,
+           target=connection.calendly_email or "", detail="on" if on else "off")
+    flash("Historical appointments from the backfill now start workflows." if on
+          else "Historical appointments from the backfill no longer start workflows.", "success")
+    return redirect(url_for("connections.index"), 303)

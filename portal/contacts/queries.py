@@ -3,13 +3,13 @@ from peewee import JOIN, fn
 
 from portal.appointment_listing import with_people
 from portal.keyset import paginate
-from portal.models import Appointment, AppointmentGuest, Contact, User
+from portal.models import Appointment, AppointmentGuest, Contact, ContactTag, Enrolment, FollowUpTask, User, Workflow
 
 PER_PAGE = 25
 APPOINTMENTS_SHOWN = 50
 
 
-def contact_page(subaccount, *, q="", after=None, before=None, per_page=PER_PAGE):
+def contact_page(subaccount, *, q="", tag="", after=None, before=None, per_page=PER_PAGE):
     """One page of contacts by (name, id), seeking through the (subaccount, name, id) index."""
     assigned = User.alias("assigned")
     query = (
@@ -21,9 +21,33 @@ def contact_page(subaccount, *, q="", after=None, before=None, per_page=PER_PAGE
     if q:
         # contains(): case-insensitive, and "%" or "_" typed by the user match themselves.
         query = query.where(Contact.name.contains(q) | Contact.email_normalized.contains(q.lower()))
+    if tag:
+        query = query.where(fn.EXISTS(ContactTag.select(ContactTag.id).where(
+            (ContactTag.contact == Contact.id) & (ContactTag.tag == tag.strip().lower()))))
     page = paginate(query, Contact.name, Contact.id, per_page=per_page, after=after, before=before)
     page.extra["counts"] = appointment_counts([c.id for c in page.rows])
+    page.extra["tags"] = tags_of([c.id for c in page.rows])
     return page
+
+
+def tags_of(contact_ids):
+    """{contact id: [tags]} (workflows' Add tag steps)."""
+    tags = {}
+    for row in ContactTag.select().where(ContactTag.contact.in_(list(contact_ids))).order_by(ContactTag.tag):
+        tags.setdefault(row.contact_id, []).append(row.tag)
+    return tags
+
+
+def tasks_of(contact):
+    return list(FollowUpTask.select().where(FollowUpTask.contact == contact)
+                .order_by(FollowUpTask.done_at.is_null(False), FollowUpTask.due_at, FollowUpTask.id).limit(50))
+
+
+def enrolments_of(contact):
+    """The workflows the contact went through, latest first."""
+    return list(Enrolment.select(Enrolment, Workflow).join(Workflow).where(
+        (Enrolment.contact == contact) & (Enrolment.test_run == False))  # noqa: E712
+        .order_by(Enrolment.id.desc()).limit(50))
 
 
 def appointment_counts(contact_ids):

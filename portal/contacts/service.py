@@ -9,6 +9,7 @@ from peewee import IntegrityError
 
 from portal.extensions import db
 from portal.models import Contact, normalize_email
+from portal.sync import events
 
 class DuplicateEmail(Exception):
     """Another contact of the subaccount already has this email (E2)."""
@@ -31,7 +32,9 @@ def create_contact(subaccount, name, email):
         raise DuplicateEmail(existing)
     try:
         with db.atomic():
-            return Contact.create(subaccount=subaccount, name=(name or "").strip(), email=email.strip(),
-                                  email_normalized=normalize_email(email))
+            contact = Contact.create(subaccount=subaccount, name=(name or "").strip(), email=email.strip(),
+                                     email_normalized=normalize_email(email))
+            events.contact_created(contact)  # a person's change: the origin's default
+            return contact
     except IntegrityError:  # created concurrently since the check above
         raise DuplicateEmail(find_by_email(subaccount, email)) from None

@@ -19,10 +19,11 @@ from portal.tenancy import current_subaccount, get_scoped_or_404, subaccount_req
 @subaccount_required
 def index():
     """The list; the search box asks for the results fragment as the user types (HTMX)."""
-    q = (request.args.get("q") or "").strip()
+    q = (request.args.get("q") or "").strip()[:200]
+    tag = (request.args.get("tag") or "").strip()[:60]
     after, before = request.args.get("after"), request.args.get("before")
-    page = queries.contact_page(current_subaccount(), q=q, after=after, before=before)
-    context = {"page": page, "q": q, "paged": bool(after or before)}
+    page = queries.contact_page(current_subaccount(), q=q, tag=tag, after=after, before=before)
+    context = {"page": page, "q": q, "tag": tag, "paged": bool(after or before)}
     if htmx:
         return render_template("contacts/_results.html", **context)
     return render_template("contacts/index.html", **context)
@@ -54,6 +55,8 @@ def detail(contact_id):
         "contacts/detail.html", c=contact,
         booked=queries.booked_appointments(contact), as_guest=queries.guest_appointments(contact),
         shown=queries.APPOINTMENTS_SHOWN, dnd_email=contact_mail.is_dnd(contact),
+        tags=queries.tags_of([contact.id]).get(contact.id, []),
+        tasks=queries.tasks_of(contact), enrolments=queries.enrolments_of(contact),
     )
 
 

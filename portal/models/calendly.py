@@ -83,6 +83,8 @@ class CalendlyConnection(BaseModel):
     last_webhook_at = DateTimeField(null=True)
     last_reconciled_at = DateTimeField(null=True)
     backfilled_at = DateTimeField(null=True)  # when the W2 backfill finished
+    # "Historical appointments from the backfill start workflows": off (NULL) unless ticked (issue 14).
+    backfill_starts_workflows = BooleanField(null=True, default=False)
 
     @property
     def status_label(self):

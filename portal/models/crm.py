@@ -48,7 +48,15 @@ class Source(StrEnum):
 
 class AppointmentStatus(StrEnum):
     BOOKED = "booked"
-    CANCELLED = "cancelled"
+    CANCELLED = "cancelled"  # E4, when the subaccount reflects cancellations
+    RESCHEDULED = "rescheduled"  # E4: replaced by another appointment
+    NO_SHOW = "no_show"  # Calendly's invitee_no_show.created
+    CONFIRMED = "confirmed"  # portal-made appointments only, set by a user
+    SHOWED = "showed"
+
+    @property
+    def label(self):
+        return self.value.replace("_", "-").capitalize()
 
 
 class Appointment(BaseModel):

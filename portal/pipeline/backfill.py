@@ -16,6 +16,7 @@ from portal import connection_status
 from portal.calendly.client import CalendlyClient
 from portal.calendly.errors import CalendlyError, PlanNotSupported, RateLimited, ReconnectNeeded, TransientError
 from portal.models import CalendarSelection, CalendlyConnection, Status
+from portal.pipeline import workflows
 from portal.sync.apply import BACKFILL, apply_booking
 from portal.sync.booking import BookingError, parse_booking
 from portal.sync.no_shows import apply_no_show, notice_from_invitee
@@ -62,6 +63,8 @@ def apply_events(connection, client, events, via, progress=None, applied_event=N
             applied_event(event)
         if progress is not None:
             progress(index)
+        if applied:
+            workflows.kick_if_pending()
     return applied
 
 

@@ -15,7 +15,7 @@ from rq.job import Job
 
 from portal.extensions import db
 from portal.models import CalendlyConnection, DeliveryState, WebhookDelivery
-from portal.pipeline import plan_watch
+from portal.pipeline import plan_watch, workflows
 from portal.pipeline.inbox import QUEUE
 from portal.queues import get_queue, get_redis
 from portal.sync import apply as rules
@@ -192,6 +192,7 @@ def apply_batch(delivery_id, limit=APPLY_BATCH):
         except RedisError as exc:
             log.warning("no batch after delivery %s: Redis unavailable (%s)", delivery_id, exc)
     results = apply_many([delivery_id, *claimed])
+    workflows.kick_if_pending()
     for other in claimed:
         if isinstance(results.get(other), Exception):
             log.error("delivery %s failed in a batch (%s); the inbox sweep retries it", other, results[other])

@@ -26,10 +26,13 @@ from portal.models import (
     SyncDecision,
     normalize_email,
 )
-from portal.sync import ownership, windows
+from portal.models import Origin
+from portal.sync import events, ownership, windows
+from portal.sync.status import change_status
 from portal.timeutil import utcnow
 
 WEBHOOK, BACKFILL, RECONCILE = "webhook", "backfill", "reconcile"
+_ORIGINS = {WEBHOOK: Origin.WEBHOOK, BACKFILL: Origin.BACKFILL, RECONCILE: Origin.RECONCILIATION}
 
 Applied = namedtuple("Applied", "outcome reason rule detail appointment")
 ALREADY_IMPORTED = "W6: already imported"
@@ -89,7 +92,7 @@ def apply_booking(connection, booking, via, delivery=None, *, backfill_days=DEFA
     reflect = _remember(memo, ("reflect", connection.subaccount_id),
                         lambda: _reflects_cancellations(connection.subaccount_id))
     # Inside a caller's transaction (a batch of deliveries) the caller's savepoint undoes a failure.
-    with nullcontext() if db.in_transaction() else write_transaction():
+    with nullcontext() if db.in_transaction() else write_transaction(), _event_origin(connection, via, delivery):
         existing = find_appointment(connection.subaccount_id, booking.invitee_uri)
         if existing is not None and booking.canceled:
             if decision.import_:
@@ -102,6 +105,13 @@ def apply_booking(connection, booking, via, delivery=None, *, backfill_days=DEFA
         else:
             result = _import(connection, booking, selections, decision, reflect)
         return _record(connection, booking, via, delivery, *result)
+
+
+def _event_origin(connection, via, delivery):
+    """Events of this apply: from the webhook, backfill or reconciliation; a backfill starts workflows only by choice."""
+    cause = f"delivery {delivery.id}" if delivery is not None else f"connection {connection.id}"
+    starts = via != BACKFILL or bool(getattr(connection, "backfill_starts_workflows", False))
+    return events.origin_of(_ORIGINS.get(via, via), cause, starts_workflows=starts)
 
 
 def find_appointment(subaccount_id, invitee_uri):
@@ -146,12 +156,17 @@ def _import(connection, booking, selections, decision, reflect):
             ownership.refresh_assigned_user(contact)
         return _duplicate(existing, connection)
     appointment = Appointment(id=appointment_id, **fields)
+    if new_contact:
+        events.contact_created(contact)
+    events.appointment_booked(appointment)
 
     _add_source(appointment, connection)
     known = [] if new_contact else [contact]  # contacts seen before: their latest appointment is looked up
     for email in booking.guest_emails:
         guest, new_guest = _upsert_contact(connection.subaccount_id, email, assigned_user=owner.id)
-        if not new_guest:
+        if new_guest:
+            events.contact_created(guest)
+        else:
             known.append(guest)
         AppointmentGuest.insert(appointment=appointment, contact=guest).on_conflict_ignore().execute()
     detail = f"{decision.detail}; {owner_reason}"
@@ -211,6 +226,14 @@ def upsert_contact(subaccount_id, email, name=""):
     return _upsert_contact(subaccount_id, email, name)[0]
 
 
+def upsert_contact_recorded(subaccount_id, email, name=""):
+    """``upsert_contact`` that records "contact created" (in the caller's transaction) when it is new."""
+    contact, created = _upsert_contact(subaccount_id, email, name)
+    if created:
+        events.contact_created(contact)
+    return contact
+
+
 def _upsert_contact(subaccount_id, email, name="", assigned_user=None):
     """``(contact, created)``; a new contact starts with ``assigned_user``."""
     normalized = normalize_email(email)
@@ -251,17 +274,15 @@ def _cancellation(appointment, booking, reflect):
     return Applied(outcome, None, "E4", detail, appointment)
 
 
+ENDED = (AppointmentStatus.CANCELLED, AppointmentStatus.RESCHEDULED)
+
+
 def _mark_cancelled(appointment, booking):
-    """Set the cancelled status once; True when it changed."""
-    at = booking.canceled_at or utcnow()
-    changed = (
-        Appointment.update(status=AppointmentStatus.CANCELLED, cancelled_at=at)
-        .where((Appointment.id == appointment.id) & (Appointment.status != AppointmentStatus.CANCELLED))
-        .execute()
-    )
-    if changed:
-        appointment.status, appointment.cancelled_at = AppointmentStatus.CANCELLED, at
-    return bool(changed)
+    """Set the cancelled (or, moved to another time, rescheduled) status once; True when it changed."""
+    to = AppointmentStatus.RESCHEDULED if booking.new_invitee_uri else AppointmentStatus.CANCELLED
+    if appointment.status in ENDED and to == AppointmentStatus.CANCELLED:
+        return False
+    return change_status(appointment, to, extra={"cancelled_at": booking.canceled_at or utcnow()})
 
 
 def _link_reschedule(subaccount_id, old_invitee_uri, replacement):
@@ -269,15 +290,14 @@ def _link_reschedule(subaccount_id, old_invitee_uri, replacement):
     old = find_appointment(subaccount_id, old_invitee_uri)
     if old is None or old.id == replacement.id:
         return False
-    fields = {"rescheduled_to": replacement.id}
-    if old.status != AppointmentStatus.CANCELLED:
-        fields.update(status=AppointmentStatus.CANCELLED, cancelled_at=utcnow())
-    return bool(
-        Appointment.update(**fields)
+    linked = bool(
+        Appointment.update(rescheduled_to=replacement.id)
         .where((Appointment.id == old.id) & (
             Appointment.rescheduled_to.is_null() | (Appointment.rescheduled_to != replacement.id)))
         .execute()
     )
+    extra = {} if old.cancelled_at else {"cancelled_at": utcnow()}
+    return change_status(old, AppointmentStatus.RESCHEDULED, extra=extra) or linked
 
 
 # ------------------------------------------------------------------ the trace (S2)

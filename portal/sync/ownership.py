@@ -12,6 +12,7 @@ from portal.models import (
     Status,
     User,
 )
+from portal.sync import events
 
 # O2's random source: a function picking one item of a sequence. Tests fix it,
 # e.g. ``ownership.choose = random.Random(7).choice``.
@@ -89,9 +90,17 @@ def refresh_assigned_user(contact):
 
 def set_assigned_user(contact, user_id):
     """Store ``user_id`` as the contact's assigned user unless it already is."""
-    if contact.assigned_user_id != user_id:
-        Contact.update(assigned_user=user_id).where(Contact.id == contact.id).execute()
-        contact.assigned_user = user_id
+    if contact.assigned_user_id == user_id:
+        return
+    # Read again: ``contact`` may be stale, and the event names what it really was.
+    before = Contact.select(Contact.assigned_user).where(Contact.id == contact.id).scalar()
+    contact.assigned_user = user_id
+    if before != user_id:
+        changed = Contact.update(assigned_user=user_id).where(
+            (Contact.id == contact.id) & ((Contact.assigned_user == before) if before is not None
+                                          else Contact.assigned_user.is_null())).execute()
+        if changed:
+            events.assigned_user_changed(contact, before, user_id)
 
 
 def refresh_assigned_users(contact_ids):

@@ -14,12 +14,17 @@ from portal.models import (
     Appointment,
     CalendlyConnection,
     Contact,
+    Enrolment,
+    FollowUpTask,
+    Notification,
     OutboundEmail,
     Source,
     Status,
     Subaccount,
     Task,
     User,
+    Workflow,
+    WorkflowStep,
 )
 from portal.models import ALL_MODELS
 from portal.timeutil import utcnow
@@ -89,16 +94,25 @@ def two_subaccounts(app_ctx, people):
                                  text_body="Beta", html_body="<p>Beta</p>", message_id="<beta@calbridge.test>")
     my_email = OutboundEmail.create(subaccount=acme, kind="contact", recipient="p@acme.test", subject="Note",
                                     text_body="Hi", html_body="<p>Hi</p>", message_id="<acme@calbridge.test>")
+    workflows = {}
+    for key, sub, owner, who in (("theirs", beta, bob, contact), ("mine", acme, alice, my_contact)):
+        w = Workflow.create(subaccount=sub, name=f"{sub.name} flow")
+        step = WorkflowStep.create(workflow=w, position=0, kind="add_tag", config='{"tag": "x"}')
+        e = Enrolment.create(workflow=w, subaccount=sub, contact=who, state="failed")
+        follow_up = FollowUpTask.create(subaccount=sub, contact=who, title=f"{sub.name} follow-up", assignee=owner)
+        note = Notification.create(subaccount=sub, user=owner, text=f"{sub.name} note")
+        workflows[key] = {"workflow_id": w.id, "step_id": step.id, "enrolment_id": e.id,
+                          "follow_up_id": follow_up.id, "notification_id": note.id}
     # Signed links (reset, unsubscribe) are not objects of a subaccount: a link not signed by us is a 404.
     token = "not-a-signed-link"
     return {
         "alice": alice, "bob": bob, "beta": beta, "acme": acme,
         "theirs": [{"appointment_id": manual.id, "contact_id": contact.id, "connection_id": connection.id,
-                    "task_id": task.id, "email_id": email.id, "token": token},
+                    "task_id": task.id, "email_id": email.id, "token": token, **workflows["theirs"]},
                    {"appointment_id": imported.id, "contact_id": contact.id, "connection_id": connection.id,
-                    "task_id": task.id, "email_id": email.id, "token": token}],
+                    "task_id": task.id, "email_id": email.id, "token": token, **workflows["theirs"]}],
         "mine": {"appointment_id": mine.id, "contact_id": my_contact.id, "connection_id": my_connection.id,
-                 "task_id": my_task.id, "email_id": my_email.id, "token": token},
+                 "task_id": my_task.id, "email_id": my_email.id, "token": token, **workflows["mine"]},
     }
 
 

@@ -96,7 +96,8 @@ def booking(event_type_uri, *, invitee="I1", event="E1", email="ada@example.com"
 
 def one_of_each(owner, subaccount, **connection_fields):
     """A contact, a portal appointment, a connection and a failed task: the ids every portal route takes."""
-    from portal.models import Appointment, Contact, OutboundEmail, Source, Task
+    from portal.models import (Appointment, Contact, Enrolment, FollowUpTask, Notification, OutboundEmail, Source,
+                               Task, Workflow, WorkflowStep)
 
     start = (utcnow() + timedelta(days=1)).replace(microsecond=0)
     contact = Contact.create(subaccount=subaccount, email="p@acme.test", email_normalized="p@acme.test", name="Pat")
@@ -105,12 +106,17 @@ def one_of_each(owner, subaccount, **connection_fields):
     connection = make_connection(owner, subaccount, **connection_fields)
     task = Task.create(subaccount=subaccount, connection=connection, kind="purge_calendar", description="Purge",
                        state="failed", requested_by=owner)
-    email = OutboundEmail.create(subaccount=subaccount, kind="contact", contact=contact, recipient=contact.email,
-                                 subject="Your visit", text_body="See you", html_body="<p>See you</p>",
-                                 message_id=f"<one-of-each-{contact.id}@calbridge.test>")
+    email = OutboundEmail.create(subaccount=subaccount, kind="contact", recipient="p@acme.test", subject="Note",
+                                 text_body="Hi", html_body="<p>Hi</p>", message_id="<one-of-each@calbridge.test>")
+    workflow = Workflow.create(subaccount=subaccount, name="Welcome")
+    step = WorkflowStep.create(workflow=workflow, position=0, kind="add_tag", config='{"tag": "lead"}')
+    enrolment = Enrolment.create(workflow=workflow, subaccount=subaccount, contact=contact, state="failed")
+    follow_up = FollowUpTask.create(subaccount=subaccount, contact=contact, title="Call Pat", assignee=owner)
+    note = Notification.create(subaccount=subaccount, user=owner, text="Pat booked", link="/contacts/")
     return {"appointment_id": appointment.id, "contact_id": contact.id, "connection_id": connection.id,
             "task_id": task.id, "webhook_token": connection.webhook_token, "email_id": email.id,
-            "token": "a-link-we-never-signed"}
+            "workflow_id": workflow.id, "step_id": step.id, "enrolment_id": enrolment.id,
+            "follow_up_id": follow_up.id, "notification_id": note.id, "token": "not-a-signed-link"}
 
 
 # ---------------------------------------------------------------- deliveries

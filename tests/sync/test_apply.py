@@ -325,7 +325,7 @@ def test_reflected_reschedule_gives_one_end_state_in_any_order(acme, order):
         apply_booking(conn, items[name], WEBHOOK)
     old = Appointment.get(Appointment.invitee_uri == created_old.invitee_uri)
     new = Appointment.get(Appointment.invitee_uri == created_new.invitee_uri)
-    assert old.status == AppointmentStatus.CANCELLED and old.rescheduled_to_id == new.id
+    assert old.status == AppointmentStatus.RESCHEDULED and old.rescheduled_to_id == new.id
     assert new.status == AppointmentStatus.BOOKED and new.rescheduled_to_id is None
     assert Appointment.select().count() == 2
 

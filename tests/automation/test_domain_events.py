@@ -1,0 +1,72 @@
+"""Domain events are written with the change that causes them, once per change (issue 14, W6)."""
+import pytest
+
+from portal.models import Appointment, DomainEvent, EventKind, StatusChange, Subaccount
+from portal.sync.apply import BACKFILL, RECONCILE, WEBHOOK, apply_booking
+from tests.sync.helpers import booking, make_connection, select
+
+ET = "https://api.calendly.com/event_types/INTRO"
+
+
+@pytest.fixture
+def acme(app_ctx, people):
+    ada = people.user("ada@acme.test")
+    sub = Subaccount.get(name="Acme Dental")
+    sub.reflect_cancellations = True
+    sub.save()
+    conn = make_connection(ada, sub)
+    select(conn, ET, "Intro Call")
+    return sub, ada, conn
+
+
+def kinds():
+    return [(e.kind, e.origin) for e in DomainEvent.select().order_by(DomainEvent.id)]
+
+
+def test_a_booking_delivered_three_times_and_reconciled_is_one_booked_event(acme):
+    _, _, conn = acme
+    b = booking(ET, email="grace@example.com", guest_emails=("bob@example.com",))
+    for via in (WEBHOOK, WEBHOOK, WEBHOOK, RECONCILE):
+        apply_booking(conn, b, via)
+    assert kinds() == [(EventKind.CONTACT_CREATED, "webhook"), (EventKind.APPOINTMENT_BOOKED, "webhook"),
+                       (EventKind.CONTACT_CREATED, "webhook")]
+    event = DomainEvent.get(DomainEvent.kind == EventKind.APPOINTMENT_BOOKED)
+    assert event.appointment.invitee_uri == b.invitee_uri and event.calendar == ET and event.starts_workflows
+
+
+def test_a_backfilled_booking_starts_workflows_only_with_the_connections_switch(acme):
+    _, _, conn = acme
+    apply_booking(conn, booking(ET, invitee="OLD1", event="OLD1"), BACKFILL)
+    conn.backfill_starts_workflows = True
+    conn.save()
+    apply_booking(conn, booking(ET, invitee="OLD2", event="OLD2"), BACKFILL)
+    booked = DomainEvent.select().where(DomainEvent.kind == EventKind.APPOINTMENT_BOOKED).order_by(DomainEvent.id)
+    assert [(e.origin, e.starts_workflows) for e in booked] == [("backfill", False), ("backfill", True)]
+
+
+def test_a_cancellation_changes_the_status_once_with_history_and_event(acme):
+    _, _, conn = acme
+    b = booking(ET)
+    apply_booking(conn, b, WEBHOOK)
+    cancelled = booking(ET, status="canceled")
+    apply_booking(conn, cancelled, WEBHOOK)
+    apply_booking(conn, cancelled, RECONCILE)
+    appointment = Appointment.get(Appointment.invitee_uri == b.invitee_uri)
+    assert appointment.status == "cancelled"
+    assert [(c.from_status, c.to_status, c.origin) for c in StatusChange.select()] == [
+        ("booked", "cancelled", "webhook")]
+    changed = DomainEvent.get(DomainEvent.kind == EventKind.STATUS_CHANGED)
+    assert (changed.from_value, changed.to_value) == ("booked", "cancelled")
+
+
+def test_a_failed_apply_leaves_no_event(acme, monkeypatch):
+    _, _, conn = acme
+    from portal.sync import apply as rules
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(rules, "_add_source", broken)
+    with pytest.raises(RuntimeError):
+        apply_booking(conn, booking(ET), WEBHOOK)
+    assert DomainEvent.select().count() == 0 and Appointment.select().count() == 0
