@@ -10,7 +10,8 @@ from flask_htmx.responses import HTMXResponseStopPolling
 from flask_login import current_user
 from peewee import JOIN
 
-from portal.connections import bp, disconnect as disconnection, removal
+from portal.connections import bp, removal
+from portal.pipeline import disconnect as disconnection
 from portal.connections.service import SelectionProblem
 from portal.connections.views import Modal, _own_connection_or_404, _selection_modal, _to_index, show
 from portal.extensions import htmx

@@ -15,7 +15,8 @@ from portal.calendly.errors import CalendlyError, user_message
 from portal.calendly.oauth import CALLBACK_PATH, CodeExchangeFailed, calendly_oauth, exchange_code, forget_state, redirect_uri
 from portal.calendly.plans import plan_label
 from portal.connections import bp
-from portal.connections import disconnect, removal, service
+from portal.connections import removal, service
+from portal.pipeline import disconnect
 from portal.extensions import htmx
 from portal.models import CalendlyConnection, Status, User
 from portal.sync import deletion

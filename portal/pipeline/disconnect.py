@@ -16,7 +16,7 @@ from rq import Retry
 
 from portal.calendly.errors import TransientError
 from portal.calendly.release import release_at_calendly, release_tokens
-from portal.connections.removal import CHOICES, close_periods, events_phrase, start_purges, stay_verb
+from portal.pipeline.answers import CHOICES, close_periods, events_phrase, start_purges, stay_verb
 from portal.models import CalendarSelection, CalendlyConnection, Status
 from portal.models.audit import record
 from portal.queues import get_queue
