@@ -1,0 +1,49 @@
+"""Settings > Team: the members and removing one (issue 15).
+
+Every URL is for the subaccount's admins; anyone else gets 404 (T2). A
+member is addressed by their membership id, scoped to the current
+subaccount, so another subaccount's member is a 404 too.
+"""
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.models import Membership, User
+from portal.pipeline import member_removal
+from portal.team import bp, members
+from portal.tenancy import admin_required, current_subaccount, get_scoped_or_404
+
+
+def _membership_or_404(membership_id):
+    return get_scoped_or_404(Membership, membership_id)
+
+
+@bp.route("/")
+@admin_required
+def index():
+    return render_template("team/index.html", members=members.roster(current_subaccount().id),
+                           admins=member_removal.admin_count(current_subaccount().id))
+
+
+@bp.route("/members/<int:membership_id>/remove", methods=["GET", "POST"])
+@admin_required
+def remove(membership_id):
+    """The confirmation listing what happens (GET), then the removal (POST)."""
+    membership = _membership_or_404(membership_id)
+    plan = member_removal.plan(membership)
+    error = None
+    answer = request.form.get("answer")
+    successor = request.form.get("successor", type=int)
+    if member_removal.is_last_admin(membership):
+        error = member_removal.LAST_ADMIN.format(name=plan.member.display_name, sub=current_subaccount().name)
+    elif request.method == "POST":
+        try:
+            result = member_removal.remove(membership, User.get_by_id(current_user.id), answer, successor)
+        except member_removal.RemovalRefused as exc:
+            error = exc.message
+        else:
+            for category, text in result:
+                flash(text, category)
+            return redirect(url_for("team.index"), code=303)
+    status = 422 if error and request.method == "POST" else 200
+    return render_template("team/remove.html", plan=plan, error=error, answer=answer, successor=successor,
+                           blocked=member_removal.is_last_admin(membership)), status
