@@ -7,6 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from portal.auth import bp, throttle
 from portal.extensions import login_manager
 from portal.models import User
+from portal.timeutil import utcnow
 
 
 @login_manager.user_loader
@@ -51,6 +52,7 @@ def signin():
             next_url = _safe_next(request.args.get("next"))
             session.clear()  # no session fixation: a fresh session on sign-in
             login_user(user)
+            User.update(last_signin_at=utcnow()).where(User.id == user.id).execute()  # for Settings > Team
             if user.is_support and not list(user.subaccounts()):
                 return redirect(next_url or url_for("support.index"))
             return redirect(next_url or url_for("main.dashboard"))

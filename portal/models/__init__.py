@@ -19,6 +19,7 @@ from portal.models.sync import (
     TaskState,
     WebhookDelivery,
 )
+from portal.models.team import Invitation
 from portal.models.tenancy import ROLES, Membership, Subaccount, User
 
 ALL_MODELS = [
@@ -35,6 +36,7 @@ ALL_MODELS = [
     SyncDecision,
     Task,
     AuditEntry,
+    Invitation,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [

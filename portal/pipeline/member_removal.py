@@ -35,8 +35,8 @@ from portal.sync import deletion, ownership
 from portal.sync.apply import write_transaction
 
 
-class RemovalRefused(Exception):
-    """Removing this member is not allowed; ``message`` says why, in the admin's words."""
+class Refused(Exception):
+    """Removing this member (or changing their role) is not allowed; ``message`` says why, in the admin's words."""
 
     def __init__(self, message):
         super().__init__(message)
@@ -107,23 +107,25 @@ def live_connection(subaccount_id, user_id):
 
 
 def remove(membership, admin, answer, successor_id):
-    """Remove the member; returns ``(category, text)`` messages. Raises ``RemovalRefused``."""
+    """Remove the member; returns ``(category, text)`` messages. Raises ``Refused``."""
     removal = plan(membership)
     member = removal.member
     sub = membership.subaccount
     if is_last_admin(membership):
-        raise RemovalRefused(LAST_ADMIN.format(name=member.display_name, sub=sub.name))
+        raise Refused(LAST_ADMIN.format(name=member.display_name, sub=sub.name))
     successor = next((u for u in removal.successors if u.id == successor_id), None)
     if successor is None:
-        raise RemovalRefused(PICK_MEMBER.format(name=member.display_name))
+        raise Refused(PICK_MEMBER.format(name=member.display_name))
     if removal.asks_keep_or_delete and answer not in CHOICES:
-        raise RemovalRefused(ANSWER_MISSING.format(name=member.display_name))
+        raise Refused(ANSWER_MISSING.format(name=member.display_name))
 
     messages = []
     if removal.connection is not None:
         messages.extend(disconnect.disconnect(removal.connection, answer, admin.id))
     reason = f"reassigned: owner removed by {admin.display_name}"
     with write_transaction():
+        if is_last_admin(Membership.get_by_id(membership.id)):  # another admin left meanwhile
+            raise Refused(LAST_ADMIN.format(name=member.display_name, sub=sub.name))
         moved, contacts = _hand_over(sub.id, member.id, successor, reason)
         # Deleting the membership is what ends the member's access here (T2 checks it on every request).
         Membership.delete().where(Membership.id == membership.id).execute()

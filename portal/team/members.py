@@ -3,7 +3,10 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from portal.models import CalendlyConnection, Membership, Status, User
+from portal.models import ROLES, CalendlyConnection, Membership, Status, User
+from portal.models.audit import record
+from portal.pipeline import member_removal
+from portal.sync.apply import write_transaction
 
 
 @dataclass(frozen=True)
@@ -24,3 +27,22 @@ def roster(subaccount_id):
     connections = {c.user_id: c for c in CalendlyConnection.select().where(
         (CalendlyConnection.subaccount == subaccount_id) & (CalendlyConnection.status != Status.DISCONNECTED))}
     return [MemberRow(m, m.user, connections.get(m.user_id)) for m in rows]
+
+
+LAST_ADMIN_ROLE = "{name} is the last admin of {sub}: make another member admin before changing their role."
+
+
+def change_role(membership, role, admin):
+    """Make the member ``role`` ("admin" or "user"); the last admin stays admin. Returns the message."""
+    member, sub = membership.user, membership.subaccount
+    if role not in ROLES:
+        raise member_removal.Refused("Choose Admin or User.")
+    if role == membership.role:
+        return f"{member.display_name} is already {role}."
+    with write_transaction():
+        if role != "admin" and member_removal.is_last_admin(membership):
+            raise member_removal.Refused(LAST_ADMIN_ROLE.format(name=member.display_name, sub=sub.name))
+        Membership.update(role=role).where(Membership.id == membership.id).execute()
+        record("member.role", actor=admin, subaccount=sub.id, target=member.email,
+               detail=f"{membership.role} → {role}")
+    return f"{member.display_name} is now {role}."

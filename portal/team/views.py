@@ -38,7 +38,7 @@ def remove(membership_id):
     elif request.method == "POST":
         try:
             result = member_removal.remove(membership, User.get_by_id(current_user.id), answer, successor)
-        except member_removal.RemovalRefused as exc:
+        except member_removal.Refused as exc:
             error = exc.message
         else:
             for category, text in result:
@@ -47,3 +47,15 @@ def remove(membership_id):
     status = 422 if error and request.method == "POST" else 200
     return render_template("team/remove.html", plan=plan, error=error, answer=answer, successor=successor,
                            blocked=member_removal.is_last_admin(membership)), status
+
+
+@bp.route("/members/<int:membership_id>/role", methods=["POST"])
+@admin_required
+def change_role(membership_id):
+    membership = _membership_or_404(membership_id)
+    try:
+        flash(members.change_role(membership, request.form.get("role"), User.get_by_id(current_user.id)),
+              "success")
+    except member_removal.Refused as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("team.index"), code=303)

@@ -21,7 +21,8 @@ def membership(user, name):
 
 
 def team_urls(member_id):
-    return [("GET", TEAM), ("GET", f"{TEAM}members/{member_id}/remove"), ("POST", f"{TEAM}members/{member_id}/remove")]
+    return [("GET", TEAM), ("GET", f"{TEAM}members/{member_id}/remove"), ("POST", f"{TEAM}members/{member_id}/remove"),
+            ("POST", f"{TEAM}members/{member_id}/role")]
 
 
 def test_a_user_who_is_not_admin_gets_404_on_every_team_url(acme, client, auth, app_ctx):
@@ -71,3 +72,35 @@ def test_an_admin_removes_a_member_without_calendly_and_their_portal_appointment
     moved = Appointment.get_by_id(made.id)
     assert moved.owner_id == admin.id and moved.owner_reason.startswith("reassigned: owner removed by Ada Admin")
     assert AuditEntry.get(AuditEntry.action == "member.remove").target == "uma@acme.test"
+
+
+def test_an_admin_changes_roles_but_the_last_admin_stays_admin(acme, client, auth, app_ctx):
+    from portal.models import AuditEntry
+
+    admin, user, _ = acme
+    auth.login("admin@acme.test")
+    role_url = f"{TEAM}members/{{}}/role"
+    own = membership(admin, "Acme Dental")
+    page = client.post(role_url.format(own.id), data={"role": "user"}, follow_redirects=True).get_data(as_text=True)
+    assert "Ada Admin is the last admin of Acme Dental: make another member admin before changing their role." in page
+    assert Membership.get_by_id(own.id).role == "admin"
+
+    uma = membership(user, "Acme Dental")
+    page = client.post(role_url.format(uma.id), data={"role": "admin"}, follow_redirects=True).get_data(as_text=True)
+    assert "Uma User is now admin." in page and Membership.get_by_id(uma.id).role == "admin"
+    assert AuditEntry.get(AuditEntry.action == "member.role").target == "uma@acme.test"
+    # Now that Uma is admin too, Ada may step down.
+    client.post(role_url.format(own.id), data={"role": "user"})
+    assert Membership.get_by_id(own.id).role == "user"
+    with app_ctx.app_context():  # a context of its own: the test's caches the role of earlier requests in g
+        assert client.get(TEAM).status_code == 404  # no longer admin: the Team page is gone for her
+
+
+def test_the_team_page_shows_last_sign_in_and_calendly_status(acme, client, auth, app_ctx):
+    auth.login("uma@acme.test")
+    auth.logout()
+    auth.login("admin@acme.test")
+    page = client.get(TEAM).get_data(as_text=True)
+    row = page[page.index('aria-label="Member uma@acme.test"'):]
+    row = row[:row.index("</tr>")]
+    assert "UTC" in row and "Not connected" in row

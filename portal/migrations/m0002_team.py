@@ -1,0 +1,27 @@
+"""Migration 2: Settings > Team (issue 15): invitations, and each user's last sign-in. Frozen here."""
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
+from playhouse.migrate import migrate
+
+from portal.migrations.m0001_initial import Frozen, Subaccount, User
+
+
+class Invitation(Frozen):
+    subaccount = ForeignKeyField(Subaccount, on_delete="CASCADE")
+    email = CharField()
+    name = CharField()
+    role = CharField()
+    invited_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    generation = IntegerField()
+    created_at = DateTimeField()
+    sent_at = DateTimeField()
+    accepted_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("subaccount", "email"), False),)
+
+
+def up(migrator, database):
+    with database.bind_ctx([Invitation]):
+        database.create_tables([Invitation])
+    migrate(migrator.add_column(User._meta.table_name, "last_signin_at", DateTimeField(null=True)))
