@@ -16,7 +16,7 @@ def _require_current_schema():
             raise click.ClickException(str(exc)) from None
 
 
-admin_cli = AppGroup("admin", help="Create subaccounts, users and support staff; migrate the database.",
+admin_cli = AppGroup("admin", help="Create subaccounts, users, support staff and agency admins; migrate the database.",
                      callback=_require_current_schema)
 
 
@@ -80,6 +80,23 @@ def create_support(email, password, name):
         user.is_support = True
         user.save()
     click.echo(f"{email} is support staff")
+
+
+@admin_cli.command("create-agency-admin")
+@click.argument("email")
+@click.option("--password", required=True)
+@click.option("--name", default="")
+def create_agency_admin(email, password, name):
+    """Create an agency admin (or make an existing user one): they create and name subaccounts."""
+    email = email.strip().lower()
+    with db.connection_context():
+        user = User.get_or_none(User.email == email)
+        if user is None:
+            user = User(email=email, name=name)
+            user.set_password(password)
+        user.is_agency_admin = True
+        user.save()
+    click.echo(f"{email} is an agency admin")
 
 
 @admin_cli.command("seed-demo")

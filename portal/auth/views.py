@@ -53,6 +53,8 @@ def signin():
             session.clear()  # no session fixation: a fresh session on sign-in
             login_user(user)
             User.update(last_signin_at=utcnow()).where(User.id == user.id).execute()  # for Settings > Team
+            if user.is_agency_admin and not list(user.subaccounts()):
+                return redirect(next_url or url_for("agency.index"))
             if user.is_support and not list(user.subaccounts()):
                 return redirect(next_url or url_for("support.index"))
             return redirect(next_url or url_for("main.dashboard"))

@@ -1,5 +1,6 @@
-"""Migration 2: Settings > Team (issue 15): invitations, and each user's last sign-in. Frozen here."""
-from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
+"""Migration 2: Settings > Team and agency admins (issue 15): invitations, each user's last sign-in, the
+agency admin flag. Frozen here."""
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField
 from playhouse.migrate import migrate
 
 from portal.migrations.m0001_initial import Frozen, Subaccount, User
@@ -24,4 +25,5 @@ class Invitation(Frozen):
 def up(migrator, database):
     with database.bind_ctx([Invitation]):
         database.create_tables([Invitation])
-    migrate(migrator.add_column(User._meta.table_name, "last_signin_at", DateTimeField(null=True)))
+    migrate(migrator.add_column(User._meta.table_name, "last_signin_at", DateTimeField(null=True)),
+            migrator.add_column(User._meta.table_name, "is_agency_admin", BooleanField(default=False)))

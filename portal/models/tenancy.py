@@ -27,6 +27,7 @@ class User(UserMixin, BaseModel):
     name = CharField(default="")
     password_hash = CharField()
     is_support = BooleanField(default=False)  # agency-level support staff (T1)
+    is_agency_admin = BooleanField(default=False)  # agency-level: creates and names subaccounts (issue 15)
     # Part of every session cookie; rotated on sign-out to revoke them all (T3).
     session_token = CharField(default=new_session_token)
     created_at = DateTimeField(default=utcnow)

@@ -20,8 +20,13 @@ def _membership_or_404(membership_id):
 @bp.route("/")
 @admin_required
 def index():
-    return render_template("team/index.html", members=members.roster(current_subaccount().id),
-                           admins=member_removal.admin_count(current_subaccount().id))
+    return _page()
+
+
+def _page(form=None, error=None, status=200):
+    sub = current_subaccount()
+    return render_template("team/index.html", members=members.roster(sub.id), admins=member_removal.admin_count(sub.id),
+                           form=form or {}, error=error), status
 
 
 @bp.route("/members/<int:membership_id>/remove", methods=["GET", "POST"])
