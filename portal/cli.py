@@ -1,8 +1,9 @@
 """``flask --app wsgi admin ...`` (a contract used outside the project: keep it exactly)."""
 import click
 from flask.cli import AppGroup
+from peewee import SqliteDatabase
 
-from portal import migrations
+from portal import migrations, passwords
 from portal.extensions import db
 from portal.models import ROLES, Membership, Subaccount, User
 
@@ -30,11 +31,28 @@ def migrate():
     click.echo(current.capitalize() if applied else f"Nothing to apply: {current}")
 
 
+def _writing():
+    """A transaction that takes SQLite's write lock first, waiting for it (busy_timeout) while the stack writes.
+
+    A plain (deferred) transaction that reads and then writes fails at once with
+    "database is locked" when another process wrote in between; PostgreSQL needs nothing.
+    """
+    return db.atomic("IMMEDIATE") if isinstance(db.obj, SqliteDatabase) else db.atomic()
+
+
+def _set_password(user, password):
+    """The password policy (T3) for a new account; a weak password stops the command with the reason."""
+    refused = passwords.problem(password, user_inputs=[user.email, user.name, *user.email.split("@")])
+    if refused:
+        raise click.ClickException(f"Password refused: {refused}")
+    user.set_password(password)
+
+
 @admin_cli.command("create-subaccount")
 @click.argument("name")
 def create_subaccount(name):
     """Create a subaccount called NAME (does nothing if it exists)."""
-    with db.connection_context():
+    with db.connection_context(), _writing():
         sub, created = Subaccount.get_or_create(name=name)
     click.echo(f"{'Created' if created else 'Exists'}: subaccount {sub.name} (id {sub.id})")
 
@@ -48,14 +66,14 @@ def create_subaccount(name):
 def create_user(email, password, subaccount_name, role, name):
     """Create a user, or add the membership if the user exists."""
     email = email.strip().lower()
-    with db.connection_context(), db.atomic():
+    with db.connection_context(), _writing():
         sub = Subaccount.get_or_none(Subaccount.name == subaccount_name)
         if sub is None:
             raise click.ClickException(f"No subaccount called {subaccount_name!r}.")
         user = User.get_or_none(User.email == email)
         if user is None:
             user = User(email=email, name=name)
-            user.set_password(password)
+            _set_password(user, password)
             user.save()
             click.echo(f"Created user {email}")
         membership, created = Membership.get_or_create(user=user, subaccount=sub, defaults={"role": role})
@@ -72,11 +90,11 @@ def create_user(email, password, subaccount_name, role, name):
 def create_support(email, password, name):
     """Create a support-staff user (or make an existing user support staff)."""
     email = email.strip().lower()
-    with db.connection_context():
+    with db.connection_context(), _writing():
         user = User.get_or_none(User.email == email)
         if user is None:
             user = User(email=email, name=name)
-            user.set_password(password)
+            _set_password(user, password)
         user.is_support = True
         user.save()
     click.echo(f"{email} is support staff")
@@ -89,11 +107,11 @@ def create_support(email, password, name):
 def create_agency_admin(email, password, name):
     """Create an agency admin (or make an existing user one): they create and name subaccounts."""
     email = email.strip().lower()
-    with db.connection_context():
+    with db.connection_context(), _writing():
         user = User.get_or_none(User.email == email)
         if user is None:
             user = User(email=email, name=name)
-            user.set_password(password)
+            _set_password(user, password)
         user.is_agency_admin = True
         user.save()
     click.echo(f"{email} is an agency admin")
@@ -104,6 +122,6 @@ def seed_demo():
     """Create the demo subaccounts, users and contacts (idempotent)."""
     from portal import demo
 
-    with db.connection_context():
+    with db.connection_context(), _writing():
         demo.seed()
     click.echo(f"Demo data ready ({len(demo.DEMO_USERS)} users).")

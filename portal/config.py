@@ -33,7 +33,8 @@ DEFAULTS = {
     "INBOX_SWEEP_AFTER_SECONDS": 30,
     "TOKEN_REFRESH_MARGIN_SECONDS": 300,
     "DELETE_BATCH_SIZE": 500,
-    "SIGNIN_MAX_FAILURES": 5,
+    "SIGNIN_MAX_FAILURES": 5,  # per address typed
+    "SIGNIN_MAX_FAILURES_PER_CLIENT": 30,  # per client IP address: one password tried on many accounts
     "SIGNIN_LOCKOUT_SECONDS": 300,
     "RQ_ASYNC": True,
     "WTF_CSRF_TIME_LIMIT": None,
@@ -41,6 +42,10 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     # Its own cookie name: the sandbox may share the host (different port).
     "SESSION_COOKIE_NAME": "calbridge_session",
+    # Production settings (portal/security.py): X-Forwarded-* hops to trust, and the Host names
+    # accepted (None: derived from PORTAL_BASE_URL).
+    "PROXY_COUNT": 0,
+    "TRUSTED_HOSTS": None,
 }
 
 PLAIN_ENV_NAMES = ("DATABASE_URL", "REDIS_URL")
@@ -57,13 +62,39 @@ def load(app, test_config=None):
     app.config.from_prefixed_env("CALBRIDGE")
     if test_config:
         app.config.from_mapping(test_config)
-    os.makedirs(app.instance_path, exist_ok=True)
+    secure_instance_folder(app)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app, "secret_key", lambda: secrets.token_hex(32))
     if not app.config.get("ENCRYPTION_KEY"):
         app.config["ENCRYPTION_KEY"] = _instance_secret(
             app, "encryption.key", lambda: Fernet.generate_key().decode()
         )
+
+
+def secure_instance_folder(app):
+    """The instance folder (database, keys, logs) is the owner's alone: folders 0700, files 0600.
+
+    The SQLite database is created here, 0600, before SQLite opens it (its -wal
+    and -shm files take the same mode); files made earlier are tightened.
+    """
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
+    url = app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///") and url.partition("?")[0] != "sqlite:///:memory:":
+        path = url[len("sqlite:///"):].partition("?")[0]
+        if path and not os.path.exists(path) and os.path.isdir(os.path.dirname(path) or "."):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for folder, _, files in os.walk(app.instance_path):
+        _chmod(folder, 0o700)
+        for name in files:
+            _chmod(os.path.join(folder, name), 0o600)
+
+
+def _chmod(path, mode):
+    try:
+        if os.stat(path).st_mode & 0o777 != mode:
+            os.chmod(path, mode)
+    except OSError:  # not ours, or gone meanwhile: leave it
+        pass
 
 
 def _instance_secret(app, filename, make):

@@ -141,8 +141,10 @@ WEB_WORKERS, WEB_THREADS = 2, 4
 
 def gunicorn_argv(bind, port, *extra, app="wsgi:app"):
     """gunicorn's command line: the one place it is built (``make run``, the tests, the benchmarks)."""
-    return [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--workers", str(WEB_WORKERS),
-            "--threads", str(WEB_THREADS), "--bind", f"{bind}:{port}", "--access-logfile", "-", *extra, app]
+    return [os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+            "-c", os.path.join(PROJECT_ROOT, "portal", "gunicorn_conf.py"),  # masks webhook tokens in its logs
+            "--workers", str(WEB_WORKERS), "--threads", str(WEB_THREADS), "--bind", f"{bind}:{port}",
+            "--access-logfile", "-", *extra, app]
 
 
 def _local_address(bind):
@@ -177,6 +179,7 @@ def _stop_on_signal(signum, frame):
 def run_stack():
     """Bring everything up with demo data; SIGINT (Ctrl-C) or SIGTERM stops all of it (SPEC R1)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    os.umask(0o077)  # the database, keys and logs under instance/ are the operator's alone
     instance = os.environ.get("CALBRIDGE_INSTANCE_PATH") or os.path.join(PROJECT_ROOT, "instance")
     log_dir = os.path.join(instance, "logs")
     os.makedirs(log_dir, exist_ok=True)

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from portal.params import is_db_id
+
 
 @dataclass
 class Page:
@@ -42,7 +44,7 @@ def decode_cursor(cursor):
         value, row_id = json.loads(raw)
         if isinstance(value, dict):
             value = datetime.fromisoformat(value["dt"])
-        if not isinstance(row_id, int) or not isinstance(value, (str, datetime)):
+        if not is_db_id(row_id) or not isinstance(value, (str, datetime)):  # ids past 2^63 break the driver
             return None
         return value, row_id
     except (ValueError, TypeError, KeyError):

@@ -1,5 +1,7 @@
-// Small behaviour HTMX does not cover: closing the modal, and showing the
-// server's message when an HTMX request is refused (409) instead of dropping it.
+// Small behaviour HTMX does not cover: closing the modal, showing the server's
+// message when an HTMX request is refused (409) instead of dropping it, and the
+// pages' few handlers. They live here, not inline, because the Content-Security-Policy
+// allows no inline script, no inline style and no eval (so no hx-on attributes).
 (function () {
   function closeModal() {
     var modal = document.getElementById("modal");
@@ -42,4 +44,49 @@
       e.detail.isError = false;
     }
   });
+
+  // The selection modal's form swaps its 4xx answers too (the form with the server's message).
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail.xhr.status >= 400 && e.target.closest && e.target.closest("[data-swap-errors]")) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
+  // <select data-autosubmit>: choosing an option submits its form (a Switch button is in <noscript>).
+  document.addEventListener("change", function (e) {
+    var el = e.target.closest && e.target.closest("select[data-autosubmit]");
+    if (el && el.form) el.form.requestSubmit();
+  });
+
+  // Save is enabled once the choices a form needs are made.
+  document.addEventListener("change", function (e) {
+    var form = e.target.closest && e.target.closest("form");
+    if (!form) return;
+    if (form.hasAttribute("data-selection-form")) {
+      var consent = form.querySelector("input[name=consent]");
+      var ok = !!(form.querySelector("input[name=event_type]:checked") && (!consent || consent.checked));
+      form.querySelector("button[type=submit]").disabled = !ok;
+      form.querySelector(".selection-hint").hidden = ok;
+    } else if (form.hasAttribute("data-removal-form")) {
+      var answered = Array.prototype.every.call(form.querySelectorAll(".removal-choice"), function (g) {
+        return g.querySelector("input:checked");
+      });
+      form.querySelector(".js-submit").disabled = !answered;
+    }
+  });
+
+  // Progress bars: <span data-percent="40"> gets its width here (an inline style attribute is not allowed).
+  function drawProgress(root) {
+    var bars = root.querySelectorAll ? root.querySelectorAll("[data-percent]") : [];
+    Array.prototype.forEach.call(bars, function (bar) {
+      var pct = Math.max(0, Math.min(100, parseFloat(bar.getAttribute("data-percent")) || 0));
+      bar.style.width = pct + "%";
+    });
+  }
+  if (window.htmx) {
+    window.htmx.onLoad(drawProgress);  // the page, then every swapped-in fragment
+  } else {
+    document.addEventListener("DOMContentLoaded", function () { drawProgress(document); });
+  }
 })();

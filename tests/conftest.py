@@ -340,3 +340,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "csrf: run the portal with CSRF protection on")
     config.addinivalue_line("markers", "portal_config(**values): override portal settings for a test")
     config.addinivalue_line("markers", "schema: migration tests (make test-postgres runs them on PostgreSQL too)")
+
+
+@pytest.fixture
+def page(page):
+    """pytest-playwright's page, failing the test if the browser refused anything by the Content-Security-Policy."""
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    yield page
+    assert not refused, f"Content-Security-Policy violations: {refused}"

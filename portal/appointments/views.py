@@ -13,13 +13,14 @@ Decisions where the spec is silent:
   409); HTMX callers get the message as an alert, API callers as JSON.
 - The delete confirmation is an HTMX modal, and a page without JavaScript.
 """
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_htmx import make_response
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
+from portal import params
 from portal.appointments import bp, queries, service
 from portal.appointments.forms import AppointmentForm
 from portal.extensions import htmx
@@ -58,21 +59,14 @@ def index():
                            calendar_label=calendar_names.get(args["calendar"]), **context)
 
 
-def _parse_day(value):
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 @bp.route("/week")
 @subaccount_required
 def week():
     """Seven columns, Monday to Sunday (UTC), with prev/next week links."""
     today = utcnow().date()
-    asked = _parse_day(request.args.get("start"))
+    asked = params.day(request.args.get("start"))
     if request.args.get("start") and asked is None:
-        flash("That isn't a date we understand, so here is this week.", "warning")
+        flash("That isn't a date we understand (YYYY-MM-DD, years 1900 to 2999), so here is this week.", "warning")
     monday = queries.week_start(asked or today)
     days, truncated = queries.week(current_subaccount(), monday)
     return render_template(

@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from portal import passwords
 from portal.auth import bp, throttle
 from portal.extensions import login_manager
 from portal.models import User
@@ -26,6 +27,8 @@ def _safe_next(target):
     """Only same-site paths are followed after sign-in (no open redirect)."""
     if not target:
         return None
+    if len(target) > 2000 or any(ord(ch) < 32 or ord(ch) == 127 for ch in target) or "\\" in target:
+        return None  # CR/LF would split the Location header; a backslash reads as "/" in browsers
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
@@ -43,12 +46,13 @@ def signin():
         email = (request.form.get("email") or "").strip().lower()
         password = request.form.get("password") or ""
         user = User.get_or_none(User.email == email)
-        if throttle.is_locked(email):
-            # T3: brute force is throttled per address, known or not.
+        client = request.remote_addr
+        if not throttle.admit(email, client):
+            # T3: counted before the check, per address typed (known or not) and per client.
             error = "Too many failed attempts. Try again in a few minutes."
             status = 429
-        elif user and user.check_password(password):
-            throttle.clear(email)
+        elif passwords.verify(user, password):  # the same work for an unknown address
+            throttle.succeeded(email, client)
             next_url = _safe_next(request.args.get("next"))
             session.clear()  # no session fixation: a fresh session on sign-in
             login_user(user)
@@ -61,7 +65,6 @@ def signin():
         else:
             error = "Email or password is incorrect."
             status = 401
-            throttle.record_failure(email)
     return render_template("auth/signin.html", error=error, email=email), status
 
 

@@ -37,8 +37,9 @@ def parse(header):
             t = value.strip()
         elif name == "v1":
             sigs.append(value.strip())
-    # isascii(): str.isdigit() also accepts characters like "²" that int() refuses.
-    if t is None or not (t.isascii() and t.isdigit()) or not sigs:
+    # isascii(): str.isdigit() also accepts characters like "²" that int() refuses. A time of more
+    # than 12 digits (past the year 33000) is malformed: compared with a float it would overflow.
+    if t is None or not (t.isascii() and t.isdigit()) or len(t) > 12 or not sigs:
         return None, []
     return int(t), sigs
 

@@ -10,6 +10,7 @@ from flask_htmx.responses import HTMXResponseStopPolling
 from flask_login import current_user
 from peewee import JOIN
 
+from portal import params
 from portal.connections import bp, removal
 from portal.pipeline import disconnect as disconnection
 from portal.connections.service import SelectionProblem
@@ -158,7 +159,7 @@ def retry_task(task_id):
 def activity():
     """The subaccount's audit log: who removed, kept, deleted or disconnected what, when, how many."""
     sub = current_subaccount().id
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = params.page_number()
     query = (AuditEntry.select(AuditEntry, User).join(User, JOIN.LEFT_OUTER, on=(AuditEntry.actor == User.id))
              .where(AuditEntry.subaccount == sub))
     total = query.count()

@@ -11,6 +11,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_htmx.responses import HTMXResponseClientRedirect, HTMXResponseStopPolling
 from flask_login import current_user, login_required
 
+from portal import params
 from portal.calendly.errors import CalendlyError, user_message
 from portal.calendly.oauth import CALLBACK_PATH, CodeExchangeFailed, calendly_oauth, exchange_code, forget_state, redirect_uri
 from portal.calendly.plans import plan_label
@@ -30,6 +31,18 @@ STATE_MESSAGE = ("We could not verify this Calendly sign-in: it did not come fro
                  "or it was already used. Please try connecting again.")
 CODE_MESSAGE = ("Calendly did not accept the sign-in: the authorization code has expired or was already used. "
                 "Please try connecting again.")
+# Our own words for each OAuth error code (RFC 6749 4.1.2.1, 5.2). The provider's error_description is never
+# shown: anyone can put text in a callback link, and the banner would lend it our voice.
+OAUTH_ERROR_MESSAGES = {
+    "access_denied": DENIED_MESSAGE,
+    "invalid_grant": CODE_MESSAGE,
+    "temporarily_unavailable": "Calendly is temporarily unavailable. Please try connecting again in a few minutes.",
+    "server_error": "Calendly had a problem finishing the sign-in. Please try connecting again.",
+    "invalid_scope": "Calendly did not grant the access Calbridge needs. Please try connecting again.",
+    "invalid_client": "Calendly did not recognise Calbridge's app. Please contact support.",
+    "unauthorized_client": "Calendly did not allow Calbridge's app to connect. Please contact support.",
+}
+OAUTH_ERROR_DEFAULT = "Calendly did not connect your account. Please try connecting again."
 
 
 @bp.context_processor
@@ -48,7 +61,7 @@ def settings():
 @subaccount_required
 def index():
     modal = None
-    select_id = request.args.get("select", type=int)
+    select_id = request.args.get("select", type=params.db_id)
     if select_id:
         connection = _own_connection_or_404(select_id)
         if connection.is_live:
@@ -145,11 +158,7 @@ def calendly_callback():
     error = request.args.get("error")
     if error:
         forget_state(request.args.get("state"))
-        if error == "access_denied":
-            flash(DENIED_MESSAGE, "warning")
-        else:
-            detail = request.args.get("error_description") or error
-            flash(f"Calendly did not connect your account ({detail}). Please try again.", "error")
+        flash(OAUTH_ERROR_MESSAGES.get(error, OAUTH_ERROR_DEFAULT), "warning" if error == "access_denied" else "error")
         return redirect(url_for("connections.index"))
     try:
         token = exchange_code()
@@ -172,9 +181,8 @@ def _exchange_message(exc):
     if exc.reason == "state":
         return STATE_MESSAGE
     if exc.reason == "refused":
-        log.info("Calendly token exchange refused: %s", exc.error)
-        return CODE_MESSAGE if exc.error == "invalid_grant" else (
-            f"Calendly refused the sign-in ({exc.error}). Please try connecting again.")
+        log.info("Calendly token exchange refused: %.64r", exc.error)
+        return OAUTH_ERROR_MESSAGES.get(exc.error, OAUTH_ERROR_DEFAULT)
     log.warning("Calendly token exchange failed: %s", exc.error)
     return "Calendly could not be reached to finish the sign-in. Please try connecting again."
 

@@ -3,6 +3,7 @@ from datetime import timedelta
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from portal import params
 from portal.appointment_listing import IN_PROGRESS_LOOKBACK, with_people
 from portal.main import bp
 from portal.models import Appointment, CalendlyConnection, Contact, Source, Status
@@ -75,5 +76,5 @@ def dashboard():
 @bp.route("/switch", methods=["POST"])
 @login_required
 def switch():
-    switch_to(request.form.get("subaccount_id", type=int))
+    switch_to(request.form.get("subaccount_id", type=params.db_id))
     return redirect(url_for("main.dashboard"))

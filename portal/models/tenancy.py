@@ -3,8 +3,7 @@ import secrets
 
 from flask_login import UserMixin
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
-from werkzeug.security import check_password_hash, generate_password_hash
-
+from portal import passwords
 from portal.models.base import BaseModel
 from portal.timeutil import utcnow
 
@@ -27,11 +26,11 @@ class User(UserMixin, BaseModel):
     name = CharField(default="")
     password_hash = CharField()
     is_support = BooleanField(default=False)  # agency-level support staff (T1)
-    is_agency_admin = BooleanField(default=False)  # agency-level: creates and names subaccounts (issue 15)
     # Part of every session cookie; rotated on sign-out to revoke them all (T3).
     session_token = CharField(default=new_session_token)
     created_at = DateTimeField(default=utcnow)
     last_signin_at = DateTimeField(null=True)  # shown on Settings > Team
+    is_agency_admin = BooleanField(default=False)  # agency-level: creates and names subaccounts (issue 15)
 
     def get_id(self):
         return f"{self.id}:{self.session_token}"
@@ -41,11 +40,11 @@ class User(UserMixin, BaseModel):
         self.save(only=[User.session_token])
 
     def set_password(self, password):
-        # scrypt: a slow KDF (T3).
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        # scrypt: a slow KDF (T3). The policy (passwords.problem) is applied where a person chooses one.
+        self.password_hash = passwords.hash_password(password)
 
     def check_password(self, password):
-        return check_password_hash(self.password_hash, password)
+        return passwords.verify(self, password)
 
     @property
     def display_name(self):

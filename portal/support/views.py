@@ -8,7 +8,7 @@ from flask_login import current_user
 from peewee import JOIN
 from redis.exceptions import RedisError
 
-from portal import restarts
+from portal import params, restarts
 from portal.extensions import htmx
 from portal.models import AuditEntry, DeliveryState, Status, Subaccount, User, WebhookDelivery
 from portal.models.audit import record
@@ -33,7 +33,7 @@ def _filter_from_request():
 
 
 def _page_number():
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return params.page_number()
 
 
 @bp.route("/")
@@ -138,7 +138,7 @@ def retry(connection_id):
     """Retry one failed delivery (back to the inbox) or one failed RQ job (requeue)."""
     conn = _health_or_404(connection_id).connection
     back = redirect(url_for("support.connection", connection_id=conn.id) + "#failed")
-    delivery_id = request.form.get("delivery", type=int)
+    delivery_id = request.form.get("delivery", type=params.db_id)
     job_id = request.form.get("job", "").strip()
     try:
         if delivery_id:

@@ -5,7 +5,8 @@ emails, hosts and the cancellation/reschedule links. Phone numbers,
 questions and answers, tracking, notes and payments are deliberately not
 part of ``Booking``, so they cannot be stored by mistake (E2).
 """
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from portal.models import normalize_email
@@ -45,6 +46,22 @@ class Booking:
         return self.status == "canceled" or self.event_status == "canceled"
 
 
+# JSON may escape a lone UTF-16 surrogate ("\ud800"): valid JSON, but no database can store it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _replace_surrogates(booking):
+    """``booking`` with every lone surrogate in its text replaced by U+FFFD: shown as �, never fatal."""
+    changed = {}
+    for f in fields(booking):
+        value = getattr(booking, f.name)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            changed[f.name] = _SURROGATE.sub("\ufffd", value)
+        elif isinstance(value, tuple) and any(isinstance(v, str) and _SURROGATE.search(v) for v in value):
+            changed[f.name] = tuple(_SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v for v in value)
+    return replace(booking, **changed) if changed else booking
+
+
 def _required(data, key, what):
     value = data.get(key) if isinstance(data, dict) else None
     if value in (None, ""):
@@ -74,7 +91,7 @@ def parse_booking(invitee, event):
         g = normalize_email((guest or {}).get("email"))
         if g and g != own and g not in guests:
             guests.append(g)
-    return Booking(
+    return _replace_surrogates(Booking(
         invitee_uri=_required(invitee, "uri", "invitee"),
         event_uri=_required(event, "uri", "scheduled event"),
         event_type_uri=_required(event, "event_type", "scheduled event"),
@@ -92,7 +109,7 @@ def parse_booking(invitee, event):
         old_invitee_uri=invitee.get("old_invitee") or None,
         guest_emails=tuple(guests),
         host_uris=tuple(m.get("user") for m in event.get("event_memberships") or [] if m and m.get("user")),
-    )
+    ))
 
 
 # What E2 says is not synced; dropped from a delivery before the inbox stores it.

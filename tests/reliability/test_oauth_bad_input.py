@@ -159,3 +159,20 @@ def test_reconnecting_as_another_calendly_user_is_refused_and_changes_nothing(
     assert mallory and all(t["revoked"] for t in mallory)  # the other account's new token was given back
     reliability_report.check("OAuth: reconnect returns another Calendly user",
                              "refused with a message, connection unchanged, the stray token revoked")
+
+
+def test_the_callback_banner_says_our_own_words_for_each_oauth_error_never_the_providers(client, ann,
+                                                                                       reliability_report):
+    from portal.connections.views import OAUTH_ERROR_DEFAULT, OAUTH_ERROR_MESSAGES
+
+    phishing = "Your account is suspended: call +1 555 0100 or visit evil.test to restore it"
+    for code, words in [*OAUTH_ERROR_MESSAGES.items(), ("made_up_code", OAUTH_ERROR_DEFAULT),
+                        ("<b>evil.test</b>", OAUTH_ERROR_DEFAULT)]:
+        start(client)
+        shown = messages(page_after(client, callback(client, {"error": code, "error_description": phishing,
+                                                               "state": "x"})))
+        assert shown == [words.replace("'", "&#39;")], (code, shown)
+        assert "evil.test" not in " ".join(shown) and "555" not in " ".join(shown)
+    assert not CalendlyConnection.select().exists()
+    reliability_report.check("OAuth callback with an error and a phishing error_description",
+                             f"{len(OAUTH_ERROR_MESSAGES) + 2} codes, each shown in our own words only")

@@ -94,6 +94,22 @@ def booking(event_type_uri, *, invitee="I1", event="E1", email="ada@example.com"
     )
 
 
+def one_of_each(owner, subaccount, **connection_fields):
+    """A contact, a portal appointment, a connection and a failed task: the ids every portal route takes."""
+    from portal.models import Appointment, Contact, Membership, Source, Task
+
+    start = (utcnow() + timedelta(days=1)).replace(microsecond=0)
+    contact = Contact.create(subaccount=subaccount, email="p@acme.test", email_normalized="p@acme.test", name="Pat")
+    appointment = Appointment.create(subaccount=subaccount, source=Source.PORTAL, title="Visit", start=start,
+                                     end=start + timedelta(minutes=30), owner=owner, contact=contact)
+    connection = make_connection(owner, subaccount, **connection_fields)
+    task = Task.create(subaccount=subaccount, connection=connection, kind="purge_calendar", description="Purge",
+                       state="failed", requested_by=owner)
+    return {"appointment_id": appointment.id, "contact_id": contact.id, "connection_id": connection.id,
+            "task_id": task.id, "webhook_token": connection.webhook_token, "subaccount_id": subaccount.id,
+            "membership_id": Membership.get(user=owner, subaccount=subaccount).id}
+
+
 # ---------------------------------------------------------------- deliveries
 def envelope(b, event="invitee.created", qa=(("Phone", "+1 404 555 1234"),)):
     """The webhook body Calendly sends for Booking ``b`` (API-FACTS §7), with data we must not keep."""

@@ -5,12 +5,14 @@ rate at the rate of empty jobs. Each delivery is still applied exactly once,
 whichever worker wins its job, and a failure in the batch is left to the
 inbox sweep.
 """
+import json
+
 import pytest
 from rq import Queue
 from rq.job import Job
 
 from jobs.sync import apply_delivery
-from portal.models import Appointment, DeliveryState, Subaccount, WebhookDelivery
+from portal.models import Appointment, Contact, DeliveryState, Subaccount, WebhookDelivery
 from portal.queues import get_redis
 from portal.pipeline import batches
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
@@ -123,3 +125,16 @@ def test_a_delivery_that_kills_the_worker_does_not_take_the_rest_of_its_batch_do
     states = {d.id: d.state for d in WebhookDelivery.select()}
     assert states == {ids[0]: DeliveryState.APPLIED, ids[1]: DeliveryState.QUEUED, ids[2]: DeliveryState.APPLIED}
     assert sorted(a.contact.email for a in Appointment.select()) == ["guest0@example.com", "guest2@example.com"]
+
+
+# An invalid Unicode surrogate in a name is replaced with U+FFFD, not fatal (issue 12, item 6).
+def test_a_lone_surrogate_in_the_guests_name_and_the_title_is_replaced_and_the_booking_applied(client, conn):
+    body = envelope(booking(ET, name="Zoë \ud800Broken", title="Visit \udfff"))
+    raw = json.dumps(body).encode()  # JSON escapes it as \\ud800: valid JSON, not valid Unicode
+    assert b"\\ud800" in raw
+    assert post_delivery(client, conn, raw).status_code == 200
+    delivery = WebhookDelivery.get()
+    assert apply_delivery(delivery.id) == "imported"
+    assert WebhookDelivery.get_by_id(delivery.id).state == DeliveryState.APPLIED
+    assert Contact.get().name == "Zoë \ufffdBroken"
+    assert Appointment.get().title == "Visit \ufffd"
