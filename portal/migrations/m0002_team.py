@@ -1,5 +1,5 @@
 """Migration 2: Settings > Team and agency admins (issue 15): invitations, each user's last sign-in, the
-agency admin flag. Frozen here."""
+agency admin flag, signed-in sessions (My profile). Frozen here."""
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField
 from playhouse.migrate import migrate
 
@@ -22,8 +22,17 @@ class Invitation(Frozen):
         indexes = ((("subaccount", "email"), False),)
 
 
+class UserSession(Frozen):
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    key = CharField(unique=True)
+    user_agent = CharField()
+    ip_address = CharField()
+    created_at = DateTimeField()
+    last_seen_at = DateTimeField()
+
+
 def up(migrator, database):
-    with database.bind_ctx([Invitation]):
-        database.create_tables([Invitation])
+    with database.bind_ctx([Invitation, UserSession]):
+        database.create_tables([Invitation, UserSession])
     migrate(migrator.add_column(User._meta.table_name, "last_signin_at", DateTimeField(null=True)),
             migrator.add_column(User._meta.table_name, "is_agency_admin", BooleanField(default=False)))

@@ -19,6 +19,7 @@ from portal.models.sync import (
     TaskState,
     WebhookDelivery,
 )
+from portal.models.sessions import UserSession
 from portal.models.team import Invitation
 from portal.models.tenancy import ROLES, Membership, Subaccount, User
 
@@ -37,6 +38,7 @@ ALL_MODELS = [
     Task,
     AuditEntry,
     Invitation,
+    UserSession,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [

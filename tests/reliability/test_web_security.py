@@ -14,6 +14,7 @@ from portal.models import (
     Appointment,
     CalendlyConnection,
     Contact,
+    Membership,
     Source,
     Status,
     Subaccount,
@@ -83,14 +84,17 @@ def two_subaccounts(app_ctx, people):
                        state="failed", requested_by=bob)
     my_task = Task.create(subaccount=acme, connection=my_connection, kind="purge_calendar", description="Purge",
                           state="failed", requested_by=alice)
+    # Team and Agency routes (issue 15): a member and the subaccount itself.
+    team_theirs = {"membership_id": Membership.get(user=bob, subaccount=beta).id, "subaccount_id": beta.id}
+    team_mine = {"membership_id": Membership.get(user=alice, subaccount=acme).id, "subaccount_id": acme.id}
     return {
         "alice": alice, "bob": bob, "beta": beta, "acme": acme,
         "theirs": [{"appointment_id": manual.id, "contact_id": contact.id, "connection_id": connection.id,
-                    "task_id": task.id},
+                    "task_id": task.id, **team_theirs},
                    {"appointment_id": imported.id, "contact_id": contact.id, "connection_id": connection.id,
-                    "task_id": task.id}],
+                    "task_id": task.id, **team_theirs}],
         "mine": {"appointment_id": mine.id, "contact_id": my_contact.id, "connection_id": my_connection.id,
-                 "task_id": my_task.id},
+                 "task_id": my_task.id, **team_mine},
     }
 
 
