@@ -2,7 +2,9 @@
 
 - ``reconcile_all`` every ``RECONCILE_INTERVAL_SECONDS`` (SPEC E5, C5, C7);
 - ``sweep_inbox`` every ``SWEEP_INTERVAL_SECONDS`` (a delivery stored while
-  Redis was down, or left by a dead worker, is applied anyway).
+  Redis was down, or left by a dead worker, is applied anyway);
+- ``sweep_outbox`` and ``sweep_connection_alerts`` every ``MAIL_SWEEP_INTERVAL_SECONDS``
+  (email left queued by an outage; an alert whose trigger was lost).
 
 It only enqueues; the workers run the jobs. Run one scheduler per Redis.
 A Redis outage does not end it (``jobs.reconnect``).
@@ -13,12 +15,13 @@ import sys
 
 from rq.cron import CronScheduler
 
-from jobs import sync
+from jobs import mail, sync
 from jobs.context import get_app
 from jobs.reconnect import run_reconnecting
 from portal.queues import get_redis
 
 SWEEP_INTERVAL_SECONDS = 15
+MAIL_SWEEP_INTERVAL_SECONDS = 30
 
 
 class Scheduler(CronScheduler):
@@ -38,6 +41,8 @@ def build(app, redis):
     scheduler.register(sync.reconcile_all, "default", interval=int(app.config["RECONCILE_INTERVAL_SECONDS"]),
                        result_ttl=600)
     scheduler.register(sync.sweep_inbox, "sync", interval=SWEEP_INTERVAL_SECONDS, result_ttl=60)
+    scheduler.register(mail.sweep_outbox, "default", interval=MAIL_SWEEP_INTERVAL_SECONDS, result_ttl=60)
+    scheduler.register(mail.sweep_connection_alerts, "default", interval=MAIL_SWEEP_INTERVAL_SECONDS, result_ttl=60)
     return scheduler
 
 

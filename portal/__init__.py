@@ -35,20 +35,22 @@ def create_app(test_config=None):
     htmx.init_app(app)
     oauth.init_app(app)
 
-    from portal import tenancy
+    from portal import connection_status, tenancy
     from portal.auth import bp as auth_bp
     from portal.main import bp as main_bp
 
     from portal.appointments import bp as appointments_bp
     from portal.connections import bp as connections_bp
     from portal.contacts import bp as contacts_bp
+    from portal.emails import bp as emails_bp
     from portal.support import bp as support_bp
     from portal.agency import bp as agency_bp
     from portal.team import bp as team_bp
     from portal.webhooks import bp as webhooks_bp
 
     tenancy.init_app(app)
-    for bp in (auth_bp, main_bp, connections_bp, appointments_bp, contacts_bp, support_bp, webhooks_bp,
+    connection_status.init_app(app)
+    for bp in (auth_bp, main_bp, connections_bp, appointments_bp, contacts_bp, emails_bp, support_bp, webhooks_bp,
                team_bp, agency_bp):
         app.register_blueprint(bp)
 

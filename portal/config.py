@@ -36,6 +36,16 @@ DEFAULTS = {
     "SIGNIN_MAX_FAILURES": 5,  # per address typed
     "SIGNIN_MAX_FAILURES_PER_CLIENT": 30,  # per client IP address: one password tried on many accounts
     "SIGNIN_LOCKOUT_SECONDS": 300,
+    # Email (issue 13): every message goes through this SMTP server; `make run` points it at the catcher.
+    "SMTP_URL": "smtp://localhost:1025",  # smtp://user:pass@host:587?starttls=1, or smtps://
+    "MAIL_FROM": "Calbridge <noreply@calbridge.test>",
+    "SMTP_TIMEOUT_SECONDS": 10,
+    "MAIL_MAX_BYTES": 2 * 1024 * 1024,  # a bigger message is refused when queued
+    "MAIL_RETRY_INTERVALS": [10, 30, 60, 120, 300, 600],  # RQ Retry on transient SMTP failures
+    "MAIL_MAX_ATTEMPTS": 50,  # then the message is Failed; the outbox sweep re-queues until then
+    "MAIL_SWEEP_AFTER_SECONDS": 60,
+    "PASSWORD_RESET_MAX_AGE_SECONDS": 3600,
+    "INVITATION_MAX_AGE_SECONDS": 7 * 24 * 3600,
     "RQ_ASYNC": True,
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_HTTPONLY": True,

@@ -151,16 +151,20 @@ def _local_address(bind):
     return "127.0.0.1" if bind in ("0.0.0.0", "", "*") else bind
 
 
-def process_table(*, portal_port, sandbox_port, bind="127.0.0.1", workers=2):
+def process_table(*, portal_port, sandbox_port, bind="127.0.0.1", workers=2, mail_port=None, mail_dir=None):
     """Every long-running process of ``make run``, in start order.
 
-    Production runs the same rows but the sandbox (deploy/systemd has one
-    unit per row), beside a Redis and a database of its own.
+    Production runs the same rows but the sandbox and the mail catcher
+    (deploy/systemd has one unit per row), beside a Redis, a database and an
+    SMTP server of its own.
     """
     py = python_bin()
+    catcher = [] if mail_port is None else [  # the local SMTP server: every email lands in mail_dir, none leaves
+        ProcessSpec("mailcatcher", (py, "-m", "mailcatcher", "--port", str(mail_port), "--dir", mail_dir))]
     return [
         ProcessSpec("sandbox", (py, "-m", "sandbox", "--port", str(sandbox_port)),  # the Calendly emulator
                     health_url=f"http://127.0.0.1:{sandbox_port}/_sandbox/health"),
+        *catcher,
         ProcessSpec("portal", tuple(gunicorn_argv(bind, portal_port)),  # the web app and the webhook intake
                     health_url=f"http://{_local_address(bind)}:{portal_port}/signin"),
         *(ProcessSpec(f"worker-{n}", (py, "-m", "jobs.worker")) for n in range(1, workers + 1)),  # RQ jobs
@@ -185,6 +189,7 @@ def run_stack():
     os.makedirs(log_dir, exist_ok=True)
     portal_port = int(os.environ.get("PORTAL_PORT", 5000))
     sandbox_port = int(os.environ.get("SANDBOX_PORT", 5001))
+    mail_port = int(os.environ.get("MAIL_PORT", 1025))
     parent = os.getppid()  # make: if it goes (SIGTERM to make alone), so does the stack
 
     signal.signal(signal.SIGTERM, _stop_on_signal)
@@ -200,7 +205,8 @@ def run_stack():
         env = stack_env(
             portal_port=portal_port, sandbox_port=sandbox_port, redis_url=redis_url, database_url=database_url,
             instance_dir=instance, sandbox_db=os.path.join(instance, "sandbox.db"),
-            creds=local_credentials(instance), extra={"SANDBOX_DEMO": "1"}, host="localhost",
+            creds=local_credentials(instance), host="localhost",
+            extra={"SANDBOX_DEMO": "1", "CALBRIDGE_SMTP_URL": os.environ.get("CALBRIDGE_SMTP_URL") or f"smtp://127.0.0.1:{mail_port}"},
         )
         # Both idempotent; the portal and the workers refuse to start on a schema not migrated.
         for command in ("migrate", "seed-demo"):
@@ -208,10 +214,11 @@ def run_stack():
                            cwd=PROJECT_ROOT, check=True)
         table = process_table(portal_port=portal_port, sandbox_port=sandbox_port,
                               bind=os.environ.get("PORTAL_BIND", "127.0.0.1"),
-                              workers=int(os.environ.get("WORKERS", 2)))
+                              workers=int(os.environ.get("WORKERS", 2)),
+                              mail_port=mail_port, mail_dir=os.path.join(instance, "mail"))
         supervisor = Supervisor(table, env, log_dir, instance)
         supervisor.start()
-        _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir)
+        _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir, os.path.join(instance, "mail"))
         supervisor.run(should_stop=lambda: os.getppid() != parent)
         print("\nThe parent process is gone: stopping Calbridge...", flush=True)
         return 0
@@ -228,7 +235,7 @@ def run_stack():
             redis.stop()
 
 
-def _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir):
+def _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir, mail_dir):
     from portal.demo import DEMO_PASSWORD, DEMO_USERS
     from sandbox.demo import DEMO_ACCOUNTS
 
@@ -240,6 +247,7 @@ def _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir):
         f"  Redis:             {redis_url}",
         f"  Database:          {database_url}",
         f"  Logs:              {log_dir}",
+        f"  Emails sent:       Sent emails in the portal (admins); the files in {mail_dir}",
         "",
         f"Portal sign-ins (password {DEMO_PASSWORD}):",
     ]

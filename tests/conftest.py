@@ -8,7 +8,9 @@
 - ``sandbox``: the Calendly sandbox as a real HTTP server, reset every test.
 - ``live_server``: the portal served over HTTP for the browser tests.
 - ``worker``: a real RQ worker process for the session.
+- ``mail_catcher`` / ``mailbox``: the local SMTP catcher every process sends to, and what arrived.
 """
+import json
 import os
 import threading
 
@@ -23,6 +25,7 @@ from portal.extensions import db
 from portal.models import ALL_MODELS, Membership, Subaccount, User
 
 CHROMIUM = "/usr/bin/chromium"
+MAIL_RETRY_INTERVALS = [1, 2, 3, 4, 5, 5, 5, 5, 5, 5]
 
 
 # ---------------------------------------------------------------- the stack
@@ -41,7 +44,7 @@ def stack(tmp_path_factory, redis_server):
     instance.mkdir()
     creds = {"client_id": "calbridge-test", "client_secret": "test-client-secret",
              "webhook_signing_key": "test-app-signing-key"}
-    portal_port, sandbox_port = free_port(), free_port()
+    portal_port, sandbox_port, mail_port = free_port(), free_port(), free_port()
     database_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{base}/portal.db"
     migrate_url(database_url)  # as `make run` does, before any process of the stack opens it
     env = stack_env(
@@ -56,6 +59,9 @@ def stack(tmp_path_factory, redis_server):
             "CALBRIDGE_SECRET_KEY": "test-secret-key",
             "CALBRIDGE_ENCRYPTION_KEY": "q0xGlKZ9ObbnZbQvO8j1rS1xWk9Gq2hYg3yqQ9fWw0A=",
             "SANDBOX_WEBHOOK_RETRY_SCHEDULE": "[0.5, 1, 2]",
+            "CALBRIDGE_SMTP_URL": f"smtp://127.0.0.1:{mail_port}",
+            # Quick retries: an SMTP outage of 30 s is ridden out in seconds, not minutes.
+            "CALBRIDGE_MAIL_RETRY_INTERVALS": json.dumps(MAIL_RETRY_INTERVALS),
         },
     )
     return {
@@ -69,6 +75,8 @@ def stack(tmp_path_factory, redis_server):
         "sandbox_url": env["SANDBOX_BASE_URL"],
         "database_url": database_url,
         "redis_url": redis_server.url,
+        "mail_port": mail_port,
+        "mail_dir": str(base / "mail"),
     }
 
 
@@ -88,6 +96,8 @@ def portal_config(stack, **overrides):
         "CALENDLY_CLIENT_SECRET": stack["creds"]["client_secret"],
         "CALENDLY_WEBHOOK_SIGNING_KEY": stack["creds"]["webhook_signing_key"],
         "WTF_CSRF_ENABLED": False,
+        "SMTP_URL": env["CALBRIDGE_SMTP_URL"],
+        "MAIL_RETRY_INTERVALS": MAIL_RETRY_INTERVALS,
     }
     cfg.update(overrides)
     return cfg
@@ -323,6 +333,49 @@ def worker(stack, redis_server):
     ).start(wait=False)
     yield service
     service.stop()
+
+
+# ---------------------------------------------------------------- mail
+class MailCatcher:
+    """``python -m mailcatcher`` on the stack's SMTP port; tests may stop and start it again."""
+
+    def __init__(self, stack):
+        self.port, self.directory = stack["mail_port"], stack["mail_dir"]
+        self.service = Service(
+            "mailcatcher",
+            [os.path.join(os.path.dirname(os.sys.executable), "python"), "-m", "mailcatcher",
+             "--port", str(self.port), "--dir", self.directory, "--refuse-recipients", "@refused.test"],
+            stack["env"], str(stack["base"]),
+        )
+
+    def start(self):
+        from mailcatcher.mailbox import wait_until_listening
+
+        self.service.start(wait=False)
+        wait_until_listening("127.0.0.1", self.port)
+        return self
+
+    def stop(self):
+        self.service.stop()
+
+
+@pytest.fixture(scope="session")
+def mail_catcher(stack):
+    catcher = MailCatcher(stack).start()
+    yield catcher
+    catcher.stop()
+
+
+@pytest.fixture
+def mailbox(mail_catcher):
+    """What reached the catcher during this test (emptied first); the catcher is running."""
+    from mailcatcher.mailbox import Mailbox
+
+    if mail_catcher.service.process.poll() is not None:
+        mail_catcher.start()
+    box = Mailbox(mail_catcher.directory)
+    box.clear()
+    return box
 
 
 # ---------------------------------------------------------------- browser

@@ -24,6 +24,7 @@ def test_make_run_in_a_fresh_clone_serves_the_sign_in_page(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CALBRIDGE_", "SANDBOX_"))
            and k not in ("DATABASE_URL", "REDIS_URL", "VIRTUAL_ENV")}
     env.update(PORTAL_PORT=str(portal_port), SANDBOX_PORT=str(sandbox_port), REDIS_PORT=str(redis_port),
+               MAIL_PORT=str(free_port()),
                PIP_DISABLE_PIP_VERSION_CHECK="1")
     log = open(tmp_path / "make-run.log", "wb")
     proc = subprocess.Popen(["make", "run"], cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""The Agency area (issue 15): subaccounts with their counts; create and rename them.
+"""The Agency area (issue 15): subaccounts with their counts; create, rename, invite the first admin.
 
 Agency admins only; everyone else, support staff included, gets 404.
 """
@@ -6,7 +6,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.agency import bp, subaccounts
-from portal.models import Subaccount
+from portal.mail import invitations
+from portal.models import Subaccount, User
 from portal.tenancy import agency_admin_required
 
 
@@ -48,4 +49,18 @@ def rename(subaccount_id):
     except subaccounts.NameRefused as exc:
         return _page(exc.message, 422, editing=sub.id)
     flash(f"Renamed to {name}.", "success")
+    return redirect(url_for("agency.index"), code=303)
+
+
+@bp.route("/subaccounts/<int:subaccount_id>/invite", methods=["POST"])
+@agency_admin_required
+def invite_admin(subaccount_id):
+    """Invite a subaccount's (first) admin: the same invitation a subaccount admin sends."""
+    sub = _get(subaccount_id)
+    try:
+        invitation = invitations.invite(sub, request.form.get("email") or "", request.form.get("name") or "",
+                                        "admin", User.get_by_id(current_user.id))
+    except invitations.InvitationRefused as exc:
+        return _page(exc.message, 422, editing=sub.id)
+    flash(f"Invitation sent to {invitation.email} to be admin of {sub.name}.", "success")
     return redirect(url_for("agency.index"), code=303)

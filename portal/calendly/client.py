@@ -37,6 +37,7 @@ from portal.calendly.errors import (
     TransientError,
     error_from_body,
 )
+from portal import connection_status
 from portal.calendly.transport import retrying
 from portal.models import CalendlyConnection, Status
 from portal.timeutil import to_iso, utcnow
@@ -295,6 +296,7 @@ class CalendlyClient:
             CalendlyConnection.update(status=status, last_error=text).where(
                 (CalendlyConnection.id == c.id) & (CalendlyConnection.status != Status.DISCONNECTED)
             ).execute()
+            connection_status.changed(c.id)
 
     # ------------------------------------------------------------ HTTP core
     def _get(self, path, params=None):

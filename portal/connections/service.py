@@ -10,6 +10,9 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from flask import current_app
+
+from portal import connection_status
 from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient, lock_key
 from portal.calendly.errors import CalendlyError, PlanNotSupported, user_message
@@ -174,6 +177,7 @@ def _replace_tokens(connection, fresh, account):
             token_expires_at=fresh.token_expires_at, status=status,
             last_error=None if status != current.status else current.last_error, failure_count=0, **account,
         ).where(CalendlyConnection.id == connection.id).execute()
+    connection_status.changed(connection.id)
     if old.access_token or old.refresh_token:
         revoke_quietly(CalendlyClient(old))
     return CalendlyConnection.get_by_id(connection.id)

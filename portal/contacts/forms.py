@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from portal.emails import is_valid_email
+from portal.email_addresses import is_valid_email
 
 
 class ContactForm(FlaskForm):

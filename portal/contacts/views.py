@@ -4,11 +4,13 @@ SPEC E2 (contacts are unique by email within a subaccount), O3 (the assigned
 user), T2 (another subaccount's contact is a 404).
 """
 from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from portal.contacts import bp, queries
 from portal.contacts.forms import ContactForm
 from portal.contacts.service import DuplicateEmail, create_contact
 from portal.extensions import htmx
+from portal.mail import contacts as contact_mail
 from portal.models import Contact
 from portal.tenancy import current_subaccount, get_scoped_or_404, subaccount_required
 
@@ -51,5 +53,15 @@ def detail(contact_id):
     return render_template(
         "contacts/detail.html", c=contact,
         booked=queries.booked_appointments(contact), as_guest=queries.guest_appointments(contact),
-        shown=queries.APPOINTMENTS_SHOWN,
+        shown=queries.APPOINTMENTS_SHOWN, dnd_email=contact_mail.is_dnd(contact),
     )
+
+
+@bp.route("/<int:contact_id>/dnd/clear", methods=["POST"])
+@subaccount_required
+def clear_dnd(contact_id):
+    """Let email reach the contact again (audited)."""
+    contact = get_scoped_or_404(Contact, contact_id)
+    if contact_mail.clear_dnd(contact, current_user.id):
+        flash(f"{contact.display_name} can receive email again.", "success")
+    return redirect(url_for("contacts.detail", contact_id=contact.id), 303)

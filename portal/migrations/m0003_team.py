@@ -1,4 +1,4 @@
-"""Migration 2: Settings > Team and agency admins (issue 15): invitations, each user's last sign-in, the
+"""Migration 3: Settings > Team and agency admins (issue 15): invitations, each user's last sign-in, the
 agency admin flag, signed-in sessions (My profile). Frozen here."""
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField
 from playhouse.migrate import migrate

@@ -10,6 +10,7 @@ from portal.models.crm import (
     Source,
     normalize_email,
 )
+from portal.models.mail import ConnectionAlert, DoNotDisturb, MailState, OutboundEmail, UsedLink
 from portal.models.sync import (
     DeliveryState,
     Outcome,
@@ -37,6 +38,10 @@ ALL_MODELS = [
     SyncDecision,
     Task,
     AuditEntry,
+    OutboundEmail,
+    DoNotDisturb,
+    ConnectionAlert,
+    UsedLink,
     Invitation,
     UserSession,
 ]
@@ -45,6 +50,7 @@ __all__ = [m.__name__ for m in ALL_MODELS] + [
     "ALL_MODELS",
     "AppointmentStatus",
     "DeliveryState",
+    "MailState",
     "Outcome",
     "ROLES",
     "SkipReason",

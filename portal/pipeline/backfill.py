@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import current_app
 
+from portal import connection_status
 from portal.calendly.client import CalendlyClient
 from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, TransientError
 from portal.models import CalendarSelection, CalendlyConnection, Status
@@ -98,6 +99,7 @@ def run(connection_id):
         status=Status.CONNECTED, last_error=None, failure_count=0, backfilled_at=utcnow()
     ).where((CalendlyConnection.id == connection_id) & CalendlyConnection.status.in_(
         (Status.IMPORTING, Status.ERROR))).execute()
+    connection_status.changed(connection_id)
     log.info("backfill of connection %s done: %d invitees over %d events", connection_id, applied, len(events))
     return applied
 
@@ -112,3 +114,4 @@ def _fail(connection_id, exc):
         status=Status.ERROR, last_error=f"Importing from Calendly failed: {exc}"[:2000],
         failure_count=CalendlyConnection.failure_count + 1,
     ).where((CalendlyConnection.id == connection_id) & CalendlyConnection.status.in_(Status.SYNCING)).execute()
+    connection_status.changed(connection_id)

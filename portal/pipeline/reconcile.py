@@ -21,6 +21,7 @@ from rq import Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from portal import connection_status
 from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient
 from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, TransientError
@@ -72,9 +73,10 @@ def run(connection_id):
     recovered = {"failure_count": 0, "last_reconciled_at": utcnow()}
     CalendlyConnection.update(**recovered).where(CalendlyConnection.id == connection_id).execute()
     # An Error left by failed reconciliations clears once one succeeds (a failed backfill is the watchdog's).
-    CalendlyConnection.update(status=Status.CONNECTED, last_error=None).where(
-        (CalendlyConnection.id == connection_id) & (CalendlyConnection.status == Status.ERROR)
-        & CalendlyConnection.backfilled_at.is_null(False)).execute()
+    if CalendlyConnection.update(status=Status.CONNECTED, last_error=None).where(
+            (CalendlyConnection.id == connection_id) & (CalendlyConnection.status == Status.ERROR)
+            & CalendlyConnection.backfilled_at.is_null(False)).execute():
+        connection_status.changed(connection_id)
     return applied
 
 
@@ -121,15 +123,18 @@ def _update_unless_gone(connection, fields):
     CalendlyConnection.update(**fields).where(
         (CalendlyConnection.id == connection.id) & (CalendlyConnection.status != Status.DISCONNECTED)
     ).execute()
+    if "status" in fields:
+        connection_status.changed(connection.id)
 
 
 def _failed(connection_id, exc):
     text = f"Reconciliation with Calendly failed: {exc}"[:2000]
     CalendlyConnection.update(failure_count=CalendlyConnection.failure_count + 1, last_error=text).where(
         CalendlyConnection.id == connection_id).execute()
-    CalendlyConnection.update(status=Status.ERROR).where(
-        (CalendlyConnection.id == connection_id) & (CalendlyConnection.failure_count >= ERROR_AFTER_FAILURES)
-        & CalendlyConnection.status.in_(Status.SYNCING)).execute()
+    if CalendlyConnection.update(status=Status.ERROR).where(
+            (CalendlyConnection.id == connection_id) & (CalendlyConnection.failure_count >= ERROR_AFTER_FAILURES)
+            & CalendlyConnection.status.in_(Status.SYNCING)).execute():
+        connection_status.changed(connection_id)
 
 
 # ------------------------------------------------------------------ scheduling

@@ -140,6 +140,7 @@ def test_the_stack_restarts_a_killed_worker_and_stopping_it_leaves_no_process_be
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CALBRIDGE_", "SANDBOX_"))
            and k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(PORTAL_PORT=str(portal_port), SANDBOX_PORT=str(sandbox_port), REDIS_PORT=str(redis_port),
+               MAIL_PORT=str(free_port()),
                CALBRIDGE_INSTANCE_PATH=str(instance))
     log_path = tmp_path / "devstack.log"
     running = set()

@@ -15,6 +15,7 @@ from portal.models import (
     CalendlyConnection,
     Contact,
     Membership,
+    OutboundEmail,
     Source,
     Status,
     Subaccount,
@@ -30,7 +31,8 @@ from .helpers import url_for_rule
 pytestmark = pytest.mark.reliability
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
-NOT_CSRF_PROTECTED = {"webhooks.calendly"}  # Calendly's deliveries, verified by signature (C7)
+# Calendly's deliveries, verified by signature (C7); RFC 8058 one-click unsubscribe, verified by the link's signature.
+NOT_CSRF_PROTECTED = {"webhooks.calendly", "emails.unsubscribe"}
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 FORM = {"title": "Hacked", "start": "2030-01-01T10:00", "end": "2030-01-01T10:30", "contact_email": "x@evil.test",
         "contact_name": "X", "subaccount_id": "1", "reflect_cancellations": "on", "consent": "yes",
@@ -84,17 +86,23 @@ def two_subaccounts(app_ctx, people):
                        state="failed", requested_by=bob)
     my_task = Task.create(subaccount=acme, connection=my_connection, kind="purge_calendar", description="Purge",
                           state="failed", requested_by=alice)
+    email = OutboundEmail.create(subaccount=beta, kind="contact", recipient="secret@beta.test", subject="Beta note",
+                                 text_body="Beta", html_body="<p>Beta</p>", message_id="<beta@calbridge.test>")
+    my_email = OutboundEmail.create(subaccount=acme, kind="contact", recipient="p@acme.test", subject="Note",
+                                    text_body="Hi", html_body="<p>Hi</p>", message_id="<acme@calbridge.test>")
+    # Signed links (reset, unsubscribe) are not objects of a subaccount: a link not signed by us is a 404.
+    token = "not-a-signed-link"
     # Team and Agency routes (issue 15): a member and the subaccount itself.
     team_theirs = {"membership_id": Membership.get(user=bob, subaccount=beta).id, "subaccount_id": beta.id}
     team_mine = {"membership_id": Membership.get(user=alice, subaccount=acme).id, "subaccount_id": acme.id}
     return {
         "alice": alice, "bob": bob, "beta": beta, "acme": acme,
         "theirs": [{"appointment_id": manual.id, "contact_id": contact.id, "connection_id": connection.id,
-                    "task_id": task.id, **team_theirs},
+                    "task_id": task.id, "email_id": email.id, "token": token, **team_theirs},
                    {"appointment_id": imported.id, "contact_id": contact.id, "connection_id": connection.id,
-                    "task_id": task.id, **team_theirs}],
+                    "task_id": task.id, "email_id": email.id, "token": token, **team_theirs}],
         "mine": {"appointment_id": mine.id, "contact_id": my_contact.id, "connection_id": my_connection.id,
-                 "task_id": my_task.id, **team_mine},
+                 "task_id": my_task.id, "email_id": my_email.id, "token": token, **team_mine},
     }
 
 

@@ -116,15 +116,17 @@ def test_reconcile_all_enqueues_each_connection_once(ada, app):
         app.config["RQ_ASYNC"] = False
 
 
-def test_scheduler_registers_reconciliation_and_the_inbox_sweep(private_redis, app_ctx):
+def test_scheduler_registers_reconciliation_the_inbox_sweep_and_the_mail_sweeps(private_redis, app_ctx):
     app = app_ctx
     cron = scheduler.build(app, get_redis())
     jobs = {j.func_name: (j.queue_name, j.interval) for j in cron.get_jobs()}
     assert jobs == {
         "jobs.sync.reconcile_all": ("default", app.config["RECONCILE_INTERVAL_SECONDS"]),
         "jobs.sync.sweep_inbox": ("sync", scheduler.SWEEP_INTERVAL_SECONDS),
+        "jobs.mail.sweep_outbox": ("default", scheduler.MAIL_SWEEP_INTERVAL_SECONDS),
+        "jobs.mail.sweep_connection_alerts": ("default", scheduler.MAIL_SWEEP_INTERVAL_SECONDS),
     }
     cron.enqueue_jobs()
-    assert Queue("default", connection=get_redis()).count == 1
+    assert Queue("default", connection=get_redis()).count == 3
     assert Queue("sync", connection=get_redis()).count == 1
     assert sweep_inbox() == 0

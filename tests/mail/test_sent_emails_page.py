@@ -1,0 +1,90 @@
+"""The Sent emails page: a subaccount admin reads its outbox with states and opens a message as sent."""
+import html
+
+import pytest
+from browser_steps import shot, sign_in
+from playwright.sync_api import expect
+
+from portal.extensions import db
+from portal.mail import accounts, outbox
+from portal.models import MailState, OutboundEmail, Subaccount
+
+
+def queue(app, subaccount_name, **fields):
+    values = {"to": "grace@example.com", "to_name": "Grace Hopper", "subject": "Your visit",
+              "text": "See you soon.", "kind": "contact"}
+    values.update(fields)
+    with app.app_context(), db.connection_context():
+        sub = Subaccount.get_or_create(name=subaccount_name)[0]
+        return outbox.queue_email(subaccount=sub, **values)
+
+
+def test_admin_sees_the_subaccounts_emails_with_their_state_and_others_see_nothing(app, client, auth, people,
+                                                                                 mailbox):
+    people.user("admin@acme.test", role="admin")
+    people.user("user@acme.test", role="user")
+    people.user("other@bright.test", subaccount="Brightside Realty", role="admin")
+    sent = queue(app, "Acme Dental", subject="Sent one")
+    refused = queue(app, "Acme Dental", subject="Refused one", to="nobody@refused.test")
+    waiting = queue(app, "Acme Dental", subject="Waiting one")
+    theirs = queue(app, "Brightside Realty", subject="Brightside news")
+    with app.app_context(), db.connection_context():
+        outbox.send(sent.id)
+        outbox.send(refused.id)
+
+    auth.login("admin@acme.test")
+    page = client.get("/emails/").get_data(as_text=True)
+    assert ">Sent emails</span>" in page  # in the navigation
+    for subject, state in (("Sent one", "Sent"), ("Refused one", "Failed"), ("Waiting one", "Queued")):
+        assert subject in page
+        assert f'class="badge badge-mail-{state.lower()}">{state}</span>' in page
+    assert "550" in page and "Brightside news" not in page
+    assert client.get(f"/emails/{theirs.id}").status_code == 404  # another subaccount's message (T2)
+    detail = client.get(f"/emails/{waiting.id}").get_data(as_text=True)
+    assert "Waiting one" in detail
+    auth.logout()
+
+    auth.login("user@acme.test")  # not an admin: the page does not exist for them
+    assert client.get("/emails/").status_code == 404
+    assert client.get(f"/emails/{sent.id}").status_code == 404
+    assert ">Sent emails</span>" not in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_a_message_is_shown_in_a_sandboxed_frame_and_a_reset_link_is_never_shown(app, client, auth, people,
+                                                                                  mailbox):
+    admin = people.user("admin@acme.test", role="admin")
+    email = queue(app, "Acme Dental", html='<p>Hello <script>steal()</script><b>Grace</b></p>')
+    auth.login("admin@acme.test")
+    page = client.get(f"/emails/{email.id}").get_data(as_text=True)
+    frame = page.split("<iframe", 1)[1].split(">", 1)[0]
+    assert " sandbox " in frame and "allow-scripts" not in frame
+    assert html.unescape(frame.split('srcdoc="', 1)[1].split('"', 1)[0]) == email.html_body
+    assert "<script>steal()" not in page  # only ever inside the escaped srcdoc attribute
+
+    with app.app_context(), db.connection_context():
+        reset_id = accounts.send_password_reset(admin.email)
+        OutboundEmail.update(subaccount=Subaccount.get(name="Acme Dental")).where(
+            OutboundEmail.id == reset_id).execute()  # as if it were listed here
+        body = OutboundEmail.get_by_id(reset_id).text_body
+    token_path = body.split("/reset-password/", 1)[1].split()[0]
+    page = client.get(f"/emails/{reset_id}").get_data(as_text=True)
+    assert token_path not in page and "its text is not kept or shown" in page
+
+
+@pytest.mark.e2e
+def test_admin_opens_sent_emails_from_the_navigation_and_reads_a_message(page, live_server, people, app, mailbox):
+    people.user("admin@acme.test", role="admin")
+    email = queue(app, "Acme Dental", subject="Your visit on Monday",
+                  html='<!doctype html><html><body><h1>See you Monday</h1></body></html>')
+    with app.app_context(), db.connection_context():
+        outbox.send(email.id)
+        assert OutboundEmail.get_by_id(email.id).state == MailState.SENT
+    sign_in(page, live_server, "admin@acme.test")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sent emails").click()
+    expect(page.get_by_role("heading", name="Sent emails")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="Your visit on Monday")
+    expect(row.get_by_text("Sent", exact=True)).to_be_visible()
+    row.get_by_role("link", name="Your visit on Monday").click()
+    frame = page.frame_locator("iframe[title='Email: Your visit on Monday']")
+    expect(frame.get_by_role("heading", name="See you Monday")).to_be_visible()
+    shot(page, "email-sent-message")
