@@ -6,8 +6,7 @@ ones stop working; accepting or revoking ends them all. An invitee without
 an account sets their name and password; one who has an account (in another
 subaccount) signs in as that address and accepts.
 """
-from datetime import timedelta
-
+from flask import current_app
 from peewee import fn
 
 from portal import signed_links
@@ -20,7 +19,11 @@ from portal.models.audit import record
 from portal.timeutil import utcnow
 
 PURPOSE = "invitation"
-VALID_FOR = timedelta(days=7)
+
+
+def _max_age():
+    """``INVITATION_MAX_AGE_SECONDS``: 7 days unless configured."""
+    return int(current_app.config["INVITATION_MAX_AGE_SECONDS"])
 
 
 class InvitationRefused(Exception):
@@ -72,7 +75,7 @@ def invite(subaccount, email, name, role, inviter):
 
 
 def resend(invitation, inviter):
-    """A new link for a pending invitation (the earlier ones stop working), valid 7 days from now."""
+    """A new link for a pending invitation (the earlier ones stop working), valid for 7 days from now."""
     if not invitation.is_pending:
         raise InvitationRefused("This invitation is no longer pending.")
     with db.atomic():
@@ -96,7 +99,7 @@ def _queue_invitation_email(invitation, inviter):
     token = signed_links.issue(PURPOSE, {"invitation": invitation.id, "email": invitation.email,
                                          "generation": invitation.generation})
     context = {"invitation": invitation, "inviter": inviter, "subaccount": invitation.subaccount,
-               "url": compose.portal_url("auth.accept_invitation", token=token), "days": VALID_FOR.days}
+               "url": compose.portal_url("auth.accept_invitation", token=token), "days": max(_max_age() // 86400, 1)}
     email = queue_email(
         to=invitation.email, to_name=invitation.name, kind="invitation", subaccount=invitation.subaccount_id,
         sensitive=True, enqueue=False,
@@ -122,7 +125,7 @@ def _checked(data):
 
 def open_link(token):
     """``(invitation, existing user or None)`` for a usable link, or a ``signed_links.LinkProblem``."""
-    invitation = _checked(signed_links.peek(PURPOSE, token, VALID_FOR.total_seconds()))
+    invitation = _checked(signed_links.peek(PURPOSE, token, _max_age()))
     return invitation, User.get_or_none(User.email == invitation.email)
 
 
@@ -132,7 +135,7 @@ def accept(token, *, user=None, name="", password=None):
     Returns the user. A new account needs ``password`` (checked by the caller against the policy).
     """
     with db.atomic():
-        invitation = _checked(signed_links.consume(PURPOSE, token, VALID_FOR.total_seconds()))
+        invitation = _checked(signed_links.consume(PURPOSE, token, _max_age()))
         if user is None:
             if User.select().where(User.email == invitation.email).exists():
                 raise InvitationRefused(f"{invitation.email} already has an account: sign in to accept.")
