@@ -45,13 +45,14 @@ def create_app(test_config=None):
     from portal.emails import bp as emails_bp
     from portal.support import bp as support_bp
     from portal.agency import bp as agency_bp
+    from portal.profile import bp as profile_bp
     from portal.team import bp as team_bp
     from portal.webhooks import bp as webhooks_bp
 
     tenancy.init_app(app)
     connection_status.init_app(app)
     for bp in (auth_bp, main_bp, connections_bp, appointments_bp, contacts_bp, emails_bp, support_bp, webhooks_bp,
-               team_bp, agency_bp):
+               team_bp, agency_bp, profile_bp):
         app.register_blueprint(bp)
 
     from portal.cli import admin_cli
