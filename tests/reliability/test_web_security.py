@@ -14,6 +14,7 @@ from portal.models import (
     Appointment,
     CalendlyConnection,
     Contact,
+    Invitation,
     Membership,
     OutboundEmail,
     Source,
@@ -93,8 +94,12 @@ def two_subaccounts(app_ctx, people):
     # Signed links (reset, unsubscribe) are not objects of a subaccount: a link not signed by us is a 404.
     token = "not-a-signed-link"
     # Team and Agency routes (issue 15): a member and the subaccount itself.
-    team_theirs = {"membership_id": Membership.get(user=bob, subaccount=beta).id, "subaccount_id": beta.id}
-    team_mine = {"membership_id": Membership.get(user=alice, subaccount=acme).id, "subaccount_id": acme.id}
+    theirs_invited = Invitation.create(subaccount=beta, email="new@beta.test", invited_by=bob)
+    mine_invited = Invitation.create(subaccount=acme, email="new@acme.test", invited_by=alice)
+    team_theirs = {"membership_id": Membership.get(user=bob, subaccount=beta).id, "subaccount_id": beta.id,
+                   "invitation_id": theirs_invited.id}
+    team_mine = {"membership_id": Membership.get(user=alice, subaccount=acme).id, "subaccount_id": acme.id,
+                 "invitation_id": mine_invited.id}
     return {
         "alice": alice, "bob": bob, "beta": beta, "acme": acme,
         "theirs": [{"appointment_id": manual.id, "contact_id": contact.id, "connection_id": connection.id,

@@ -96,7 +96,7 @@ def booking(event_type_uri, *, invitee="I1", event="E1", email="ada@example.com"
 
 def one_of_each(owner, subaccount, **connection_fields):
     """A contact, a portal appointment, a connection and a failed task: the ids every portal route takes."""
-    from portal.models import Appointment, Contact, Membership, Source, Task
+    from portal.models import Appointment, Contact, Invitation, Membership, OutboundEmail, Source, Task
 
     start = (utcnow() + timedelta(days=1)).replace(microsecond=0)
     contact = Contact.create(subaccount=subaccount, email="p@acme.test", email_normalized="p@acme.test", name="Pat")
@@ -107,7 +107,12 @@ def one_of_each(owner, subaccount, **connection_fields):
                        state="failed", requested_by=owner)
     return {"appointment_id": appointment.id, "contact_id": contact.id, "connection_id": connection.id,
             "task_id": task.id, "webhook_token": connection.webhook_token, "subaccount_id": subaccount.id,
-            "membership_id": Membership.get(user=owner, subaccount=subaccount).id}
+            "membership_id": Membership.get(user=owner, subaccount=subaccount).id,
+            "invitation_id": Invitation.create(subaccount=subaccount, email="new@acme.test", invited_by=owner).id,
+            "email_id": OutboundEmail.create(subaccount=subaccount, kind="contact", recipient="p@acme.test",
+                                             subject="Note", text_body="Hi", html_body="<p>Hi</p>",
+                                             message_id="<one-of-each@calbridge.test>").id,
+            "token": "not-a-signed-link"}
 
 
 # ---------------------------------------------------------------- deliveries
