@@ -44,6 +44,9 @@ def create_app(test_config=None):
     from portal.contacts import bp as contacts_bp
     from portal.emails import bp as emails_bp
     from portal.support import bp as support_bp
+    from portal.agency import bp as agency_bp
+    from portal.profile import bp as profile_bp
+    from portal.team import bp as team_bp
     from portal.webhooks import bp as webhooks_bp
     from portal.workflows import bp as workflows_bp
     from portal.tasks import bp as tasks_bp
@@ -51,7 +54,7 @@ def create_app(test_config=None):
     tenancy.init_app(app)
     connection_status.init_app(app)
     for bp in (auth_bp, main_bp, connections_bp, appointments_bp, contacts_bp, emails_bp, support_bp, webhooks_bp,
-               workflows_bp, tasks_bp):
+               workflows_bp, tasks_bp, team_bp, agency_bp, profile_bp):
         app.register_blueprint(bp)
 
     from portal.cli import admin_cli

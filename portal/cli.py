@@ -17,7 +17,7 @@ def _require_current_schema():
             raise click.ClickException(str(exc)) from None
 
 
-admin_cli = AppGroup("admin", help="Create subaccounts, users and support staff; migrate the database.",
+admin_cli = AppGroup("admin", help="Create subaccounts, users, support staff and agency admins; migrate the database.",
                      callback=_require_current_schema)
 
 
@@ -83,21 +83,35 @@ def create_user(email, password, subaccount_name, role, name):
     click.echo(f"{email} is {role} of {sub.name}")
 
 
-@admin_cli.command("create-support")
-@click.argument("email")
-@click.option("--password", required=True)
-@click.option("--name", default="")
-def create_support(email, password, name):
-    """Create a support-staff user (or make an existing user support staff)."""
+def _agency_user(email, password, name, flag):
+    """Create an agency-level user, or give an existing user ``flag`` (``is_support``, ``is_agency_admin``)."""
     email = email.strip().lower()
     with db.connection_context(), _writing():
         user = User.get_or_none(User.email == email)
         if user is None:
             user = User(email=email, name=name)
             _set_password(user, password)
-        user.is_support = True
+        setattr(user, flag, True)
         user.save()
-    click.echo(f"{email} is support staff")
+    return email
+
+
+@admin_cli.command("create-support")
+@click.argument("email")
+@click.option("--password", required=True)
+@click.option("--name", default="")
+def create_support(email, password, name):
+    """Create a support-staff user (or make an existing user support staff)."""
+    click.echo(f"{_agency_user(email, password, name, 'is_support')} is support staff")
+
+
+@admin_cli.command("create-agency-admin")
+@click.argument("email")
+@click.option("--password", required=True)
+@click.option("--name", default="")
+def create_agency_admin(email, password, name):
+    """Create an agency admin (or make an existing user one): they create and name subaccounts."""
+    click.echo(f"{_agency_user(email, password, name, 'is_agency_admin')} is an agency admin")
 
 
 @admin_cli.command("seed-demo")

@@ -54,6 +54,7 @@ DEFAULTS = {
     "MAIL_SWEEP_AFTER_SECONDS": 60,
     "PASSWORD_RESET_MAX_AGE_SECONDS": 3600,
     "INVITATION_MAX_AGE_SECONDS": 7 * 24 * 3600,
+    "EMAIL_CHANGE_MAX_AGE_SECONDS": 24 * 3600,
     "RQ_ASYNC": True,
     # Workflows (issue 14): every Wait lasts its time multiplied by the scale (tests use e.g. 0.01).
     "WORKFLOW_TIME_SCALE": 1.0,

@@ -98,6 +98,19 @@ def support_required(view):
     return wrapped
 
 
+def agency_admin_required(view):
+    """Agency admins only (issue 15); everyone else gets 404."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_agency_admin:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 def get_scoped_or_404(model, object_id, *extra):
     """Fetch ``model`` by id within the current subaccount, or 404 (T2)."""
     obj = model.get_or_none((model.id == object_id) & (model.subaccount == current_subaccount()), *extra)

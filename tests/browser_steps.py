@@ -26,6 +26,19 @@ def open_connections(page):
     page.wait_for_load_state()  # Add New is an HTMX button: it does nothing until htmx has loaded
 
 
+def connect_at_calendly(page, calendly_email, decision="Allow"):
+    """Connections > Add New > Calendly > Connect, then the sandbox's own sign-in and consent pages (C1)."""
+    page.get_by_role("button", name="Add New").click()
+    dialog = page.get_by_role("dialog", name="Add a calendar connection")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("region", name="Calendly").get_by_role("button", name="Connect").click()
+    # Calendly's (the sandbox's) own pages.
+    page.get_by_label("Email").fill(calendly_email)
+    page.get_by_label("Password").fill("calendly-pass")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=decision).click()
+
+
 def shot(page, name):
     """A full-page screenshot for a person to look at (not an assertion)."""
     os.makedirs(SHOTS, exist_ok=True)

@@ -4,10 +4,11 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal import passwords
+from portal import passwords, sessions
 from portal.auth import bp, throttle
 from portal.extensions import login_manager
 from portal.models import User
+from portal.timeutil import utcnow
 
 
 @login_manager.user_loader
@@ -18,6 +19,8 @@ def load_user(session_id):
         return None
     user = User.get_or_none(User.id == int(user_id))
     if user is None or not hmac.compare_digest(user.session_token, token):
+        return None
+    if not sessions.current_is_live(user):  # this browser's session was ended from My profile
         return None
     return user
 
@@ -55,6 +58,10 @@ def signin():
             next_url = _safe_next(request.args.get("next"))
             session.clear()  # no session fixation: a fresh session on sign-in
             login_user(user)
+            sessions.start(user)
+            User.update(last_signin_at=utcnow()).where(User.id == user.id).execute()  # for Settings > Team
+            if user.is_agency_admin and not list(user.subaccounts()):
+                return redirect(next_url or url_for("agency.index"))
             if user.is_support and not list(user.subaccounts()):
                 return redirect(next_url or url_for("support.index"))
             return redirect(next_url or url_for("main.dashboard"))
@@ -70,6 +77,7 @@ def signout():
     # Sessions are signed cookies: rotating the token makes every copy of
     # this user's session cookie worthless, here and on other devices.
     current_user.rotate_session_token()
+    sessions.end_all(current_user)
     logout_user()
     session.clear()
     flash("You have been signed out.", "info")

@@ -11,11 +11,12 @@ from flask_login import current_user
 from peewee import JOIN
 
 from portal import params
-from portal.connections import bp, disconnect as disconnection, removal
+from portal.connections import bp, removal
+from portal.pipeline import disconnect as disconnection
 from portal.connections.service import SelectionProblem
 from portal.connections.views import Modal, _own_connection_or_404, _selection_modal, _to_index, show
 from portal.extensions import htmx
-from portal.models import AuditEntry, Status, Task, TaskState, User
+from portal.models import AuditEntry, CalendlyConnection, Status, Task, TaskState, User
 from portal.pipeline import purge
 from portal.tenancy import admin_required, current_role, current_subaccount, get_scoped_or_404, subaccount_required
 
@@ -27,6 +28,7 @@ ACTIVITY_LABELS = {
     "calendar.purged": "Events deleted",
     "calendar.add": "Added a calendar",
     "connection.disconnect": "Disconnected Calendly",
+    "member.remove": "Removed a member",
     "calendly.connect": "Connected Calendly",
     "calendly.authorize": "Signed in to Calendly",
     "calendly.reconnect": "Reconnected Calendly",
@@ -39,6 +41,16 @@ ACTIVITY_LABELS = {
 
 def _live_connection_or_404(connection_id):
     connection = _own_connection_or_404(connection_id)
+    if connection.status == Status.DISCONNECTED:
+        abort(404)
+    return connection
+
+
+def _disconnectable_or_404(connection_id):
+    """One's own live connection; an admin may also disconnect another member's (issue 15), answering for them."""
+    if current_role() != "admin":
+        return _live_connection_or_404(connection_id)
+    connection = get_scoped_or_404(CalendlyConnection, connection_id)
     if connection.status == Status.DISCONNECTED:
         abort(404)
     return connection
@@ -100,7 +112,7 @@ def _question(connection, selections, *, chosen=(), answers=None, error=None, ad
 @bp.route("/connections/<int:connection_id>/disconnect", methods=["GET", "POST"])
 @subaccount_required
 def disconnect(connection_id):
-    connection = _live_connection_or_404(connection_id)
+    connection = _disconnectable_or_404(connection_id)
     selections = list(connection.current_selections()) if connection.connected_at else []
     if request.method == "GET":
         return show(_question(connection, selections, disconnect=True))

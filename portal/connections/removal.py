@@ -9,8 +9,8 @@
   with Keep gets its coverage back, W4), the answers for removed ones, the
   purges and the audit log; returns the messages to show as
   ``(category, text)`` pairs;
-- ``close_periods`` / ``start_purges``: recording answers and starting the
-  purges, shared with ``portal.connections.disconnect`` (D3).
+- recording answers and starting the purges is ``portal.pipeline.answers``'s,
+  shared with Disconnect (D3, ``portal.pipeline.disconnect``).
 """
 import logging
 from dataclasses import dataclass, field
@@ -27,15 +27,23 @@ from portal.connections.service import (
 from portal.models import CalendarSelection, Task, TaskState
 from portal.models.audit import record
 from portal.pipeline import purge
+from portal.pipeline.answers import (  # noqa: F401 (CHOICES, events_phrase: the views' names too)
+    CHOICES,
+    choose_verb,
+    close_periods,
+    events_phrase,
+    members_phrase,
+    start_purges,
+    stay_verb,
+)
 from portal.pipeline.reconcile import RECONCILE_JOB, enqueue_once
 from portal.sync import deletion
 from portal.sync.apply import write_transaction
-from portal.sync.deletion import DELETE, KEEP
+from portal.sync.deletion import KEEP
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-CHOICES = (KEEP, DELETE)
 NOTHING_CHOSEN = ("Choose at least one calendar. To stop importing from Calendly altogether, "
                   "use Disconnect instead.")
 ANSWER_MISSING = "Choose Keep or Delete permanently for {names}."
@@ -159,38 +167,6 @@ def _last_period(connection, uri):
             .order_by(CalendarSelection.selected_from.desc(), CalendarSelection.id.desc()).first())
 
 
-def close_periods(connection, removed, at, actor):
-    """Close each period with its answer and write ``calendar.keep`` / ``calendar.delete`` (D5)."""
-    for selection, choice in removed:
-        deletion.close_selection(connection, selection.event_type_uri, choice, at=at)
-        count = deletion.count_for_calendar(connection.subaccount_id, selection.event_type_uri)
-        if choice == KEEP:
-            detail = f"Removed with Keep: its {events_phrase(count)} {stay_verb(count)}"
-        else:
-            waiting = deletion.consensus(connection.subaccount_id, selection.event_type_uri).waiting_on
-            if waiting:
-                detail = (f"Removed with Delete; shared: the events stay until {_members(len(waiting))} "
-                          f"also {_choose(len(waiting))} Delete")
-            else:
-                detail = "Removed with Delete: its events are deleted"
-        record(f"calendar.{choice}", actor=actor, subaccount=connection.subaccount_id, target=selection.name,
-               count=count, detail=detail)
-
-
-def start_purges(connection, removed, actor):
-    """Start the purges the answers allow (D4, D5); returns ``[(selection, choice, count, PurgeRequest|None)]``."""
-    results = []
-    for selection, choice in removed:
-        if choice == KEEP:
-            count = deletion.count_for_calendar(connection.subaccount_id, selection.event_type_uri)
-            results.append((selection, choice, count, None))
-            continue
-        req = purge.request_purge(connection.subaccount_id, selection.event_type_uri, selection.name,
-                                     connection=connection, actor=actor)
-        results.append((selection, choice, req.count, req))
-    return results
-
-
 def _edit_messages(results):
     """What happens to each removed calendar's events, in the user's words."""
     messages = []
@@ -211,23 +187,7 @@ def _edit_messages(results):
 def waiting_message(name, count, members):
     """D4: what a member who chose Delete sees while others have not agreed."""
     return (f"{name} is a shared calendar: its {events_phrase(count)} stay visible until "
-            f"{_members(members)} who connected it also {_choose(members)} Delete.")
-
-
-def events_phrase(n):
-    return "1 event" if n == 1 else f"{n:,} events"
-
-
-def _choose(n):
-    return "chooses" if n == 1 else "choose"
-
-
-def stay_verb(n):
-    return "stays" if n == 1 else "stay"
-
-
-def _members(n):
-    return "the 1 other member" if n == 1 else f"the {n} other members"
+            f"{members_phrase(members)} who connected it also {choose_verb(members)} Delete.")
 
 
 def _catch_up(connection):

@@ -16,7 +16,8 @@ from portal.calendly.errors import CalendlyError, ReconnectNeeded, user_message
 from portal.calendly.oauth import CALLBACK_PATH, CodeExchangeFailed, calendly_oauth, exchange_code, forget_state, redirect_uri
 from portal.calendly.plans import plan_label
 from portal.connections import bp
-from portal.connections import disconnect, removal, service
+from portal.connections import removal, service
+from portal.pipeline import disconnect
 from portal.extensions import htmx
 from portal.models import CalendlyConnection, Status, User
 from portal.models.audit import record
@@ -110,8 +111,9 @@ def _page(modal=None, status=200):
     sub = current_subaccount()
     mine = _mine()
     is_admin = current_role() == "admin"
-    others = []
+    others, former = [], []
     if is_admin:
+        former = disconnect.former_members_connections(sub.id)
         others = list(
             service.live_connections()
             .join(User)
@@ -121,7 +123,7 @@ def _page(modal=None, status=200):
     page = dict(
         mine=mine, others=others, tasks=removal.visible_tasks(sub.id, current_user.id, is_admin),
         waiting=[removal.waiting_message(*w) for w in deletion.waiting_deletions(sub.id, current_user.id)],
-        past=disconnect.past_connections(sub.id, current_user.id),
+        past=disconnect.past_connections(sub.id, current_user.id), former=former,
         modal_template=modal.template if modal else None,
     )
     return render_template("connections/index.html", **{**page, **(modal.context if modal else {})}), status

@@ -37,6 +37,8 @@ from portal.models.sync import (
     TaskState,
     WebhookDelivery,
 )
+from portal.models.sessions import UserSession
+from portal.models.team import Invitation
 from portal.models.tenancy import ROLES, Membership, Subaccount, User
 
 ALL_MODELS = [
@@ -67,6 +69,8 @@ ALL_MODELS = [
     DoNotDisturb,
     ConnectionAlert,
     UsedLink,
+    Invitation,
+    UserSession,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + [

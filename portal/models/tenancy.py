@@ -29,6 +29,8 @@ class User(UserMixin, BaseModel):
     # Part of every session cookie; rotated on sign-out to revoke them all (T3).
     session_token = CharField(default=new_session_token)
     created_at = DateTimeField(default=utcnow)
+    last_signin_at = DateTimeField(null=True)  # shown on Settings > Team
+    is_agency_admin = BooleanField(default=False)  # agency-level: creates and names subaccounts (issue 15)
 
     def get_id(self):
         return f"{self.id}:{self.session_token}"

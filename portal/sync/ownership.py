@@ -107,3 +107,28 @@ def refresh_assigned_users(contact_ids):
     """O3 for many contacts, e.g. after deleting their appointments (D5)."""
     for contact in Contact.select().where(Contact.id.in_(list(contact_ids))):
         refresh_assigned_user(contact)
+
+
+def is_shared_calendar(subaccount_id, event_type_uri):
+    """Whether any connection of the subaccount selected this calendar as a shared one (O2)."""
+    return event_type_uri is not None and CalendarSelection.select().join(CalendlyConnection).where(
+        (CalendlyConnection.subaccount == subaccount_id) & (CalendarSelection.event_type_uri == event_type_uri)
+        & CalendarSelection.shared
+    ).exists()
+
+
+def successor_for(appointment, leaving_user_id, picked, chooser=None):
+    """``(user, how)``: who takes over an appointment whose owner leaves the subaccount.
+
+    A shared calendar's appointment is drawn again at random (O2) among the
+    members who still have that calendar selected; a personal one, or a
+    shared one nobody else has selected, goes to ``picked``.
+    """
+    if is_shared_calendar(appointment.subaccount_id, appointment.event_type_uri):
+        members = [u for u in members_selecting(appointment.subaccount_id, appointment.event_type_uri)
+                   if u.id != leaving_user_id]
+        if members:
+            noun = "member" if len(members) == 1 else "members"
+            return (chooser or choose)(members), f"round robin, drawn again among {len(members)} {noun}"
+        return picked, "round robin, no other member has it selected"
+    return picked, "moved to the member chosen by the admin"

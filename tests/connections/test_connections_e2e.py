@@ -4,25 +4,13 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from browser_steps import open_connections, sign_in
+from browser_steps import connect_at_calendly, open_connections, sign_in
 from browser_steps import shot as _shot
 
 from portal.extensions import db
 from portal.models import CalendlyConnection
 
 pytestmark = pytest.mark.e2e
-
-
-def connect_at_calendly(page, calendly_email, decision="Allow"):
-    page.get_by_role("button", name="Add New").click()
-    dialog = page.get_by_role("dialog", name="Add a calendar connection")
-    expect(dialog).to_be_visible()
-    dialog.get_by_role("region", name="Calendly").get_by_role("button", name="Connect").click()
-    # Calendly's (the sandbox's) own pages.
-    page.get_by_label("Email").fill(calendly_email)
-    page.get_by_label("Password").fill("calendly-pass")
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name=decision).click()
 
 
 def connections():

@@ -97,7 +97,7 @@ def test_importing_progress_polls_until_done(client, ann):
     assert resp.status_code == 286 and "Connected" in body and "every 2s" not in body
 
 
-def test_admin_sees_other_members_connections_read_only(client, people, auth):
+def test_admin_sees_other_members_connections_and_may_only_disconnect_them(client, people, auth):
     people.user("boss@acme.test", role="admin")
     bob = people.user("bob@acme.test")
     conn = make_connection(bob, email="bob@calendly.test", calendars=("Bob's calls",))
@@ -105,11 +105,11 @@ def test_admin_sees_other_members_connections_read_only(client, people, auth):
     page = client.get(INDEX).get_data(as_text=True)
     assert "Other members' connections" in page and "bob@calendly.test" in page and "Bob&#39;s calls" in page
     assert "No calendar connected yet." in page  # the admin's own row is still empty
-    # Read only: Bob's row offers no Edit or Disconnect, and their URLs are not the admin's to use.
-    assert 'aria-label="Edit"' not in page and ">Disconnect</button>" not in page
-    assert f"{INDEX}/{conn.id}/edit" not in page and f"{INDEX}/{conn.id}/disconnect" not in page
+    # Bob's calendars are his to edit; only Disconnect is offered, answering for him (issue 15).
+    assert 'aria-label="Edit"' not in page and f"{INDEX}/{conn.id}/edit" not in page
     assert client.get(f"{INDEX}/{conn.id}/edit").status_code == 404
-    assert client.get(f"{INDEX}/{conn.id}/disconnect").status_code == 404
+    assert "Disconnect Bob's Calendly" in page
+    assert client.get(f"{INDEX}/{conn.id}/disconnect").status_code == 200
 
 
 def test_plain_user_does_not_see_other_members(client, ann, people):

@@ -148,7 +148,7 @@ def test_disconnect_works_when_calendly_already_revoked_the_access(ann_connected
 
 
 def test_a_double_submitted_disconnect_is_applied_once(ann_connected):
-    from portal.connections import disconnect
+    from portal.pipeline import disconnect
 
     team = ann_connected
     stale = CalendlyConnection.get_by_id(team.conn.id)  # what a second, simultaneous request had loaded

@@ -17,6 +17,8 @@ from portal.models import (
     Enrolment,
     FollowUpTask,
     Notification,
+    Invitation,
+    Membership,
     OutboundEmail,
     Source,
     Status,
@@ -105,14 +107,21 @@ def two_subaccounts(app_ctx, people):
                           "follow_up_id": follow_up.id, "notification_id": note.id}
     # Signed links (reset, unsubscribe) are not objects of a subaccount: a link not signed by us is a 404.
     token = "not-a-signed-link"
+    # Team and Agency routes (issue 15): a member and the subaccount itself.
+    theirs_invited = Invitation.create(subaccount=beta, email="new@beta.test", invited_by=bob)
+    mine_invited = Invitation.create(subaccount=acme, email="new@acme.test", invited_by=alice)
+    team_theirs = {"membership_id": Membership.get(user=bob, subaccount=beta).id, "subaccount_id": beta.id,
+                   "invitation_id": theirs_invited.id}
+    team_mine = {"membership_id": Membership.get(user=alice, subaccount=acme).id, "subaccount_id": acme.id,
+                 "invitation_id": mine_invited.id}
     return {
         "alice": alice, "bob": bob, "beta": beta, "acme": acme,
         "theirs": [{"appointment_id": manual.id, "contact_id": contact.id, "connection_id": connection.id,
-                    "task_id": task.id, "email_id": email.id, "token": token, **workflows["theirs"]},
+                    "task_id": task.id, "email_id": email.id, "token": token, **workflows["theirs"], **team_theirs},
                    {"appointment_id": imported.id, "contact_id": contact.id, "connection_id": connection.id,
-                    "task_id": task.id, "email_id": email.id, "token": token, **workflows["theirs"]}],
+                    "task_id": task.id, "email_id": email.id, "token": token, **workflows["theirs"], **team_theirs}],
         "mine": {"appointment_id": mine.id, "contact_id": my_contact.id, "connection_id": my_connection.id,
-                 "task_id": my_task.id, "email_id": my_email.id, "token": token, **workflows["mine"]},
+                 "task_id": my_task.id, "email_id": my_email.id, "token": token, **workflows["mine"], **team_mine},
     }
 
 

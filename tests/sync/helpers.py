@@ -96,8 +96,8 @@ def booking(event_type_uri, *, invitee="I1", event="E1", email="ada@example.com"
 
 def one_of_each(owner, subaccount, **connection_fields):
     """A contact, a portal appointment, a connection and a failed task: the ids every portal route takes."""
-    from portal.models import (Appointment, Contact, Enrolment, FollowUpTask, Notification, OutboundEmail, Source,
-                               Task, Workflow, WorkflowStep)
+    from portal.models import (Appointment, Contact, Enrolment, FollowUpTask, Invitation, Membership, Notification,
+                               OutboundEmail, Source, Task, Workflow, WorkflowStep)
 
     start = (utcnow() + timedelta(days=1)).replace(microsecond=0)
     contact = Contact.create(subaccount=subaccount, email="p@acme.test", email_normalized="p@acme.test", name="Pat")
@@ -116,7 +116,9 @@ def one_of_each(owner, subaccount, **connection_fields):
     return {"appointment_id": appointment.id, "contact_id": contact.id, "connection_id": connection.id,
             "task_id": task.id, "webhook_token": connection.webhook_token, "email_id": email.id,
             "workflow_id": workflow.id, "step_id": step.id, "enrolment_id": enrolment.id,
-            "follow_up_id": follow_up.id, "notification_id": note.id, "token": "not-a-signed-link"}
+            "follow_up_id": follow_up.id, "notification_id": note.id, "token": "not-a-signed-link", "subaccount_id": subaccount.id,
+            "membership_id": Membership.get(user=owner, subaccount=subaccount).id,
+            "invitation_id": Invitation.create(subaccount=subaccount, email="new@acme.test", invited_by=owner).id}
 
 
 # ---------------------------------------------------------------- deliveries

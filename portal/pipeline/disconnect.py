@@ -16,8 +16,8 @@ from rq import Retry
 
 from portal.calendly.errors import TransientError
 from portal.calendly.release import release_at_calendly, release_tokens
-from portal.connections.removal import CHOICES, close_periods, events_phrase, start_purges, stay_verb
-from portal.models import CalendarSelection, CalendlyConnection, Status
+from portal.pipeline.answers import CHOICES, close_periods, events_phrase, start_purges, stay_verb
+from portal.models import CalendarSelection, CalendlyConnection, Membership, Status, User
 from portal.models.audit import record
 from portal.queues import get_queue
 from portal.sync.apply import write_transaction
@@ -104,3 +104,12 @@ def past_connections(subaccount_id, user_id, limit=5):
         row.final_selections = list(row.selections.where(
             CalendarSelection.selected_until == row.disconnected_at).order_by(CalendarSelection.name))
     return rows
+
+
+def former_members_connections(subaccount_id, limit=10):
+    """Connections here of users who are no longer members (removed by an admin), latest first."""
+    members = Membership.select(Membership.user).where(Membership.subaccount == subaccount_id)
+    return list(CalendlyConnection.select(CalendlyConnection, User).join(User).where(
+        (CalendlyConnection.subaccount == subaccount_id) & (CalendlyConnection.status == Status.DISCONNECTED)
+        & CalendlyConnection.user.not_in(members)
+    ).order_by(CalendlyConnection.disconnected_at.desc(), CalendlyConnection.id.desc()).limit(limit))

@@ -1,0 +1,66 @@
+"""The Agency area (issue 15): subaccounts with their counts; create, rename, invite the first admin.
+
+Agency admins only; everyone else, support staff included, gets 404.
+"""
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.agency import bp, subaccounts
+from portal.mail import invitations
+from portal.models import Subaccount, User
+from portal.tenancy import agency_admin_required
+
+
+def _get(subaccount_id):
+    sub = Subaccount.get_or_none(Subaccount.id == subaccount_id)
+    if sub is None:
+        abort(404)
+    return sub
+
+
+def _page(error=None, status=200, form=None, editing=None):
+    return render_template("agency/index.html", rows=subaccounts.overview(), error=error, form=form or {},
+                           editing=editing), status
+
+
+@bp.route("/")
+@agency_admin_required
+def index():
+    return _page()
+
+
+@bp.route("/subaccounts", methods=["POST"])
+@agency_admin_required
+def create():
+    try:
+        sub = subaccounts.create(request.form.get("name"), current_user.id)
+    except subaccounts.NameRefused as exc:
+        return _page(exc.message, 422, form={"name": request.form.get("name", "")})
+    flash(f"Subaccount {sub.name} created. Invite its first admin below.", "success")
+    return redirect(url_for("agency.index"), code=303)
+
+
+@bp.route("/subaccounts/<int:subaccount_id>/rename", methods=["POST"])
+@agency_admin_required
+def rename(subaccount_id):
+    sub = _get(subaccount_id)
+    try:
+        name = subaccounts.rename(sub, request.form.get("name"), current_user.id)
+    except subaccounts.NameRefused as exc:
+        return _page(exc.message, 422, editing=sub.id)
+    flash(f"Renamed to {name}.", "success")
+    return redirect(url_for("agency.index"), code=303)
+
+
+@bp.route("/subaccounts/<int:subaccount_id>/invite", methods=["POST"])
+@agency_admin_required
+def invite_admin(subaccount_id):
+    """Invite a subaccount's (first) admin: the same invitation a subaccount admin sends."""
+    sub = _get(subaccount_id)
+    try:
+        invitation = invitations.invite(sub, request.form.get("email") or "", request.form.get("name") or "",
+                                        "admin", User.get_by_id(current_user.id))
+    except invitations.InvitationRefused as exc:
+        return _page(exc.message, 422, editing=sub.id)
+    flash(f"Invitation sent to {invitation.email} to be admin of {sub.name}.", "success")
+    return redirect(url_for("agency.index"), code=303)

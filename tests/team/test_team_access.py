@@ -1,0 +1,106 @@
+"""Who may use Settings > Team (issue 15, SPEC T2): admins of the subaccount only; the last admin stays."""
+import pytest
+
+from portal.models import Membership
+
+TEAM = "/settings/team/"
+
+
+@pytest.fixture
+def acme(people):
+    admin = people.user("admin@acme.test", name="Ada Admin", role="admin")
+    user = people.user("uma@acme.test", name="Uma User")
+    other = people.user("olga@beacon.test", name="Olga", subaccount="Beacon Labs", role="admin")
+    return admin, user, other
+
+
+def membership(user, name):
+    from portal.models import Subaccount
+
+    return Membership.get(user=user, subaccount=Subaccount.get(name=name))
+
+
+def team_urls(member_id):
+    return [("GET", TEAM), ("GET", f"{TEAM}members/{member_id}/remove"), ("POST", f"{TEAM}members/{member_id}/remove"),
+            ("POST", f"{TEAM}members/{member_id}/role")]
+
+
+def test_a_user_who_is_not_admin_gets_404_on_every_team_url(acme, client, auth, app_ctx):
+    admin, user, _ = acme
+    auth.login("uma@acme.test")
+    for method, url in team_urls(membership(admin, "Acme Dental").id):
+        assert client.open(url, method=method).status_code == 404, url
+    assert "<span>Settings</span>" not in client.get("/dashboard").get_data(as_text=True)
+    assert Membership.get_or_none(Membership.id == membership(admin, "Acme Dental").id) is not None
+
+
+def test_another_subaccounts_member_is_a_404_for_an_admin(acme, client, auth, app_ctx):
+    _, _, other = acme
+    auth.login("admin@acme.test")
+    for method, url in team_urls(membership(other, "Beacon Labs").id)[1:]:
+        assert client.open(url, method=method).status_code == 404, url
+    assert Membership.get_or_none(user=other) is not None
+
+
+def test_the_last_admin_cannot_be_removed_not_even_by_themselves(acme, client, auth, app_ctx):
+    admin, user, _ = acme
+    auth.login("admin@acme.test")
+    page = client.get(TEAM).get_data(as_text=True)
+    assert "Remove Uma User" in page and "Remove Ada Admin" not in page
+    url = f"{TEAM}members/{membership(admin, 'Acme Dental').id}/remove"
+    resp = client.post(url, data={"successor": user.id})
+    assert resp.status_code == 422
+    assert "Ada Admin is the last admin of Acme Dental: make another member admin first." in resp.get_data(as_text=True)
+    assert Membership.get(user=admin).role == "admin"
+
+
+def test_an_admin_removes_a_member_without_calendly_and_their_portal_appointments_move(acme, client, auth, app_ctx):
+    from datetime import timedelta
+
+    from portal.models import Appointment, AuditEntry, Source
+    from portal.timeutil import utcnow
+
+    admin, user, _ = acme
+    start = utcnow() + timedelta(days=1)
+    made = Appointment.create(subaccount=membership(user, "Acme Dental").subaccount_id, source=Source.PORTAL,
+                              title="Walk-in", start=start, end=start + timedelta(hours=1), owner=user)
+    auth.login("admin@acme.test")
+    url = f"{TEAM}members/{membership(user, 'Acme Dental').id}/remove"
+    confirm = client.get(url).get_data(as_text=True)
+    assert "They have no Calendly connection here." in confirm and "Delete permanently" not in confirm
+    assert client.post(url, data={"successor": admin.id}).status_code == 303
+    moved = Appointment.get_by_id(made.id)
+    assert moved.owner_id == admin.id and moved.owner_reason.startswith("reassigned: owner removed by Ada Admin")
+    assert AuditEntry.get(AuditEntry.action == "member.remove").target == "uma@acme.test"
+
+
+def test_an_admin_changes_roles_but_the_last_admin_stays_admin(acme, client, auth, app_ctx):
+    from portal.models import AuditEntry
+
+    admin, user, _ = acme
+    auth.login("admin@acme.test")
+    role_url = f"{TEAM}members/{{}}/role"
+    own = membership(admin, "Acme Dental")
+    page = client.post(role_url.format(own.id), data={"role": "user"}, follow_redirects=True).get_data(as_text=True)
+    assert "Ada Admin is the last admin of Acme Dental: make another member admin before changing their role." in page
+    assert Membership.get_by_id(own.id).role == "admin"
+
+    uma = membership(user, "Acme Dental")
+    page = client.post(role_url.format(uma.id), data={"role": "admin"}, follow_redirects=True).get_data(as_text=True)
+    assert "Uma User is now admin." in page and Membership.get_by_id(uma.id).role == "admin"
+    assert AuditEntry.get(AuditEntry.action == "member.role").target == "uma@acme.test"
+    # Now that Uma is admin too, Ada may step down.
+    client.post(role_url.format(own.id), data={"role": "user"})
+    assert Membership.get_by_id(own.id).role == "user"
+    with app_ctx.app_context():  # a context of its own: the test's caches the role of earlier requests in g
+        assert client.get(TEAM).status_code == 404  # no longer admin: the Team page is gone for her
+
+
+def test_the_team_page_shows_last_sign_in_and_calendly_status(acme, client, auth, app_ctx):
+    auth.login("uma@acme.test")
+    auth.logout()
+    auth.login("admin@acme.test")
+    page = client.get(TEAM).get_data(as_text=True)
+    row = page[page.index('aria-label="Member uma@acme.test"'):]
+    row = row[:row.index("</tr>")]
+    assert "UTC" in row and "Not connected" in row
