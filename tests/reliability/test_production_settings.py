@@ -5,12 +5,12 @@ import stat
 import pytest
 
 from portal.database import migrate_url
+from sync.helpers import one_of_each
 import requests
 
 from portal import create_app
 from portal.devstack import PROJECT_ROOT, Service, free_port
 from portal.models import Subaccount
-from sync.helpers import make_connection
 
 from .helpers import url_for_rule
 
@@ -37,9 +37,7 @@ def assert_security_headers(resp, what):
 def ids(app_ctx, people):
     alice = people.user("alice@acme.test", role="admin")
     people.user("staff@agency.test", subaccount=None, support=True)
-    connection = make_connection(alice, Subaccount.get(name="Acme Dental"))
-    return {"appointment_id": 1, "contact_id": 1, "connection_id": connection.id, "task_id": 1,
-            "webhook_token": connection.webhook_token, "email_id": 1, "token": "a-link-we-never-signed"}
+    return one_of_each(alice, Subaccount.get(name="Acme Dental"))  # an id for every route argument
 
 
 @pytest.mark.parametrize("who", [None, "alice@acme.test", "staff@agency.test"],
