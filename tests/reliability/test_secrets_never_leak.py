@@ -95,7 +95,10 @@ def test_no_secret_in_logs_pages_or_jobs(app, client, auth, people, stack, sandb
 
     # Every page Ada and support staff can open.
     ids = {"connection_id": conn_id, "appointment_id": Appointment.select().first().id,
-           "contact_id": Contact.select().first().id, "task_id": 0, "email_id": 0, "token": "not-a-signed-link"}
+           "contact_id": Contact.select().first().id, "task_id": 0, "email_id": 0, "token": "not-a-signed-link",
+           # Workflows and team pages: an id of none (their 404 pages must not leak either).
+           **dict.fromkeys(("workflow_id", "step_id", "enrolment_id", "follow_up_id", "notification_id",
+                            "membership_id", "subaccount_id", "invitation_id"), 0)}
     places = every_get_page(app, client, ids)
     auth.logout()
     auth.login("support@agency.test")

@@ -126,9 +126,10 @@ def test_scheduler_registers_every_periodic_job(private_redis, app_ctx):
         "jobs.sync.prune_inbox": ("bulk", 3600),
         "jobs.mail.sweep_outbox": ("default", scheduler.MAIL_SWEEP_INTERVAL_SECONDS),
         "jobs.mail.sweep_connection_alerts": ("default", scheduler.MAIL_SWEEP_INTERVAL_SECONDS),
+        "jobs.automation.resume_workflows": ("default", scheduler.SWEEP_INTERVAL_SECONDS),
     }
     cron.enqueue_jobs()
-    assert Queue("default", connection=get_redis()).count == 3
+    assert Queue("default", connection=get_redis()).count == 4
     assert Queue("sync", connection=get_redis()).count == 1
     assert Queue("bulk", connection=get_redis()).count == 1
     assert sweep_inbox() == 0
