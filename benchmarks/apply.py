@@ -1,7 +1,7 @@
 """Figure 3: bookings applied per second by RQ workers from a pre-filled inbox.
 
 The inbox is filled while no worker runs (rows in state ``queued`` and one
-``jobs.sync.apply_delivery`` job each, as the intake leaves them); then the
+``jobs.sync.apply_batch`` job each, as the intake leaves them); then the
 workers start and the clock runs from the first job taken to the last
 delivery applied. The reference is the same number of jobs of
 ``benchmarks.noop.noop`` through the same workers. 1 and 2 workers are
@@ -43,7 +43,7 @@ def measure(stack, conn, count, workers, *, noop=False, first=0, timeout=600, da
     queue = Queue(inbox.QUEUE, connection=redis)
     queue.empty()
     with db.connection_context():
-        ids = data.prefill_inbox(conn, count, first=first, job=NOOP_JOB if noop else "jobs.sync.apply_delivery")
+        ids = data.prefill_inbox(conn, count, first=first, job=NOOP_JOB if noop else "jobs.sync.apply_batch")
     try:
         stack.start_workers(workers, database_url=database_url)
         began = _wait_started(queue, len(ids), timeout=60)

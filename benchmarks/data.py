@@ -115,7 +115,7 @@ def signed_body(conn, n, key):
     return raw, signatures.sign(key, raw)
 
 
-def prefill_inbox(conn, count, first=0, job="jobs.sync.apply_delivery"):
+def prefill_inbox(conn, count, first=0, job="jobs.sync.apply_batch"):
     """``count`` verified deliveries in the inbox, each with its RQ job queued, as the intake leaves them.
 
     ``job`` may name another function taking the delivery id (the no-op reference).
@@ -143,7 +143,7 @@ def prefill_inbox(conn, count, first=0, job="jobs.sync.apply_delivery"):
     return ids
 
 
-def enqueue(ids, job="jobs.sync.apply_delivery"):
+def enqueue(ids, job="jobs.sync.apply_batch"):
     """Enqueue one job per delivery id in pipelines, with the intake's job ids and retries."""
     queue = Queue(inbox.QUEUE, connection=get_redis())
     for base in range(0, len(ids), CHUNK):

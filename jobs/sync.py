@@ -1,6 +1,6 @@
 """RQ entry points of the sync engine (enqueue by dotted path, ids only).
 
-- ``apply_delivery(delivery_id)``: one webhook delivery (queue ``sync``, job id ``delivery-<id>``),
+- ``apply_batch(delivery_id)``: a batch: one webhook delivery (queue ``sync``, job id ``delivery-<id>``),
   and the deliveries queued right behind it, in one job (``batches.apply_batch``);
 - ``backfill_connection(connection_id)``: W2 after the first Save (queue ``bulk``, ``backfill-<id>``);
 - ``reconcile_connection(connection_id)``: E5/C5/C7 upkeep (queue ``default``, ``reconcile-<id>``);
@@ -15,9 +15,13 @@ from portal.pipeline import backfill, batches, inbox, reconcile, retention
 
 
 @job
-def apply_delivery(delivery_id):
+def apply_batch(delivery_id):
     result = batches.apply_batch(delivery_id)
     return result.outcome if result is not None else None
+
+
+# Jobs queued under the old name before an upgrade still run.
+apply_delivery = apply_batch
 
 
 @job

@@ -1,6 +1,6 @@
 """Applying stored deliveries in batches (the worker's side of the inbox; SPEC W6).
 
-``jobs.sync.apply_delivery`` runs ``apply_batch``: its own delivery and the
+``jobs.sync.apply_batch`` runs ``apply_batch``: its own delivery and the
 delivery jobs queued right behind it, in one transaction, so RQ's cost per
 job is paid once per batch. Each goes through ``portal.sync.apply`` with
 the app's W2 window.
@@ -180,7 +180,7 @@ def claim_queued(limit):
 
 
 def apply_batch(delivery_id, limit=APPLY_BATCH):
-    """``jobs.sync.apply_delivery``: the job's delivery and up to ``limit - 1`` queued behind it, in one transaction.
+    """``jobs.sync.apply_batch``: the job's delivery and up to ``limit - 1`` queued behind it, in one transaction.
 
     A failure of the job's own delivery is raised so RQ retries it; a claimed
     delivery that fails is marked failed and left to the sweep's retries.

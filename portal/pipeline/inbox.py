@@ -1,7 +1,7 @@
 """The durable webhook inbox (SPEC E5, W6): hand-off to RQ and the sweep.
 
 A delivery is stored (``portal.pipeline.intake``) before it is acknowledged;
-``enqueue`` hands it to a worker as ``jobs.sync.apply_delivery``. If Redis is
+``enqueue`` hands it to a worker as ``jobs.sync.apply_batch``. If Redis is
 down it stays ``received`` and ``sweep`` hands it on later, as it does for
 whatever a dead worker left behind. Applying is ``portal.pipeline.batches``'s
 and is safe to run twice.
@@ -20,7 +20,7 @@ from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-APPLY_JOB = "jobs.sync.apply_delivery"
+APPLY_JOB = "jobs.sync.apply_batch"
 QUEUE = "sync"
 RETRY = dict(max=3, interval=[5, 30, 120])
 # After this many attempts a failed delivery is left for support (S2 retry action).

@@ -3,7 +3,7 @@
 Failed work of a connection is its inbox rows in state ``failed`` plus the
 RQ jobs in a ``FailedJobRegistry`` that belong to it: by job id
 (``reconcile-<id>``, ``backfill-<id>``, ``delivery-<delivery id>``) or by
-their arguments (``reconcile_connection(id)``, ``apply_delivery(delivery id)``).
+their arguments (``reconcile_connection(id)``, ``apply_batch(delivery id)``).
 """
 from dataclasses import dataclass
 from datetime import datetime

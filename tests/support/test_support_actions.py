@@ -79,7 +79,7 @@ def test_retry_puts_a_failed_delivery_back_in_the_inbox_and_audits(app, build, s
     with db.connection_context():
         assert WebhookDelivery.get_by_id(failed.id).state == DeliveryState.QUEUED
     job = _queue(app, "sync").fetch_job(f"delivery-{failed.id}")
-    assert job.func_name == "jobs.sync.apply_delivery" and job.args == (failed.id,)
+    assert job.func_name == "jobs.sync.apply_batch" and job.args == (failed.id,)
     (entry,) = _audit("support.retry")
     assert entry.target == f"delivery #{failed.id} of connection #{alice.id}"
     assert "No failed deliveries or jobs." in resp.get_data(as_text=True)
@@ -107,7 +107,7 @@ def test_failed_rq_jobs_of_the_connection_are_listed_and_requeued(app, build, su
     alices_delivery = build.delivery(alice, DeliveryState.APPLIED)
     _fail_job(app, "default", "jobs.sync.reconcile_connection", (alice.id,), f"reconcile-{alice.id}",
               "portal.calendly.errors.TransientError: Calendly is unavailable (503)")
-    _fail_job(app, "sync", "jobs.sync.apply_delivery", (alices_delivery.id,), None, "KeyError: 'payload'")
+    _fail_job(app, "sync", "jobs.sync.apply_batch", (alices_delivery.id,), None, "KeyError: 'payload'")
     _fail_job(app, "default", "jobs.sync.reconcile_connection", (bob.id,), f"reconcile-{bob.id}", "Bob's error")
 
     page = support_client.get(f"/support/connections/{alice.id}").get_data(as_text=True)

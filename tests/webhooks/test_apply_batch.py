@@ -11,7 +11,7 @@ import pytest
 from rq import Queue
 from rq.job import Job
 
-from jobs.sync import apply_delivery
+from jobs.sync import apply_batch
 from portal.models import Appointment, Contact, DeliveryState, Subaccount, WebhookDelivery
 from portal.queues import get_redis
 from portal.pipeline import batches
@@ -44,7 +44,7 @@ def test_one_job_applies_the_deliveries_queued_behind_it_once(client, conn):
     assert sync_queue().get_job_ids() == [f"delivery-{i}" for i in ids]
     sync_queue().remove(f"delivery-{ids[0]}")  # what a worker does when it takes the first job
 
-    assert apply_delivery(ids[0]) == "imported"
+    assert apply_batch(ids[0]) == "imported"
 
     assert Appointment.select().count() == 5
     assert {d.state for d in WebhookDelivery.select()} == {DeliveryState.APPLIED}
@@ -80,7 +80,7 @@ def test_a_failure_in_the_batch_is_left_to_the_sweep_and_the_rest_is_applied(cli
         return real(connection, b, via, delivery=delivery)
 
     monkeypatch.setattr(batches, "apply_booking", flaky)
-    apply_delivery(ids[0])
+    apply_batch(ids[0])
     states = {i: WebhookDelivery.get_by_id(i) for i in ids}
     assert states[ids[0]].state == states[ids[2]].state == DeliveryState.APPLIED
     assert (states[ids[1]].state, states[ids[1]].error) == (DeliveryState.FAILED, "RuntimeError: database went away")
@@ -134,7 +134,7 @@ def test_a_lone_surrogate_in_the_guests_name_and_the_title_is_replaced_and_the_b
     assert b"\\ud800" in raw
     assert post_delivery(client, conn, raw).status_code == 200
     delivery = WebhookDelivery.get()
-    assert apply_delivery(delivery.id) == "imported"
+    assert apply_batch(delivery.id) == "imported"
     assert WebhookDelivery.get_by_id(delivery.id).state == DeliveryState.APPLIED
     assert Contact.get().name == "Zoë \ufffdBroken"
     assert Appointment.get().title == "Visit \ufffd"

@@ -182,12 +182,12 @@ def test_sweep_hands_over_deliveries_left_in_the_inbox(client, conn, app):
 
 
 def test_apply_of_a_stored_delivery_imports_once(client, conn):
-    from jobs.sync import apply_delivery
+    from jobs.sync import apply_batch
 
     post_delivery(client, conn, envelope(booking(ET)))
     d = only_delivery()
-    assert apply_delivery(d.id) == "imported"
-    assert apply_delivery(d.id) is None  # already applied: nothing happens
+    assert apply_batch(d.id) == "imported"
+    assert apply_batch(d.id) is None  # already applied: nothing happens
     d = WebhookDelivery.get_by_id(d.id)
     assert d.state == DeliveryState.APPLIED and d.applied_at is not None and d.attempts == 1
     appt = Appointment.get()
