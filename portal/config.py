@@ -31,6 +31,7 @@ DEFAULTS = {
     "BACKFILL_DAYS": 180,  # SPEC W2; 0 = only events created after setup
     "RECONCILE_INTERVAL_SECONDS": 300,  # SPEC E5
     "RECONCILE_LOOKBACK_DAYS": 7,
+    "EVENT_TYPES_REFRESH_SECONDS": 3600,  # reconciliation re-reads event types at most this often while their webhooks are subscribed (0: every run)
     "WEBHOOK_TOLERANCE_SECONDS": 180,
     "WEBHOOK_MAX_BODY_BYTES": 256 * 1024,
     "INBOX_SWEEP_AFTER_SECONDS": 30,

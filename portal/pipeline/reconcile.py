@@ -36,6 +36,7 @@ from portal.queues import get_queue, get_redis
 from portal.pipeline.backfill import apply_events, selected_event_types
 from portal.sync.apply import RECONCILE
 from portal.sync.event_types import follow_event_type
+from portal.sync.webhook_events import EVENT_TYPE_EVENTS
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ def run(connection_id):
     try:
         if not check_plan(connection, client):
             return None
-        follow_event_types(connection, client)
+        if event_types_due(connection):
+            follow_event_types(connection, client)
         since = utcnow() - timedelta(days=current_app.config.get("RECONCILE_LOOKBACK_DAYS", 7))
         wanted = selected_event_types(connection.id)
         events = [
@@ -116,6 +118,21 @@ def check_plan(connection, client):
             enqueue_backfill(connection.id)
     _update_unless_gone(connection, fields)
     return connection.is_syncing
+
+
+def event_types_due(connection):
+    """Whether this run re-reads the event types. Each run while event_type.* deliveries cannot come
+    (not subscribed, or the subscription is not active); otherwise at most once per
+    ``EVENT_TYPES_REFRESH_SECONDS`` per connection, a catch-up for lost deliveries that keeps a
+    quiet run's calls low (issue 12, item 7). Redis unreachable: re-read (costs a call, loses nothing)."""
+    every = int(current_app.config.get("EVENT_TYPES_REFRESH_SECONDS", 3600))
+    if every <= 0 or connection.webhook_state != subscriptions.ACTIVE \
+            or not set(EVENT_TYPE_EVENTS) <= set(subscriptions.wanted_events()):
+        return True
+    try:
+        return bool(get_redis().set(f"calbridge:reconcile:event-types:{connection.id}", 1, nx=True, ex=every))
+    except RedisError:
+        return True
 
 
 def follow_event_types(connection, client):

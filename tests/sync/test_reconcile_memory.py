@@ -63,8 +63,23 @@ def test_a_quiet_connection_reads_no_invitees_after_its_first_reconciliation(ada
     first = calendly_calls(stack, lambda: reconcile_connection(conn.id))
     assert len(invitee_reads(first)) == 5  # nothing remembered yet: every event is read once
     quiet = calendly_calls(stack, lambda: reconcile_connection(conn.id))
-    # The plan, the event types (followed every run, issue 17), one page of events, the webhook.
-    assert invitee_reads(quiet) == [] and len(quiet) <= 4, quiet
+    # The plan, one page of events, the webhook (the event types were read by the first run, issue 17).
+    assert invitee_reads(quiet) == [] and len(quiet) <= 3, quiet
+
+
+def event_type_reads(calls):
+    return [path for _, path in calls if path.startswith("/event_types")]
+
+
+def test_event_types_are_re_read_hourly_while_their_webhooks_come_and_each_run_when_they_cannot(ada, stack):
+    conn, _ = ada
+    assert event_type_reads(calendly_calls(stack, lambda: reconcile_connection(conn.id)))  # the first run
+    assert event_type_reads(calendly_calls(stack, lambda: reconcile_connection(conn.id))) == []  # within the hour
+    get_redis().delete(f"calbridge:reconcile:event-types:{conn.id}")  # the hour has passed
+    assert event_type_reads(calendly_calls(stack, lambda: reconcile_connection(conn.id)))
+    conn.__class__.update(webhook_state="disabled").where(conn.__class__.id == conn.id).execute()
+    # No event_type.* delivery can come while the subscription is not active: this run reads them again.
+    assert event_type_reads(calendly_calls(stack, lambda: reconcile_connection(conn.id)))
 
 
 def test_a_changed_event_is_read_again_and_its_cancellation_applied(ada, stack, sandbox):
