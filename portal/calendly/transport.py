@@ -49,3 +49,24 @@ def retrying(session, *, attempts, backoff, sleep):
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def json_body(resp):
+    """A response's JSON object, or {} when it is none."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def retry_after(resp):
+    """Seconds to wait after a 429: ``Retry-After``, else ``X-RateLimit-Reset``, else a minute."""
+    for header in ("Retry-After", "X-RateLimit-Reset"):
+        value = resp.headers.get(header)
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                continue
+    return 60.0

@@ -14,7 +14,8 @@ from flask import current_app
 
 from portal import connection_status
 from portal.calendly import subscriptions
-from portal.calendly.client import CalendlyClient, lock_key
+from portal.calendly.client import CalendlyClient
+from portal.calendly.tokens import lock_key
 from portal.calendly.errors import CalendlyError, PlanNotSupported, ReconnectNeeded, user_message
 from portal.calendly.release import revoke_quietly
 from portal.calendly.plans import REQUIREMENT, plan_allowed, plan_refusal_message

@@ -13,7 +13,7 @@ from portal.calendly import (
     ReconnectNeeded,
     TransientError,
 )
-from portal.calendly.client import lock_key
+from portal.calendly.tokens import lock_key
 from portal.extensions import db
 from portal.models import CalendlyConnection, Status
 from portal.queues import get_redis
