@@ -5,9 +5,9 @@ Agency admins only; everyone else, support staff included, gets 404.
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal import invitation_forms
 from portal.agency import bp, subaccounts
-from portal.mail import invitations
-from portal.models import Subaccount, User
+from portal.models import Subaccount
 from portal.tenancy import agency_admin_required
 
 
@@ -57,10 +57,7 @@ def rename(subaccount_id):
 def invite_admin(subaccount_id):
     """Invite a subaccount's (first) admin: the same invitation a subaccount admin sends."""
     sub = _get(subaccount_id)
-    try:
-        invitation = invitations.invite(sub, request.form.get("email") or "", request.form.get("name") or "",
-                                        "admin", User.get_by_id(current_user.id))
-    except invitations.InvitationRefused as exc:
-        return _page(exc.message, 422, editing=sub.id)
-    flash(f"Invitation sent to {invitation.email} to be admin of {sub.name}.", "success")
-    return redirect(url_for("agency.index"), code=303)
+    return invitation_forms.send_posted(
+        sub, role="admin", back="agency.index",
+        refused=lambda form, message: _page(message, 422, editing=sub.id),
+        sent=lambda invitation: f"Invitation sent to {invitation.email} to be admin of {sub.name}.")
