@@ -58,22 +58,24 @@ def invite():
         sent=lambda invitation: f"Invitation sent to {invitation.email}.")
 
 
+def _on_invitation(invitation_id, act, done):
+    """Resend or revoke one of this subaccount's pending invitations (404 for anyone else's)."""
+    invitation = _invitation_or_404(invitation_id)
+    return invitation_forms.outcome(lambda: act(invitation), done=lambda _: done(invitation), back="team.index")
+
+
 @bp.route("/invitations/<int:invitation_id>/resend", methods=["POST"])
 @admin_required
 def resend(invitation_id):
-    invitation = _invitation_or_404(invitation_id)
-    return invitation_forms.outcome(
-        lambda: invitations.resend(invitation, User.get_by_id(current_user.id)), back="team.index",
-        done=lambda sent: f"Invitation sent again to {sent.email}; the earlier link no longer works.")
+    return _on_invitation(invitation_id, lambda i: invitations.resend(i, User.get_by_id(current_user.id)),
+                          lambda i: f"Invitation sent again to {i.email}; the earlier link no longer works.")
 
 
 @bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
 @admin_required
 def revoke(invitation_id):
-    invitation = _invitation_or_404(invitation_id)
-    return invitation_forms.outcome(
-        lambda: invitations.revoke(invitation, current_user.id), back="team.index",
-        done=lambda _: f"Invitation to {invitation.email} revoked: its link no longer works.")
+    return _on_invitation(invitation_id, lambda i: invitations.revoke(i, current_user.id),
+                          lambda i: f"Invitation to {i.email} revoked: its link no longer works.")
 
 
 def _after(membership):

@@ -68,12 +68,20 @@ def test_an_invited_member_joins_connects_the_round_robin_and_shares_its_booking
     expect(page.get_by_text("Invitation sent to ben@acme.test.")).to_be_visible()
     expect(page.get_by_role("row", name="Invitation ben@acme.test")).to_be_visible()
     shot(page, "team-invited")
+    size = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.get_by_role("link", name="Invite member")).to_be_visible()
+    shot(page, "team-390")
+    page.set_viewport_size(size)
     page.get_by_role("button", name="Sign out").click()
 
     join(page, emailed_link(mailbox, "ben@acme.test"), "Ben Ode")
     expect(page.get_by_text("Welcome to Acme Dental.")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, live_server, "ben@acme.test", password=STRONG)  # the password he chose
+    page.get_by_role("link", name="My profile").click()
+    expect(page.get_by_role("heading", name="Sessions")).to_be_visible()
+    shot(page, "profile")
 
     open_connections(page)
     connect_at_calendly(page, "ben@cal.test")
@@ -165,7 +173,7 @@ def test_an_agency_admin_creates_a_subaccount_and_invites_its_admin(page, live_s
     page.get_by_label("Subaccount name").fill("Harbor Clinic")
     page.get_by_role("button", name="Create subaccount").click()
     expect(page.get_by_text("Subaccount Harbor Clinic created.")).to_be_visible()
-    row = page.get_by_role("row", name="Subaccount Harbor Clinic")
+    row = page.get_by_role("row", name="Manage Harbor Clinic")
     row.get_by_label("Admin's name for Harbor Clinic").fill("Hana Harbor")
     row.get_by_label("Admin's email for Harbor Clinic").fill("hana@harbor.test")
     row.get_by_role("button", name="Invite an admin to Harbor Clinic").click()
