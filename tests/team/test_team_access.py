@@ -155,3 +155,18 @@ def test_an_admin_who_steps_down_lands_on_the_dashboard_not_a_missing_page(acme,
     assert resp.status_code == 303 and resp.headers["Location"].endswith("/dashboard")
     with app_ctx.app_context():
         assert "Ada Admin is now user." in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_an_admin_who_removes_themselves_loses_the_subaccount_and_lands_on_the_dashboard(acme, client, auth,
+                                                                                        app_ctx):
+    from portal.models import AuditEntry
+
+    admin, user, _ = acme
+    auth.login("admin@acme.test")
+    client.post(f"{TEAM}members/{membership(user, 'Acme Dental').id}/role", data={"role": "admin"})
+    resp = client.post(f"{TEAM}members/{membership(admin, 'Acme Dental').id}/remove", data={"successor": user.id})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/dashboard")
+    assert Membership.get_or_none(user=admin) is None and Membership.get(user=user).role == "admin"
+    assert AuditEntry.get(AuditEntry.action == "member.remove").actor_id == admin.id
+    with app_ctx.app_context():  # no subaccount left: signed out everywhere
+        assert client.get("/dashboard").status_code == 302

@@ -75,9 +75,13 @@ def test_an_invited_member_joins_connects_the_round_robin_and_shares_its_booking
     page.set_viewport_size(size)
     page.get_by_role("button", name="Sign out").click()
 
-    join(page, emailed_link(mailbox, "ben@acme.test"), "Ben Ode")
+    link = emailed_link(mailbox, "ben@acme.test")
+    join(page, link, "Ben Ode")
     expect(page.get_by_text("Welcome to Acme Dental.")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
+    page.goto(link)  # the link worked once
+    expect(page.get_by_text("This link has already been used.")).to_be_visible()
+    shot(page, "invitation-used")
     sign_in(page, live_server, "ben@acme.test", password=STRONG)  # the password he chose
     page.get_by_role("link", name="My profile").click()
     expect(page.get_by_role("heading", name="Sessions")).to_be_visible()
