@@ -5,9 +5,9 @@ Agency admins only; everyone else, support staff included, gets 404.
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal import invitation_forms
 from portal.agency import bp, subaccounts
-from portal.mail import invitations
-from portal.models import Subaccount, User
+from portal.models import Subaccount
 from portal.tenancy import agency_admin_required
 
 
@@ -29,27 +29,30 @@ def index():
     return _page()
 
 
+def _named(act, done, **on_refusal):
+    """Create or rename: ``act()`` gives the name saved, or a refused name shows the page with the message."""
+    try:
+        name = act()
+    except subaccounts.NameRefused as exc:
+        return _page(exc.message, 422, **on_refusal)
+    flash(done(name), "success")
+    return redirect(url_for("agency.index"), code=303)
+
+
 @bp.route("/subaccounts", methods=["POST"])
 @agency_admin_required
 def create():
-    try:
-        sub = subaccounts.create(request.form.get("name"), current_user.id)
-    except subaccounts.NameRefused as exc:
-        return _page(exc.message, 422, form={"name": request.form.get("name", "")})
-    flash(f"Subaccount {sub.name} created. Invite its first admin below.", "success")
-    return redirect(url_for("agency.index"), code=303)
+    return _named(lambda: subaccounts.create(request.form.get("name"), current_user.id).name,
+                  lambda name: f"Subaccount {name} created. Invite its first admin below.",
+                  form={"name": request.form.get("name", "")})
 
 
 @bp.route("/subaccounts/<int:subaccount_id>/rename", methods=["POST"])
 @agency_admin_required
 def rename(subaccount_id):
     sub = _get(subaccount_id)
-    try:
-        name = subaccounts.rename(sub, request.form.get("name"), current_user.id)
-    except subaccounts.NameRefused as exc:
-        return _page(exc.message, 422, editing=sub.id)
-    flash(f"Renamed to {name}.", "success")
-    return redirect(url_for("agency.index"), code=303)
+    return _named(lambda: subaccounts.rename(sub, request.form.get("name"), current_user.id),
+                  lambda name: f"Renamed to {name}.", editing=sub.id)
 
 
 @bp.route("/subaccounts/<int:subaccount_id>/invite", methods=["POST"])
@@ -57,10 +60,7 @@ def rename(subaccount_id):
 def invite_admin(subaccount_id):
     """Invite a subaccount's (first) admin: the same invitation a subaccount admin sends."""
     sub = _get(subaccount_id)
-    try:
-        invitation = invitations.invite(sub, request.form.get("email") or "", request.form.get("name") or "",
-                                        "admin", User.get_by_id(current_user.id))
-    except invitations.InvitationRefused as exc:
-        return _page(exc.message, 422, editing=sub.id)
-    flash(f"Invitation sent to {invitation.email} to be admin of {sub.name}.", "success")
-    return redirect(url_for("agency.index"), code=303)
+    return invitation_forms.send_posted(
+        sub, role="admin", back="agency.index",
+        refused=lambda form, message: _page(message, 422, editing=sub.id),
+        sent=lambda invitation: f"Invitation sent to {invitation.email} to be admin of {sub.name}.")

@@ -7,15 +7,23 @@ subaccount, so another subaccount's member is a 404 too.
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal import invitation_forms
+from portal.extensions import htmx
 from portal.mail import invitations
 from portal.models import Invitation, Membership, User
 from portal.pipeline import member_removal
 from portal.team import bp, members
 from portal.tenancy import admin_required, current_subaccount, get_scoped_or_404
 
+INVITE_MODAL = "team/_invite_modal.html"
+
 
 def _membership_or_404(membership_id):
     return get_scoped_or_404(Membership, membership_id)
+
+
+def _invitation_or_404(invitation_id):
+    return get_scoped_or_404(Invitation, invitation_id)
 
 
 @bp.route("/")
@@ -24,52 +32,57 @@ def index():
     return _page()
 
 
-def _page(form=None, error=None, status=200):
+def _page(modal=None, form=None, error=None, status=200):
     sub = current_subaccount()
     return render_template("team/index.html", members=members.roster(sub.id), admins=member_removal.admin_count(sub.id),
-                           invitations=invitations.pending(sub.id), form=form or {}, error=error), status
+                           invitations=invitations.pending(sub.id), modal_template=modal, form=form or {},
+                           error=error), status
 
 
-def _invitation_or_404(invitation_id):
-    return get_scoped_or_404(Invitation, invitation_id)
+@bp.route("/invitations/new")
+@admin_required
+def new_invitation():
+    """The Invite member dialog: into the page's modal slot (HTMX), or the page with it open."""
+    if htmx:
+        return render_template(INVITE_MODAL, form={}, error=None)
+    return _page(INVITE_MODAL)
 
 
 @bp.route("/invitations", methods=["POST"])
 @admin_required
 def invite():
     """Invite member: name, email, role; the invitation email goes out from a job."""
-    form = {k: (request.form.get(k) or "").strip() for k in ("name", "email", "role")}
-    try:
-        invitation = invitations.invite(current_subaccount(), form["email"], form["name"], form["role"] or "user",
-                                        User.get_by_id(current_user.id))
-    except invitations.InvitationRefused as exc:
-        return _page(form, exc.message, 422)
-    flash(f"Invitation sent to {invitation.email}.", "success")
-    return redirect(url_for("team.index"), code=303)
+    return invitation_forms.send_posted(
+        current_subaccount(), back="team.index",
+        refused=lambda form, message: _page(INVITE_MODAL, form, message, 422),
+        sent=lambda invitation: f"Invitation sent to {invitation.email}.")
+
+
+def _on_invitation(invitation_id, act, done):
+    """Resend or revoke one of this subaccount's pending invitations (404 for anyone else's)."""
+    invitation = _invitation_or_404(invitation_id)
+    return invitation_forms.outcome(lambda: act(invitation), done=lambda _: done(invitation), back="team.index")
 
 
 @bp.route("/invitations/<int:invitation_id>/resend", methods=["POST"])
 @admin_required
 def resend(invitation_id):
-    try:
-        invitation = invitations.resend(_invitation_or_404(invitation_id), User.get_by_id(current_user.id))
-    except invitations.InvitationRefused as exc:
-        flash(exc.message, "error")
-    else:
-        flash(f"Invitation sent again to {invitation.email}; the earlier link no longer works.", "success")
-    return redirect(url_for("team.index"), code=303)
+    return _on_invitation(invitation_id, lambda i: invitations.resend(i, User.get_by_id(current_user.id)),
+                          lambda i: f"Invitation sent again to {i.email}; the earlier link no longer works.")
 
 
 @bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
 @admin_required
 def revoke(invitation_id):
-    invitation = _invitation_or_404(invitation_id)
-    try:
-        invitations.revoke(invitation, current_user.id)
-    except invitations.InvitationRefused as exc:
-        flash(exc.message, "error")
-    else:
-        flash(f"Invitation to {invitation.email} revoked: its link no longer works.", "success")
+    return _on_invitation(invitation_id, lambda i: invitations.revoke(i, current_user.id),
+                          lambda i: f"Invitation to {i.email} revoked: its link no longer works.")
+
+
+def _after(membership):
+    """Back to the team, or to the dashboard when the admin just gave up their own admin rights or membership."""
+    still_admin = Membership.get_or_none((Membership.id == membership.id) & (Membership.role == "admin"))
+    if membership.user_id == current_user.id and still_admin is None:
+        return redirect(url_for("main.dashboard"), code=303)
     return redirect(url_for("team.index"), code=303)
 
 
@@ -92,7 +105,7 @@ def remove(membership_id):
         else:
             for category, text in result:
                 flash(text, category)
-            return redirect(url_for("team.index"), code=303)
+            return _after(membership)
     status = 422 if error and request.method == "POST" else 200
     return render_template("team/remove.html", plan=plan, error=error, answer=answer, successor=successor,
                            blocked=member_removal.is_last_admin(membership)), status
@@ -107,4 +120,4 @@ def change_role(membership_id):
               "success")
     except member_removal.Refused as exc:
         flash(exc.message, "error")
-    return redirect(url_for("team.index"), code=303)
+    return _after(membership)

@@ -70,15 +70,30 @@ def test_an_agency_admin_creates_and_renames_subaccounts_and_bad_names_are_refus
                                                                                    "subaccount.rename"]
 
 
-def test_everyone_else_gets_404_in_the_agency_area(client, auth, people):
+def agency_urls(app, subaccount_id):
+    """Every (method, URL) of the Agency blueprint, from the app's URL map."""
+    from flask import url_for
+
+    with app.test_request_context():
+        return [(method, url_for(rule.endpoint, **({"subaccount_id": subaccount_id} if rule.arguments else {})))
+                for rule in app.url_map.iter_rules() if rule.endpoint.startswith("agency.")
+                for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+
+
+def test_everyone_else_gets_404_in_the_agency_area(app, client, auth, people):
+    from portal.models import Invitation
+
     people.user("admin@acme.test", role="admin")
     people.user("help@agency.test", subaccount=None, support=True)
     sub = people.subaccount("Acme Dental")
+    urls = agency_urls(app, sub.id)
+    assert ("POST", f"{AGENCY}subaccounts/{sub.id}/invite") in urls and len(urls) >= 4
     for email in ("admin@acme.test", "help@agency.test"):
         auth.login(email)
-        for method, url in (("GET", AGENCY), ("POST", AGENCY + "subaccounts"),
-                            ("POST", f"{AGENCY}subaccounts/{sub.id}/rename")):
-            assert client.open(url, method=method, data={"name": "Hijack"}).status_code == 404, (email, url)
+        for method, url in urls:
+            resp = client.open(url, method=method, data={"name": "Hijack", "email": "eve@x.test"})
+            assert resp.status_code == 404, (email, method, url)
         auth.logout()
     with db.connection_context():
-        assert Subaccount.get_by_id(sub.id).name == "Acme Dental"
+        assert Subaccount.get_by_id(sub.id).name == "Acme Dental" and Subaccount.select().count() == 1
+        assert not Invitation.select().exists()
