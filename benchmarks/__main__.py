@@ -14,10 +14,10 @@ import traceback
 from portal import create_app
 from portal.extensions import db
 
-from . import apply, backfill, calendly, data, intake, reconcile, results, scale, visible
+from . import apply, automation, backfill, calendly, data, intake, reconcile, results, scale, visible
 from .stack import Postgres, Stack, interrupt_safe_stop
 
-STEPS = ("intake", "apply", "visible", "backfill", "reconcile", "pages", "growth", "postgresql")
+STEPS = ("intake", "apply", "visible", "automation", "backfill", "reconcile", "pages", "growth", "postgresql")
 
 
 def parse(argv):
@@ -45,11 +45,13 @@ def plan(quick):
         return dict(intake_seconds=5, intake_reference=3, inbox=2_000, noop=1_000, single=500, visible_rate=10,
                     visible_seconds=10, backfill_events=600, quiet_events=1_000, sizes=(2_000, 10_000),
                     fig5_size=10_000,
-                    growth_apply=500, pg_apply=500, samples=15, history_up_to=10_000)
+                    growth_apply=500, pg_apply=500, samples=15, history_up_to=10_000,
+                    automation_seconds=5, automation_events=1_000, automation_waits=5_000)
     return dict(intake_seconds=30, intake_reference=10, inbox=20_000, noop=8_000, single=4_000, visible_rate=20,
                 visible_seconds=60, backfill_events=10_000, quiet_events=1_000,
                 sizes=(10_000, 100_000, 1_000_000),
-                fig5_size=100_000, growth_apply=2_000, pg_apply=2_000, samples=40, history_up_to=100_000)
+                fig5_size=100_000, growth_apply=2_000, pg_apply=2_000, samples=40, history_up_to=100_000,
+                automation_seconds=30, automation_events=10_000, automation_waits=100_000)
 
 
 def log(message):
@@ -151,6 +153,16 @@ class Run:
         finally:
             self.stack.stop_workers()
 
+    def automation(self):
+        """Workflows (issue 14): booking to first step, enrolments/s, and the cost of pending Waits."""
+        p = self.p
+        with db.connection_context():
+            sub, owner = data.tenant("Automation Dental", "automation@bench.example")
+            self.out["automation"] = automation.run(
+                self.stack, sub, owner, (self.out.get("apply_throughput") or {}).get("rate_per_s"), rate=20,
+                seconds=p["automation_seconds"], events=p["automation_events"], waits=p["automation_waits"],
+                log=log)
+
     def with_live_user(self, email, measure):
         """``measure(sandbox, subaccount, user)`` for a new member of the live subaccount, with 2 workers up."""
         self.stack.start_workers(2)
@@ -238,6 +250,7 @@ class Run:
                 self.step("intake", self.intake)
                 self.step("apply", self.apply)
                 self.step("visible", self.visible)
+                self.step("automation", self.automation)
                 self.step("backfill", self.backfill)
                 self.step("reconcile", self.reconcile)
                 if self.wants("pages") or self.wants("growth"):
@@ -261,7 +274,7 @@ class Run:
 def missed(out):
     names = {"webhook_intake": "1. webhook intake", "booking_to_visible": "2. booking to visible",
              "apply_throughput": "3. apply throughput", "backfill": "4. backfill", "memory": "6. memory",
-             "growth": "7. growth", "reconciliation": "8. reconciliation"}
+             "growth": "7. growth", "reconciliation": "8. reconciliation", "automation": "automation"}
     found = [label for key, label in names.items() if isinstance(out.get(key), dict) and out[key].get("met") is False]
     found += [f"5. {p['label']} ({p['database']})" for p in out.get("pages", {}).values() if not p.get("met")]
     return found

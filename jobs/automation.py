@@ -10,7 +10,7 @@ from portal.pipeline import workflows
 
 @job
 def match_events():
-    return len(workflows.match_pending())
+    return len(workflows.match_all())
 
 
 @job

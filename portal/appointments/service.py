@@ -81,10 +81,10 @@ def update_appointment(appointment, data, user=None):
     return appointment
 
 
-def delete_appointment(appointment):
+def delete_appointment(appointment, user=None):
     """Deletes a portal appointment; the contact stays, its assigned user is recomputed (O3)."""
     ensure_editable(appointment)
-    with db.atomic():
+    with db.atomic(), events.origin_of(Origin.PERSON, f"user {user.id}" if user else ""):
         contact = appointment.contact
         appointment.delete_instance()
         if contact:

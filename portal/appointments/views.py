@@ -165,7 +165,8 @@ def _update(appointment):
 
 
 def _delete(appointment):
-    service.delete_appointment(appointment)
+    service.delete_appointment(appointment, current_user)
+    workflows.kick_if_pending()
     if wants_json():
         return "", 204
     flash(f"Appointment “{appointment.title}” deleted.", "success")

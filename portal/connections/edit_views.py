@@ -14,7 +14,15 @@ from portal import params
 from portal.connections import bp, removal
 from portal.pipeline import disconnect as disconnection
 from portal.connections.service import SelectionProblem
-from portal.connections.views import Modal, _own_connection_or_404, _selection_modal, _to_index, show
+from portal.connections.views import (
+    Modal,
+    _own_connection_or_404,
+    _selection_modal,
+    _to_index,
+    backfill_switch_from_form,
+    save_backfill_switch,
+    show,
+)
 from portal.extensions import htmx
 from portal.models import AuditEntry, CalendlyConnection, Status, Task, TaskState, User
 from portal.pipeline import purge
@@ -69,15 +77,20 @@ def edit(connection_id):
     options, notice = removal.edit_options(connection)
     chosen = request.form.getlist("event_type")
     step = request.form.get("step", "choose")
+    switch = backfill_switch_from_form()
+    switch_changed = switch is not None and switch != bool(connection.backfill_starts_workflows)
     try:
         plan = removal.plan_edit(connection, options, chosen)
     except SelectionProblem as exc:
         return show(_selection_modal(connection, offered=options, chosen=chosen, error=exc.message,
-                                       notice=notice), exc.status_code)
+                                       notice=notice, backfill_on=switch), exc.status_code)
     if step == "back":
-        return show(_selection_modal(connection, offered=options, chosen=chosen, notice=notice))
+        return show(_selection_modal(connection, offered=options, chosen=chosen, notice=notice, backfill_on=switch))
     if not plan.changed:
-        flash("No changes: the same calendars are still imported.", "info")
+        if switch_changed:
+            save_backfill_switch(connection, switch)
+        else:
+            flash("No changes: the same calendars are still imported.", "info")
         return _to_index()
 
     answers = {}
@@ -86,14 +99,17 @@ def edit(connection_id):
         if step != "confirm" or problem:
             return show(_question(connection, plan.removed, chosen=[o.uri for o in options if o.uri in chosen],
                                     answers=answers, error=problem if step == "confirm" else None,
-                                    added=plan.added),
+                                    added=plan.added, backfill_on=switch),
                           422 if step == "confirm" else 200)
     for category, text in removal.apply_edit(connection, plan, answers, current_user.id):
         flash(text, category)
+    if switch_changed:
+        save_backfill_switch(connection, switch)
     return _to_index()
 
 
-def _question(connection, selections, *, chosen=(), answers=None, error=None, added=(), disconnect=False):
+def _question(connection, selections, *, chosen=(), answers=None, error=None, added=(), disconnect=False,
+              backfill_on=None):
     """The Keep / Delete question (D2), or for Disconnect the one question for every calendar (D3)."""
     action = "connections.disconnect" if disconnect else "connections.edit"
     return Modal("connections/_removal_modal.html", dict(
@@ -105,6 +121,7 @@ def _question(connection, selections, *, chosen=(), answers=None, error=None, ad
         error=error,
         disconnect=disconnect,
         action=url_for(action, connection_id=connection.id),
+        backfill_on=backfill_on,  # the selection modal's switch, carried to the confirming Save
     ))
 
 

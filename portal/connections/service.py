@@ -236,8 +236,10 @@ def validate_selection(offered, chosen_uris, consent):
 
 
 # ------------------------------------------------------------------ first Save
-def save_selection(connection, offered, chosen_uris, consent, actor):
+def save_selection(connection, offered, chosen_uris, consent, actor, backfill_starts_workflows=False):
     """The first Save (C1, C7, W2): subscribe the webhook, record the periods, start the backfill.
+
+    ``backfill_starts_workflows`` (the modal's switch, off by default) is stored before the backfill starts.
 
     Raises ``SelectionProblem`` for input the user can fix or a Calendly
     error worth retrying, and ``Refused`` (connection removed, token
@@ -278,10 +280,12 @@ def save_selection(connection, offered, chosen_uris, consent, actor):
             connection.status = Status.IMPORTING
             connection.last_error = None
             connection.backfill_total = connection.backfill_done = 0
+            connection.backfill_starts_workflows = bool(backfill_starts_workflows)
             connection.save(only=[
                 CalendlyConnection.webhook_subscription_uri, CalendlyConnection.webhook_state,
                 CalendlyConnection.connected_at, CalendlyConnection.status, CalendlyConnection.last_error,
                 CalendlyConnection.backfill_total, CalendlyConnection.backfill_done,
+                CalendlyConnection.backfill_starts_workflows,
             ])
             for option in chosen:
                 CalendarSelection.create(

@@ -207,9 +207,11 @@ def select(connection_id):
 def _save_first_selection(connection):
     chosen_uris = request.form.getlist("event_type")
     consent = request.form.get("consent") == "yes"
+    switch = backfill_switch_from_form()
     try:
         offered = service.offered_calendars(connection)
-        chosen = service.save_selection(connection, offered, chosen_uris, consent, current_user.id)
+        chosen = service.save_selection(connection, offered, chosen_uris, consent, current_user.id,
+                                        backfill_starts_workflows=bool(switch))
     except ReconnectNeeded as exc:
         # The connection now says Reconnect needed (e.g. a permission Calendly did not grant): its row explains.
         flash(user_message(exc), "error")
@@ -227,11 +229,12 @@ def _save_first_selection(connection):
 
 
 def _selection_error(connection, message, offered, chosen_uris, consent, status):
-    return show(_selection_modal(connection, offered=offered, chosen=chosen_uris, consent=consent, error=message),
-                status)
+    return show(_selection_modal(connection, offered=offered, chosen=chosen_uris, consent=consent, error=message,
+                                 backfill_on=backfill_switch_from_form()), status)
 
 
-def _selection_modal(connection, *, offered=None, chosen=None, consent=None, error=None, notice=None):
+def _selection_modal(connection, *, offered=None, chosen=None, consent=None, error=None, notice=None,
+                     backfill_on=None):
     """The selection modal: the first Save (setup) or, once connected, Edit (D1) with the current choice."""
     setup = connection.connected_at is None
     if offered is None:
@@ -256,6 +259,7 @@ def _selection_modal(connection, *, offered=None, chosen=None, consent=None, err
         notice=notice,
         action=url_for(endpoint, connection_id=connection.id),
         setup=setup,
+        backfill_on=bool(connection.backfill_starts_workflows) if backfill_on is None else backfill_on,
     ))
 
 
@@ -285,10 +289,26 @@ def status(connection_id):
 def backfill_workflows(connection_id):
     """"Historical appointments from the backfill start workflows": off by default; audited."""
     connection = _own_connection_or_404(connection_id)
-    on = request.form.get("backfill_starts_workflows") == "on"
-    CalendlyConnection.update(backfill_starts_workflows=on).where(CalendlyConnection.id == connection.id).execute()
-    record("connection.backfill_workflows", actor=current_user.id, subaccount=connection.subaccount_id,
-           target=connection.calendly_email or "", detail="on" if on else "off")
+    save_backfill_switch(connection, request.form.get("backfill_starts_workflows") == "on")
+    return redirect(url_for("connections.index"), 303)
+
+
+def backfill_switch_from_form():
+    """The selection modal's switch as posted: True/False, or None when the form did not show it."""
+    if request.form.get("backfill_switch_shown") != "1":
+        return None
+    return request.form.get("backfill_starts_workflows") == "on"
+
+
+def save_backfill_switch(connection, on):
+    """Store the switch (audited, with a flash) when it changes; True when it did."""
+    changed = CalendlyConnection.update(backfill_starts_workflows=on).where(
+        (CalendlyConnection.id == connection.id)
+        & (CalendlyConnection.backfill_starts_workflows.is_null() | (CalendlyConnection.backfill_starts_workflows != on))
+    ).execute()
+    if changed:
+        record("connection.backfill_workflows", actor=current_user.id, subaccount=connection.subaccount_id,
+               target=connection.calendly_email or "", detail="on" if on else "off")
     flash("Historical appointments from the backfill now start workflows." if on
           else "Historical appointments from the backfill no longer start workflows.", "success")
-    return redirect(url_for("connections.index"), 303)
+    return bool(changed)

@@ -8,7 +8,7 @@ refusal, rather than a silent merge, when the email is already taken.
 from peewee import IntegrityError
 
 from portal.extensions import db
-from portal.models import Contact, normalize_email
+from portal.models import Contact, Origin, normalize_email
 from portal.sync import events
 
 class DuplicateEmail(Exception):
@@ -25,16 +25,19 @@ def find_by_email(subaccount, email):
     )
 
 
-def create_contact(subaccount, name, email):
-    """A new contact; refuses an email already used in the subaccount (E2 matching)."""
+def create_contact(subaccount, name, email, user=None):
+    """A new contact; refuses an email already used in the subaccount (E2 matching).
+
+    Its "contact created" event names ``user``, the person who typed it, as the cause.
+    """
     existing = find_by_email(subaccount, email)
     if existing is not None:
         raise DuplicateEmail(existing)
     try:
-        with db.atomic():
+        with db.atomic(), events.origin_of(Origin.PERSON, f"user {user.id}" if user is not None else ""):
             contact = Contact.create(subaccount=subaccount, name=(name or "").strip(), email=email.strip(),
                                      email_normalized=normalize_email(email))
-            events.contact_created(contact)  # a person's change: the origin's default
+            events.contact_created(contact)
             return contact
     except IntegrityError:  # created concurrently since the check above
         raise DuplicateEmail(find_by_email(subaccount, email)) from None

@@ -12,6 +12,7 @@ from portal.contacts.service import DuplicateEmail, create_contact
 from portal.extensions import htmx
 from portal.mail import contacts as contact_mail
 from portal.models import Contact
+from portal.pipeline import workflows
 from portal.tenancy import current_subaccount, get_scoped_or_404, subaccount_required
 
 
@@ -36,11 +37,12 @@ def new():
     duplicate = None
     if request.method == "POST" and form.validate():
         try:
-            contact = create_contact(current_subaccount(), form.name.data, form.email.data)
+            contact = create_contact(current_subaccount(), form.name.data, form.email.data, current_user)
         except DuplicateEmail as exc:
             duplicate = exc.contact
             form.email.errors = ["This email is already used by another contact."]
         else:
+            workflows.kick()  # a "Contact created" workflow starts now, not at the scheduler's sweep
             flash(f"Contact {contact.display_name} added.", "success")
             return redirect(url_for("contacts.detail", contact_id=contact.id), 303)
     status = 422 if request.method == "POST" else 200

@@ -25,13 +25,14 @@ from portal.models import (
     CalendlyConnection,
     Contact,
     Membership,
+    Origin,
     Status,
     User,
 )
 from portal.models.audit import record
 from portal.pipeline import disconnect
 from portal.pipeline.answers import CHOICES
-from portal.sync import deletion, ownership
+from portal.sync import deletion, events, ownership
 from portal.sync.apply import write_transaction
 
 
@@ -123,7 +124,8 @@ def remove(membership, admin, answer, successor_id):
     if removal.connection is not None:
         messages.extend(disconnect.disconnect(removal.connection, answer, admin.id))
     reason = f"reassigned: owner removed by {admin.display_name}"
-    with write_transaction():
+    # The assigned users this changes (O3) are the admin's doing, as their domain events say.
+    with write_transaction(), events.origin_of(Origin.PERSON, f"user {admin.id}"):
         if is_last_admin(Membership.get_by_id(membership.id)):  # another admin left meanwhile
             raise Refused(LAST_ADMIN.format(name=member.display_name, sub=sub.name))
         moved, contacts = _hand_over(sub.id, member.id, successor, reason)

@@ -110,6 +110,20 @@ def match_pending(limit=MATCH_BATCH):
     return new
 
 
+def match_all(max_batches=200):
+    """``match_pending`` batch after batch until no event waits (a burst larger than one batch); the new ids.
+
+    Each batch's first steps are enqueued as it commits, so other workers run them meanwhile.
+    """
+    new = []
+    for _ in range(max_batches):
+        batch = match_pending()
+        new.extend(batch)
+        if not DomainEvent.select(DomainEvent.id).where(DomainEvent.matched_at.is_null()).exists():
+            break
+    return new
+
+
 def _enrol(workflow, event):
     """Insert the enrolment unless (workflow, event) exists or the contact is in the workflow already."""
     try:

@@ -128,3 +128,19 @@ def age_label(moment, now):
         if seconds >= size:
             return f"{seconds // size} {unit} ago"
     return f"{seconds} s ago"
+
+
+EVENT_LABELS = {
+    "appointment_booked": "Appointment booked",
+    "appointment_status_changed": "Status changed",
+    "contact_created": "Contact created",
+    "contact_assigned_user_changed": "Assigned user changed",
+}
+
+
+def event_label(event):
+    """The domain event that started an enrolment, in words ("Status changed to No-show")."""
+    label = EVENT_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
+    if event.kind == "appointment_status_changed" and event.to_value:
+        label += " to " + event.to_value.replace("_", "-").capitalize()
+    return label

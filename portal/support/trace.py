@@ -20,6 +20,7 @@ from portal.models import (
     WebhookDelivery,
     normalize_email,
 )
+from portal.support.enrolments import caused_by
 from portal.support.redaction import connection_secrets, redact
 from portal.timeutil import utcnow
 
@@ -78,6 +79,7 @@ class Booking:
     emails: set = field(default_factory=set)
     steps: list = field(default_factory=list)
     verdicts: list = field(default_factory=list)
+    enrolments: list = field(default_factory=list)  # the workflow runs it caused (issue 14)
 
     @property
     def email(self):
@@ -126,7 +128,11 @@ def trace(text, now=None):
 
     for b in bookings.values():
         b.steps.sort(key=lambda s: (s.at, s.kind == "decision", s.row.id))
-        b.verdicts = _verdicts(b, [a for a in appointments if a.invitee_uri == b.invitee_uri], subaccount_names)
+        mine = [a for a in appointments if a.invitee_uri == b.invitee_uri]
+        b.verdicts = _verdicts(b, mine, subaccount_names)
+        b.enrolments = caused_by({a.id for a in mine}, {a.contact_id for a in mine if a.contact_id},
+                                 {s.row.id for s in b.steps if s.kind == "delivery"},
+                                 {s.row.connection_id for s in b.steps if s.row.connection_id})
     return kind, sorted(bookings.values(), key=lambda b: b.steps[-1].at if b.steps else now, reverse=True)
 
 

@@ -10,9 +10,9 @@ from redis.exceptions import RedisError
 
 from portal import params, restarts
 from portal.extensions import htmx
-from portal.models import AuditEntry, DeliveryState, Status, Subaccount, User, WebhookDelivery
+from portal.models import AuditEntry, DeliveryState, Enrolment, Status, Subaccount, User, WebhookDelivery
 from portal.models.audit import record
-from portal.support import bp, chart, overview, recovery, terms, timeline
+from portal.support import bp, chart, enrolments, overview, recovery, terms, timeline
 from portal.support.redaction import connection_secrets, redact
 from portal.support.trace import TraceQueryError, is_imported, trace
 from portal.tenancy import support_required
@@ -187,6 +187,20 @@ def trace_view():
     if htmx:
         return render_template("support/_trace_results.html", **context)
     return render_template("support/trace.html", **context)
+
+
+@bp.route("/enrolments/<int:enrolment_id>")
+@support_required
+def enrolment(enrolment_id):
+    """One workflow enrolment a booking caused, read-only: its steps, outcomes and errors (issue 14)."""
+    e = Enrolment.get_or_none(Enrolment.id == enrolment_id)
+    if e is None:
+        abort(404)
+    runs = enrolments.step_runs(e)
+    for r in runs:
+        r.error = redact(r.error) if r.error else r.error
+    return render_template("support/enrolment.html", e=e, w=e.workflow, runs=runs,
+                           error=redact(e.error) if e.error else None)
 
 
 @bp.route("/audit")

@@ -92,7 +92,7 @@ def apply_booking(connection, booking, via, delivery=None, *, backfill_days=DEFA
     reflect = _remember(memo, ("reflect", connection.subaccount_id),
                         lambda: _reflects_cancellations(connection.subaccount_id))
     # Inside a caller's transaction (a batch of deliveries) the caller's savepoint undoes a failure.
-    with nullcontext() if db.in_transaction() else write_transaction(), _event_origin(connection, via, delivery):
+    with nullcontext() if db.in_transaction() else write_transaction(), event_origin(connection, via, delivery):
         existing = find_appointment(connection.subaccount_id, booking.invitee_uri)
         if existing is not None and booking.canceled:
             if decision.import_:
@@ -107,7 +107,7 @@ def apply_booking(connection, booking, via, delivery=None, *, backfill_days=DEFA
         return _record(connection, booking, via, delivery, *result)
 
 
-def _event_origin(connection, via, delivery):
+def event_origin(connection, via, delivery):
     """Events of this apply: from the webhook, backfill or reconciliation; a backfill starts workflows only by choice."""
     cause = f"delivery {delivery.id}" if delivery is not None else f"connection {connection.id}"
     starts = via != BACKFILL or bool(getattr(connection, "backfill_starts_workflows", False))

@@ -7,18 +7,26 @@ twice changes nothing the second time. The backfill and the reconciliation
 read the invitee's ``no_show`` field too, so a lost delivery is made good.
 Every change is explained in the support trace (S2).
 
+The status follows (issue 14): a no-show turns a Booked appointment into
+No-show and its undoing turns it back to Booked, through ``change_status``
+in the same transaction, so the history row and the domain event that
+workflows start from are written once with the change.
+
 Deliveries may be applied out of order (two workers, a retry): a no-show
 change older than one already received for the same invitee (by Calendly's
 ``created_at`` on the envelope) is recorded but not applied.
 """
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
 from portal.sync.webhook_events import NO_SHOW_CREATED, NO_SHOW_DELETED
-from portal.models import Appointment, DeliveryState, Outcome, WebhookDelivery
+from portal.extensions import db
+from portal.models import Appointment, AppointmentStatus, DeliveryState, Outcome, WebhookDelivery
 from portal.sync import windows
-from portal.sync.apply import WEBHOOK, find_appointment, record_decision
+from portal.sync.apply import WEBHOOK, event_origin, find_appointment, record_decision, write_transaction
+from portal.sync.status import change_status
 from portal.sync.booking import BookingError
 from portal.timeutil import parse_iso, to_iso, utcnow
 
@@ -111,6 +119,12 @@ def apply_no_show(connection, notice, via, delivery=None):
     if gate is not None:
         return record_decision(connection, notice, via, delivery, Outcome.SKIPPED, gate.reason, gate.rule,
                                gate.detail)
+    # Inside a caller's transaction (a batch of deliveries) the caller's savepoint undoes a failure.
+    with nullcontext() if db.in_transaction() else write_transaction(), event_origin(connection, via, delivery):
+        return _apply_no_show(connection, notice, via, delivery)
+
+
+def _apply_no_show(connection, notice, via, delivery):
     appointment = find_appointment(connection.subaccount_id, notice.invitee_uri)
     what = "marked a no-show" if notice.marked else "no longer marked a no-show"
     if appointment is None:
@@ -126,12 +140,18 @@ def apply_no_show(connection, notice, via, delivery=None):
         at = notice.marked_at or notice.changed_at or utcnow()
         changed = Appointment.update(no_show_at=at).where(
             (Appointment.id == appointment.id) & Appointment.no_show_at.is_null()).execute()
+        appointment.no_show_at = at if changed else appointment.no_show_at
+        # A cancelled or rescheduled booking keeps that status; the mark still shows beside it.
+        moved = change_status(appointment, AppointmentStatus.NO_SHOW, only_from=(AppointmentStatus.BOOKED,))
         detail = f"No-show: marked in Calendly at {to_iso(at)}; the appointment shows No-show"
     else:
         changed = Appointment.update(no_show_at=None).where(
             (Appointment.id == appointment.id) & Appointment.no_show_at.is_null(False)).execute()
-        detail = "No-show: undone in Calendly; the appointment no longer shows No-show"
-    if not changed:
+        appointment.no_show_at = None
+        moved = change_status(appointment, AppointmentStatus.BOOKED, only_from=(AppointmentStatus.NO_SHOW,))
+        detail = "No-show: undone in Calendly; the appointment no longer shows No-show" + (
+            " and is Booked again" if moved else "")
+    if not (changed or moved):
         if via != WEBHOOK:
             return None
         return record_decision(connection, notice, via, delivery, Outcome.UNCHANGED, None, RULE,

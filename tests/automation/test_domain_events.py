@@ -70,3 +70,33 @@ def test_a_failed_apply_leaves_no_event(acme, monkeypatch):
     with pytest.raises(RuntimeError):
         apply_booking(conn, booking(ET), WEBHOOK)
     assert DomainEvent.select().count() == 0 and Appointment.select().count() == 0
+
+
+def test_a_contact_created_by_hand_names_the_person_as_the_cause(client, people, auth, app_ctx):
+    ada = people.user("ada@acme.test")
+    auth.login("ada@acme.test")
+    resp = client.post("/contacts/new", data={"name": "Pat Lee", "email": "pat@example.com"})
+    assert resp.status_code == 303
+    (event,) = DomainEvent.select()
+    assert (event.kind, event.origin, event.cause) == (EventKind.CONTACT_CREATED, "person", f"user {ada.id}")
+    assert event.contact.email == "pat@example.com" and event.starts_workflows
+
+
+def test_a_status_set_by_a_person_names_them_in_the_history_and_the_event(client, people, auth, app_ctx):
+    from datetime import timedelta
+
+    from portal.timeutil import utcnow
+    ada = people.user("ada@acme.test")
+    auth.login("ada@acme.test")
+    start = utcnow() + timedelta(days=1)
+    client.post("/calendars/appointments/new", data={
+        "title": "Check-up", "start": start.strftime("%Y-%m-%dT%H:%M"),
+        "end": (start + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"), "contact_email": "pat@example.com"})
+    appointment = Appointment.get(Appointment.title == "Check-up")
+    client.post(f"/calendars/appointments/{appointment.id}/status", data={"status": "confirmed"})
+    (change,) = StatusChange.select()
+    assert (change.to_status, change.origin, change.cause) == ("confirmed", "person", f"user {ada.id}")
+    event = DomainEvent.get(DomainEvent.kind == EventKind.STATUS_CHANGED)
+    assert (event.origin, event.cause) == ("person", f"user {ada.id}")
+    created = DomainEvent.get(DomainEvent.kind == EventKind.CONTACT_CREATED)
+    assert (created.origin, created.cause) == ("person", f"user {ada.id}")

@@ -311,3 +311,28 @@ def test_calendly_outage_during_selection_is_explained_and_loses_nothing(flow, a
     sandbox.clear_faults()
     resp = client.post(select_url(conn), data={"event_type": calendars["intro"]["uri"], "consent": "yes"})
     assert resp.status_code == 303 and connections()[0].status == Status.IMPORTING
+
+
+def test_the_selection_modal_offers_the_backfill_workflow_switch_off_by_default_and_saves_it(
+        flow, ann, calendars, sandbox, client):
+    resp = flow.connect(CALENDLY)
+    (conn,) = connections()
+    page = flow.page(resp)
+    assert "Historical appointments from the backfill start workflows" in page
+    assert 'name="backfill_starts_workflows" value="on" aria-describedby="backfill-starts-workflows-hint" >' in page
+
+    resp = client.post(select_url(conn), data={"event_type": calendars["intro"]["uri"], "consent": "yes",
+                                               "backfill_switch_shown": "1", "backfill_starts_workflows": "on"})
+    assert resp.status_code == 303
+    (conn,) = connections()
+    assert conn.backfill_starts_workflows is True  # stored before the backfill it governs ran
+
+    edit = client.get(f"{INDEX}/{conn.id}/edit", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Edit imported calendars" in edit and "checked>" in edit.split("backfill-starts-workflows-hint")[1][:20]
+    # The same calendars, the switch turned off: that alone is a change worth saving.
+    resp = client.post(f"{INDEX}/{conn.id}/edit", data={"event_type": calendars["intro"]["uri"],
+                                                        "backfill_switch_shown": "1"})
+    assert resp.status_code == 303
+    assert "no longer start workflows" in " ".join(flashes(client.get(INDEX).get_data(as_text=True)))
+    (conn,) = connections()
+    assert conn.backfill_starts_workflows is False
