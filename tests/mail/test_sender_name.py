@@ -84,3 +84,27 @@ def test_an_admin_reaches_settings_email_from_the_menu_and_saves_a_sender_name(p
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "email-settings-sender-name")
     assert sub_sender_name() == "Acme Dental Front Desk"
+
+
+def test_a_workflow_email_to_the_appointment_owner_comes_from_the_sender_name_too(app_ctx, people, worker, mailbox):
+    from portal.pipeline import workflows
+    from portal.sync.apply import WEBHOOK, apply_booking
+    from tests.automation.helpers import published
+    from tests.sync.helpers import booking, make_connection, select
+
+    et = "https://api.calendly.com/event_types/SENDER"
+    ada = people.user("ada@acme.test", role="admin", name="Ada Admin")
+    sub = Subaccount.get(name="Acme Dental")
+    sub.email_sender_name = "Acme Dental Front Desk"
+    sub.save()
+    connection = make_connection(ada, sub)
+    select(connection, et, "Cleaning")
+    published(sub, [("send_email", {"to": "owner", "subject": "New booking: {{ contact.name }}",
+                                    "body": "{{ contact.name }} booked {{ appointment.calendar }}."})])
+    apply_booking(connection, booking(et, invitee="S1", event="S1", name="Grace Hopper", email="grace@example.com"),
+                  WEBHOOK)
+    workflows.kick()
+    (msg,) = mailbox.wait_for(1, address="ada@acme.test", timeout=60)
+    assert msg["Subject"] == "New booking: Grace Hopper"
+    assert msg["From"] == "Acme Dental Front Desk <noreply@calbridge.test>"
+    assert msg["List-Unsubscribe"] is None  # a colleague, not a contact: no unsubscribe
