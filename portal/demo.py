@@ -33,6 +33,10 @@ DEMO_CONTACTS = {
     "Brightside Realty": [("Ada Lovelace", "ada@example.com")],
 }
 
+DEMO_EMAIL_BODY = ("Hello {{ contact.first_name }},\n\n"
+                   "Thank you for booking {{ appointment.title }} with {{ subaccount.name }} on "
+                   "{{ appointment.start }}.\n\nSee you then!")
+
 
 def seed():
     """Create what is missing; never touches what a user changed."""
@@ -65,7 +69,10 @@ def seed():
 
 
 def _demo_workflow(subaccount):
-    """A published workflow so a newcomer's first booking visibly fires one (tag, task, bell)."""
+    """A published workflow so a newcomer's first booking visibly fires one (tag, email, task, bell).
+
+    The email goes to the guest; ``make run``'s mail catcher keeps it and Sent emails shows it.
+    """
     from portal.automation import step_settings
     from portal.models import Workflow, WorkflowStatus, WorkflowStep
 
@@ -74,6 +81,8 @@ def _demo_workflow(subaccount):
     workflow = Workflow.create(subaccount=subaccount, name="New booking follow-up", status=WorkflowStatus.PUBLISHED,
                                published_at=utcnow())
     steps = [("add_tag", {"tag": "calendly-lead"}),
+             ("send_email", {"to": "contact", "subject": "Your {{ appointment.title }} with {{ subaccount.name }}",
+                             "body": DEMO_EMAIL_BODY}),
              ("create_task", {"to": "owner", "title": "Call {{ contact.name }} before {{ appointment.start }}",
                               "due_minutes": "1440"}),
              ("notify", {"to": "owner", "text": "{{ contact.name }} booked {{ appointment.title }}"})]

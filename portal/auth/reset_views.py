@@ -2,19 +2,17 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, logout_user
 
+from portal import passwords
 from portal.auth import bp
 from portal.mail import accounts
 from portal.mail.addresses import MailRefused, clean_address
 from portal.signed_links import LinkInvalid, LinkProblem
 
-MIN_PASSWORD_LENGTH = 10
 
 
-def password_problem(password):
-    """What is wrong with a new password, or None (the one place the password policy is applied)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
-    return None
+def password_problem(user, password):
+    """What is wrong with the new password, or None: the policy every password form applies (zxcvbn)."""
+    return passwords.problem(password, user_inputs=[user.email, user.name, *user.email.split("@")])
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -43,7 +41,7 @@ def reset_password(token):
     error = None
     if request.method == "POST":
         password = request.form.get("password") or ""
-        error = password_problem(password)
+        error = password_problem(user, password)
         if not error and password != (request.form.get("confirm") or ""):
             error = "The two passwords are not the same."
         if not error:

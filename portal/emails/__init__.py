@@ -1,6 +1,6 @@
-"""Sent emails (the subaccount's outbox, for admins) and the public unsubscribe page."""
+"""Sent emails (the subaccount's outbox, for admins), Settings > Email (the sender name) and the public unsubscribe page."""
 from flask import Blueprint
 
 bp = Blueprint("emails", __name__)
 
-from portal.emails import unsubscribe_views, views  # noqa: E402,F401
+from portal.emails import settings_views, unsubscribe_views, views  # noqa: E402,F401

@@ -26,6 +26,21 @@ def one_line(value, what):
     return value or ""
 
 
+SENDER_NAME_MAX = 80
+
+
+def clean_sender_name(value):
+    """A subaccount's sender name as typed: one line, at most 80 characters, no address brackets."""
+    name = " ".join((value or "").split(" ")).strip()
+    one_line(name, "The sender name")
+    if len(name) > SENDER_NAME_MAX:
+        raise MailRefused(f"The sender name can be at most {SENDER_NAME_MAX} characters.")
+    if "<" in name or ">" in name:
+        # A name like "Support <help@bank.example>" would show a different address than the real one.
+        raise MailRefused("The sender name cannot contain < or >: it is a name, the address is the portal's.")
+    return name
+
+
 def mailbox(name, address, what="The recipient"):
     """A ``Name <address>`` header value built by the email package (it quotes the name)."""
     one_line(name, f"{what}'s name")

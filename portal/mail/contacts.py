@@ -80,7 +80,7 @@ def send_to_contact(contact, *, subject, text, html=None, kind="contact", sender
     html = html.replace("</body>", html_footer + "</body>") if "</body>" in html else html + html_footer
     return queue_email(
         to=contact.email, to_name=contact.name, subject=subject, text=f"{text}\n\n--\n{footer}\n", html=html,
-        kind=kind, subaccount=sub, contact=contact, sender_name=sub.name if sender_name is None else sender_name,
+        kind=kind, subaccount=sub, contact=contact, sender_name=sub.sender_name if sender_name is None else sender_name,
         headers={"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
         enqueue=enqueue,
     )

@@ -19,6 +19,12 @@ class Subaccount(BaseModel):
     # SPEC E4: off by default, the seeds' behaviour.
     reflect_cancellations = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
+    # Settings > Email: the From display name of email to contacts and of workflow email ("" = the name).
+    email_sender_name = CharField(default="")
+
+    @property
+    def sender_name(self):
+        return self.email_sender_name or self.name
 
 
 class User(UserMixin, BaseModel):

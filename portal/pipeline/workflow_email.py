@@ -1,4 +1,5 @@
-"""The Send email step on the mail outbox: to the contact (DND honoured), their assigned user or the owner."""
+"""The Send email step on the mail outbox: to the contact (DND honoured), their assigned user or the owner,
+from the subaccount's sender name (Settings > Email)."""
 from portal import merge_fields
 from portal.mail import contacts as contact_mail
 from portal.mail.outbox import MailRefused, enqueue_send, queue_email
@@ -21,7 +22,8 @@ def send(config, enrolment, recipient, after_commit):
             if user is None:
                 return "skipped", "no such user to email"
             result = queue_email(to=user.email, to_name=user.name, subject=subject, text=body, kind="workflow",
-                                 subaccount=enrolment.subaccount_id, contact=enrolment.contact_id, enqueue=False)
+                                 subaccount=enrolment.subaccount_id, contact=enrolment.contact_id,
+                                 sender_name=enrolment.subaccount.sender_name, enqueue=False)
             to = user.email
     except MailRefused as exc:
         return "skipped", f"email refused: {exc}"

@@ -33,10 +33,15 @@ def test_a_queued_email_arrives_multipart_text_and_html_and_is_marked_sent(app, 
 @pytest.mark.slow
 def test_smtp_down_for_30_seconds_leaves_50_emails_queued_and_all_arrive_once_after(
         app, worker, mailbox, mail_catcher):
+    import smtplib
     import time
 
     mail_catcher.stop()
     down_at = time.monotonic()
+    # The catcher's process is gone and nothing answers on its port: a real outage, not a paused handler.
+    assert not mail_catcher.service.running()
+    with pytest.raises(OSError):
+        smtplib.SMTP("127.0.0.1", mail_catcher.port, timeout=2)
     ids = [queue(app, to=f"guest{n}@example.com", subject=f"Reminder {n}").id for n in range(50)]
     with app.app_context():
         # Every message was tried, failed transiently and went back to Queued with the reason.

@@ -60,7 +60,7 @@ def test_the_reset_link_sets_a_new_password_once(app, client, people, mailbox):
     form = client.get(path)
     assert form.status_code == 200 and "Choose a new password" in form.get_data(as_text=True)
     short = client.post(path, data={"password": "short", "confirm": "short"})
-    assert short.status_code == 422 and "Use at least 10 characters." in short.get_data(as_text=True)
+    assert short.status_code == 422 and "at least 10 characters long" in short.get_data(as_text=True)
     done = client.post(path, data={"password": "new-password-2", "confirm": "new-password-2"})
     assert done.status_code == 303 and done.headers["Location"].endswith("/signin")
 
@@ -89,6 +89,21 @@ def test_the_reset_link_expires(app, client, people, mailbox):
     assert resp.status_code == 410
     with app.app_context(), db.connection_context():
         assert User.get(User.email == "ada@acme.test").check_password("old-password-1")
+
+
+def test_the_reset_form_refuses_a_guessable_password_like_every_password_form(app, client, people, mailbox):
+    people.user("ada@acme.test", password="old-password-1")
+    with app.app_context(), db.connection_context():
+        outbox.send(accounts.send_password_reset("ada@acme.test"))
+    path = reset_path(mailbox.wait_for(1)[0])
+    for guessable in ("password1234", "ada@acme.test1", "qwertyuiop12"):
+        resp = client.post(path, data={"password": guessable, "confirm": guessable})
+        assert resp.status_code == 422 and "too easy to guess" in resp.get_data(as_text=True)
+    # Refused tries do not use the link up: a good password still works with it.
+    done = client.post(path, data={"password": "tidal-quartz-meadow-7", "confirm": "tidal-quartz-meadow-7"})
+    assert done.status_code == 303
+    with app.app_context(), db.connection_context():
+        assert User.get(User.email == "ada@acme.test").check_password("tidal-quartz-meadow-7")
 
 
 def test_a_tampered_link_is_refused_with_a_clear_page(client):

@@ -40,6 +40,7 @@ def test_admin_sees_the_subaccounts_emails_with_their_state_and_others_see_nothi
         assert f'class="badge badge-mail-{state.lower()}">{state}</span>' in page
     assert "550" in page and "Brightside news" not in page
     assert client.get(f"/emails/{theirs.id}").status_code == 404  # another subaccount's message (T2)
+    assert client.get(f"/emails/{theirs.id}/message").status_code == 404
     detail = client.get(f"/emails/{waiting.id}").get_data(as_text=True)
     assert "Waiting one" in detail
     auth.logout()
@@ -47,6 +48,7 @@ def test_admin_sees_the_subaccounts_emails_with_their_state_and_others_see_nothi
     auth.login("user@acme.test")  # not an admin: the page does not exist for them
     assert client.get("/emails/").status_code == 404
     assert client.get(f"/emails/{sent.id}").status_code == 404
+    assert client.get(f"/emails/{sent.id}/message").status_code == 404
     assert ">Sent emails</span>" not in client.get("/dashboard").get_data(as_text=True)
 
 
@@ -58,8 +60,15 @@ def test_a_message_is_shown_in_a_sandboxed_frame_and_a_reset_link_is_never_shown
     page = client.get(f"/emails/{email.id}").get_data(as_text=True)
     frame = page.split("<iframe", 1)[1].split(">", 1)[0]
     assert " sandbox " in frame and "allow-scripts" not in frame
-    assert html.unescape(frame.split('srcdoc="', 1)[1].split('"', 1)[0]) == email.html_body
-    assert "<script>steal()" not in page  # only ever inside the escaped srcdoc attribute
+    assert "<script>steal()" not in page and "steal()" not in page  # the message is only inside the frame
+    src = html.unescape(frame.split('src="', 1)[1].split('"', 1)[0])
+    framed = client.get(src)
+    assert framed.get_data(as_text=True) == email.html_body
+    # The frame's own policy: inline styles (as email is written) but no script, no remote image, its own sandbox.
+    policy = framed.headers["Content-Security-Policy"]
+    assert "script-src" not in policy and "default-src 'none'" in policy and policy.endswith("sandbox")
+    assert "style-src 'unsafe-inline'" in policy and "img-src data:" in policy
+    assert framed.headers["X-Frame-Options"] == "SAMEORIGIN"
 
     with app.app_context(), db.connection_context():
         reset_id = accounts.send_password_reset(admin.email)
@@ -69,6 +78,7 @@ def test_a_message_is_shown_in_a_sandboxed_frame_and_a_reset_link_is_never_shown
     token_path = body.split("/reset-password/", 1)[1].split()[0]
     page = client.get(f"/emails/{reset_id}").get_data(as_text=True)
     assert token_path not in page and "its text is not kept or shown" in page
+    assert client.get(f"/emails/{reset_id}/message").status_code == 404
 
 
 @pytest.mark.e2e
