@@ -5,7 +5,7 @@ change answers 409), E6 (portal ones stay in the portal), T2 (scoped; another
 subaccount's appointment is a 404).
 
 Decisions where the spec is silent:
-- Times are shown and entered in UTC, and the pages say so.
+- Times are shown and entered in the person's zone (``portal.localtime``), named on the page; stored UTC.
 - "Upcoming" lists what has not ended yet (a meeting in progress included),
   soonest first; "Past" and "All" list the latest first.
 - A refused change (409) to a Calendly appointment from a plain form post
@@ -117,7 +117,7 @@ def set_status(appointment_id):
 
 def _form_from_appointment(appointment, formdata=None):
     contact = appointment.contact
-    return AppointmentForm(
+    return AppointmentForm.from_utc(
         formdata=formdata,
         data={"title": appointment.title, "start": appointment.start, "end": appointment.end,
               "notes": appointment.notes, "contact_email": contact.email if contact else "",
@@ -153,7 +153,7 @@ def _update(appointment):
         if wants_json():
             return {"errors": form.errors}, 422
         return render_template("appointments/form.html", form=form, a=appointment), 422
-    service.update_appointment(appointment, form.data, current_user)
+    service.update_appointment(appointment, form.utc_data(), current_user)
     workflows.kick_if_pending()
     if wants_json():
         return {"id": appointment.id, "title": appointment.title}, 200
@@ -234,13 +234,13 @@ def new():
     form = AppointmentForm(formdata=request.form if request.method == "POST" else None)
     if request.method == "GET":
         start = (utcnow() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-        form = AppointmentForm(data={"start": start, "end": start + timedelta(minutes=30),
+        form = AppointmentForm.from_utc(data={"start": start, "end": start + timedelta(minutes=30),
                                      "contact_email": request.args.get("contact_email", ""),
                                      "contact_name": request.args.get("contact_name", "")})
         return render_template("appointments/form.html", form=form, a=None)
     if not form.validate():
         return render_template("appointments/form.html", form=form, a=None), 422
-    a = service.create_appointment(current_subaccount(), current_user._get_current_object(), form.data)
+    a = service.create_appointment(current_subaccount(), current_user._get_current_object(), form.utc_data())
     workflows.kick_if_pending()
     flash("Appointment created. It stays in the portal and is not sent to Calendly.", "success")
     return redirect(url_for("appointments.appointment", appointment_id=a.id), 303)

@@ -19,6 +19,7 @@ class Subaccount(BaseModel):
     # SPEC E4: off by default, the seeds' behaviour.
     reflect_cancellations = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
+    time_zone = CharField(default="UTC")  # an IANA name; pages show and take times in it (issue 16)
 
 
 class User(UserMixin, BaseModel):
@@ -31,6 +32,7 @@ class User(UserMixin, BaseModel):
     created_at = DateTimeField(default=utcnow)
     last_signin_at = DateTimeField(null=True)  # shown on Settings > Team
     is_agency_admin = BooleanField(default=False)  # agency-level: creates and names subaccounts (issue 15)
+    time_zone = CharField(null=True)  # the user's own IANA zone; None follows the subaccount's
 
     def get_id(self):
         return f"{self.id}:{self.session_token}"
