@@ -1,4 +1,4 @@
-"""Calendars: the appointments list, the week view and the appointment pages.
+"""Calendars: the appointments list and the appointment pages (the calendar views: ``calendar_views``).
 
 SPEC E1 (what an appointment shows), E3 (Calendly ones are read-only: every
 change answers 409), E6 (portal ones stay in the portal), T2 (scoped; another
@@ -20,7 +20,6 @@ from flask_htmx import make_response
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from portal import params
 from portal.models import AppointmentStatus, StatusChange
 from portal.pipeline import workflows
 from portal.sync.status import PORTAL_SETTABLE
@@ -60,23 +59,6 @@ def index():
     calendar_names = dict(calendars)
     return render_template("appointments/index.html", calendars=calendars,
                            calendar_label=calendar_names.get(args["calendar"]), **context)
-
-
-@bp.route("/week")
-@subaccount_required
-def week():
-    """Seven columns, Monday to Sunday (UTC), with prev/next week links."""
-    today = utcnow().date()
-    asked = params.day(request.args.get("start"))
-    if request.args.get("start") and asked is None:
-        flash("That isn't a date we understand (YYYY-MM-DD, years 1900 to 2999), so here is this week.", "warning")
-    monday = queries.week_start(asked or today)
-    days, truncated = queries.week(current_subaccount(), monday)
-    return render_template(
-        "appointments/week.html", days=days, today=today, monday=monday, truncated=truncated,
-        prev_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
-        this_week=queries.week_start(today),
-    )
 
 
 # ------------------------------------------------------------------ one appointment
