@@ -91,7 +91,7 @@
       var here = grid.querySelector("[data-scroll-here]");
       var head = grid.querySelector(".tg-head");
       if (!here) return;
-      grid.scrollTop += here.getBoundingClientRect().top - grid.getBoundingClientRect().top - (head ? head.offsetHeight : 0);
+      grid.scrollTop += here.getBoundingClientRect().top - grid.getBoundingClientRect().top - (head ? head.offsetHeight : 0) - 10;
     });
   }
   if (window.htmx) {
