@@ -56,7 +56,9 @@ def _columns(sub, first, days, chosen, tz, max_lanes):
 
 
 def _grid_context(columns):
-    return {"columns": columns, "scroll_row": grid.scroll_row(columns)}
+    # One url_for for the whole grid: "/calendars/appointments/" + id (~500 events a week).
+    appointment_url = url_for("appointments.appointment", appointment_id=1)[:-1]
+    return {"columns": columns, "scroll_row": grid.scroll_row(columns), "appointment_url": appointment_url}
 
 
 @bp.route("/week")

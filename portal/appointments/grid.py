@@ -18,6 +18,7 @@ COLUMNS = 60  # divides evenly into 1-6, 10 and 12 lanes
 WEEK_LANES = 4  # side by side in a week column; more overlapping ones become "+N more"
 DAY_LANES = 12
 MONTH_SHOWN = 3  # appointments listed in a month cell before "+N more"
+CANCELLED = ("cancelled", "rescheduled")  # struck through
 
 
 @dataclass
@@ -28,10 +29,30 @@ class Placed:
     column: int = 1  # 1-based first grid column
     columns: int = COLUMNS
     lane: int = 0
+    start_text: str = ""  # "9:00 AM": the local start
+    times_text: str = ""  # "9:00 AM–9:30 AM"
 
     @property
     def classes(self):
         return f"r-{self.row} h-{self.rows} c-{self.column} w-{self.columns}"
+
+    @property
+    def cancelled(self):
+        return self.appointment.status in CANCELLED
+
+    @property
+    def css(self):
+        """Every class of the event's link: placement, source, cancelled, and size."""
+        a = self.appointment
+        size = " event-tiny" if self.rows < 2 else " event-short" if self.rows < 3 else ""
+        source = "event-portal" if a.source == "portal" else "event-calendly"
+        return f"event {self.classes} {source}{' cancelled' if self.cancelled else ''}{size}"
+
+    @property
+    def spoken(self):
+        """What a screen reader hears after the title: ``9:00 AM–9:30 AM (Calendly, cancelled)``."""
+        where = "created in the portal" if self.appointment.source == "portal" else "Calendly"
+        return f"{self.times_text} ({where}{', cancelled' if self.cancelled else ''})"
 
 
 @dataclass
@@ -58,10 +79,8 @@ class DayColumn:
         return [p.appointment for p in self.placed]
 
 
-def _slots(appointment, day, tz):
-    """``(first slot, slot count)`` of ``appointment`` within local ``day`` (clipped at midnight)."""
-    start = localtime.localize(appointment.start, tz)
-    end = localtime.localize(appointment.end or appointment.start, tz)
+def _slots(start, end, day):
+    """``(first slot, slot count)`` of local ``start``–``end`` within local ``day`` (clipped at midnight)."""
     first = (start.hour * 60 + start.minute) // SLOT_MINUTES if start.date() == day else 0
     if end.date() > day:
         last = SLOTS
@@ -73,11 +92,18 @@ def _slots(appointment, day, tz):
 def lay_out_day(day, appointments, tz, max_lanes):
     """A ``DayColumn`` with each appointment in a lane; overlapping groups share the column's width."""
     column = DayColumn(day)
-    spans = sorted(((*_slots(a, day, tz), a) for a in appointments), key=lambda s: (s[0], -s[1], s[2].id))
+    spans, texts = [], {}
+    for a in appointments:
+        start = localtime.localize(a.start, tz)
+        end = localtime.localize(a.end or a.start, tz)
+        spans.append((*_slots(start, end, day), a))
+        begins = localtime.clock_text(start, tz)
+        texts[a.id] = (begins, f"{begins}–{localtime.clock_text(end, tz)}")
+    spans.sort(key=lambda s: (s[0], -s[1], s[2].id))
     group, group_end = [], -1
     for first, count, a in spans + [(SLOTS + 1, 0, None)]:
         if group and first >= group_end:
-            _place_group(column, group, max_lanes)
+            _place_group(column, group, max_lanes, texts)
             group, group_end = [], -1
         if a is None:
             break
@@ -86,7 +112,7 @@ def lay_out_day(day, appointments, tz, max_lanes):
     return column
 
 
-def _place_group(column, group, max_lanes):
+def _place_group(column, group, max_lanes, texts):
     lane_ends = []  # the slot at which each lane is free again
     lanes = []
     for first, count, a in group:
@@ -105,7 +131,7 @@ def _place_group(column, group, max_lanes):
             hidden[first] += 1
             continue
         column.placed.append(Placed(a, row=first + 1, rows=count, column=lane * width + 1, columns=width,
-                                    lane=lane))
+                                    lane=lane, start_text=texts[a.id][0], times_text=texts[a.id][1]))
     for first, count in sorted(hidden.items()):
         column.more.append(More(row=first + 1, count=count, column=(shown - 1) * width + 1, columns=width))
 
