@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HTMX_VERSION := 2.0.11
 
-.PHONY: run test test-postgres bench venv redis chromium system-deps vendor-htmx clean
+.PHONY: run test test-postgres bench venv redis chromium system-deps vendor-htmx calendar-css clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -50,6 +50,10 @@ bench: venv redis
 vendor-htmx:
 	cd /tmp && npm pack htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-$(HTMX_VERSION).tgz
 	cp /tmp/package/dist/htmx.min.js static/htmx.min.js
+
+# The calendar grid's placement classes (CSS classes, not inline styles: the CSP forbids those).
+calendar-css: $(STAMP)
+	$(BIN)/python -c 'from portal.appointments import grid; open("static/calendar-grid.css", "w").write(grid.css())'
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -11,6 +11,8 @@ from datetime import datetime
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from portal import localtime
+
 # Every field a text may use: object -> its fields.
 FIELDS = {
     "contact": ("name", "first_name", "email"),
@@ -102,8 +104,13 @@ def _template_line(exc):
     return line
 
 
-def _when(dt):
-    return dt.strftime("%a %d %b %Y, %H:%M UTC") if isinstance(dt, datetime) else ""
+def _when(dt, tz=None):
+    """``Mon 04 Feb 2030, 10:00 UTC`` / ``Mon 04 Feb 2030, 4:00 AM CST``: in the subaccount's zone."""
+    if not isinstance(dt, datetime):
+        return ""
+    tz = tz or localtime.zone("UTC")
+    local = localtime.localize(dt, tz)
+    return f"{local:%a %d %b %Y}, {localtime.clock_text(local, tz)} {localtime.abbreviation(local)}"
 
 
 def _person(name, email):
@@ -115,10 +122,13 @@ def context_for(contact=None, appointment=None, owner=None, subaccount=None):
     """The fields of these objects as plain strings (what a template may see, and nothing more)."""
     owner = owner or (appointment.owner if appointment is not None else None)
     subaccount = subaccount or (contact.subaccount if contact is not None else None)
+    if subaccount is None and appointment is not None:
+        subaccount = appointment.subaccount
+    tz = localtime.zone_for(subaccount=subaccount)
     return {
         "contact": _person(contact.name, contact.email) if contact else _person("", ""),
         "appointment": {
-            "title": appointment.title, "start": _when(appointment.start), "end": _when(appointment.end),
+            "title": appointment.title, "start": _when(appointment.start, tz), "end": _when(appointment.end, tz),
             "calendar": appointment.calendar_name or ("portal" if appointment.source == "portal" else ""),
             "status": appointment.status,
         } if appointment else dict.fromkeys(FIELDS["appointment"], ""),

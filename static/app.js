@@ -84,6 +84,22 @@
       bar.style.width = pct + "%";
     });
   }
+  // The calendar's time grid opens scrolled to its first hour of interest ([data-scroll-here], chosen by the server).
+  function scrollCalendar(root) {
+    var grids = root.querySelectorAll ? root.querySelectorAll("[data-scroll-calendar]") : [];
+    Array.prototype.forEach.call(grids, function (grid) {
+      var here = grid.querySelector("[data-scroll-here]");
+      var head = grid.querySelector(".tg-head");
+      if (!here) return;
+      grid.scrollTop += here.getBoundingClientRect().top - grid.getBoundingClientRect().top - (head ? head.offsetHeight : 0) - 10;
+    });
+  }
+  if (window.htmx) {
+    window.htmx.onLoad(scrollCalendar);
+  } else {
+    document.addEventListener("DOMContentLoaded", function () { scrollCalendar(document); });
+  }
+
   if (window.htmx) {
     window.htmx.onLoad(drawProgress);  // the page, then every swapped-in fragment
   } else {

@@ -1,10 +1,13 @@
-"""Reading appointments for the list, the week view and the detail page.
+"""Reading appointments for the list, the calendar views and the detail page.
 
 All queries are scoped to one subaccount (T2) and seek through the
 (subaccount, start, id) index: no OFFSET and no COUNT over the table.
 """
 import hashlib
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from peewee import JOIN, fn
 
 from portal.appointment_listing import IN_PROGRESS_LOOKBACK, with_people
 from portal.keyset import paginate
@@ -15,6 +18,7 @@ from portal.models import (
     CalendarSelection,
     CalendlyConnection,
     Contact,
+    Membership,
     Source,
     User,
 )
@@ -23,6 +27,7 @@ PER_PAGE = 25
 WHEN_FILTERS = {"upcoming": "Upcoming", "past": "Past", "all": "All"}
 PORTAL_CALENDAR = "portal"
 WEEK_LIMIT = 1000
+MONTH_LIMIT = 5000
 
 
 def calendar_options(subaccount):
@@ -79,21 +84,47 @@ def week_start(day):
     return day - timedelta(days=day.weekday())
 
 
-def week(subaccount, monday):
-    """The appointments of the week starting ``monday``, as 7 (date, [appointments]) pairs."""
-    begin = datetime.combine(monday, time.min)
-    rows = list(
-        with_people()
-        .where((Appointment.subaccount == subaccount) & (Appointment.start >= begin)
-               & (Appointment.start < begin + timedelta(days=7)))
-        .order_by(Appointment.start, Appointment.id)
-        .limit(WEEK_LIMIT + 1)
-    )
-    truncated = len(rows) > WEEK_LIMIT
-    days = [(monday + timedelta(days=i), []) for i in range(7)]
-    for a in rows[:WEEK_LIMIT]:
-        days[(a.start.date() - monday).days][1].append(a)
-    return days, truncated
+def owner_options(subaccount):
+    """``[(user id as text, name)]``: the subaccount's members, for the owner filter."""
+    rows = (User.select(User.id, User.name, User.email).join(Membership)
+            .where(Membership.subaccount == subaccount).order_by(User.name, User.email))
+    return [(str(u.id), u.display_name) for u in rows]
+
+
+@dataclass(slots=True)
+class CalendarItem:
+    """What the calendar shows of an appointment: read as plain rows, not models (the week holds ~500)."""
+    id: int
+    title: str
+    start: datetime
+    end: datetime
+    status: str
+    source: str
+    contact_name: str | None = None
+
+
+def in_range(subaccount, begin, end, *, calendar=None, owner=None, limit=WEEK_LIMIT, people=True):
+    """``CalendarItem``s starting in [begin, end) (naive UTC), soonest first, and whether more were left out.
+
+    ``calendar`` is an event type URI or ``portal``; ``owner`` a user id. With
+    ``people`` the contact's name is read too (one LEFT JOIN).
+    """
+    columns = [Appointment.id, Appointment.title, Appointment.start, Appointment.end, Appointment.status,
+               Appointment.source]
+    query = Appointment.select(*columns)
+    if people:
+        query = (Appointment.select(*columns, fn.COALESCE(fn.NULLIF(Contact.name, ""), Contact.email))
+                 .join(Contact, JOIN.LEFT_OUTER, on=(Appointment.contact == Contact.id)))
+    query = query.where((Appointment.subaccount == subaccount) & (Appointment.start >= begin)
+                        & (Appointment.start < end))
+    if calendar == PORTAL_CALENDAR:
+        query = query.where(Appointment.source == Source.PORTAL)
+    elif calendar:
+        query = query.where(Appointment.event_type_uri == calendar)
+    if owner:
+        query = query.where(Appointment.owner == owner)
+    rows = [CalendarItem(*row) for row in query.order_by(Appointment.start, Appointment.id).limit(limit + 1).tuples()]
+    return rows[:limit], len(rows) > limit
 
 
 def guests(appointment):

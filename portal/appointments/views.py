@@ -1,11 +1,11 @@
-"""Calendars: the appointments list, the week view and the appointment pages.
+"""Calendars: the appointments list and the appointment pages (the calendar views: ``calendar_views``).
 
 SPEC E1 (what an appointment shows), E3 (Calendly ones are read-only: every
 change answers 409), E6 (portal ones stay in the portal), T2 (scoped; another
 subaccount's appointment is a 404).
 
 Decisions where the spec is silent:
-- Times are shown and entered in UTC, and the pages say so.
+- Times are shown and entered in the person's zone (``portal.localtime``), named on the page; stored UTC.
 - "Upcoming" lists what has not ended yet (a meeting in progress included),
   soonest first; "Past" and "All" list the latest first.
 - A refused change (409) to a Calendly appointment from a plain form post
@@ -20,7 +20,6 @@ from flask_htmx import make_response
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from portal import params
 from portal.models import AppointmentStatus, StatusChange
 from portal.pipeline import workflows
 from portal.sync.status import PORTAL_SETTABLE
@@ -62,23 +61,6 @@ def index():
                            calendar_label=calendar_names.get(args["calendar"]), **context)
 
 
-@bp.route("/week")
-@subaccount_required
-def week():
-    """Seven columns, Monday to Sunday (UTC), with prev/next week links."""
-    today = utcnow().date()
-    asked = params.day(request.args.get("start"))
-    if request.args.get("start") and asked is None:
-        flash("That isn't a date we understand (YYYY-MM-DD, years 1900 to 2999), so here is this week.", "warning")
-    monday = queries.week_start(asked or today)
-    days, truncated = queries.week(current_subaccount(), monday)
-    return render_template(
-        "appointments/week.html", days=days, today=today, monday=monday, truncated=truncated,
-        prev_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
-        this_week=queries.week_start(today),
-    )
-
-
 # ------------------------------------------------------------------ one appointment
 def _refuse_managed_in_calendly(appointment):
     """E3: 409 for any change to a Calendly appointment, in the form the caller reads."""
@@ -117,7 +99,7 @@ def set_status(appointment_id):
 
 def _form_from_appointment(appointment, formdata=None):
     contact = appointment.contact
-    return AppointmentForm(
+    return AppointmentForm.from_utc(
         formdata=formdata,
         data={"title": appointment.title, "start": appointment.start, "end": appointment.end,
               "notes": appointment.notes, "contact_email": contact.email if contact else "",
@@ -153,7 +135,7 @@ def _update(appointment):
         if wants_json():
             return {"errors": form.errors}, 422
         return render_template("appointments/form.html", form=form, a=appointment), 422
-    service.update_appointment(appointment, form.data, current_user)
+    service.update_appointment(appointment, form.utc_data(), current_user)
     workflows.kick_if_pending()
     if wants_json():
         return {"id": appointment.id, "title": appointment.title}, 200
@@ -235,13 +217,13 @@ def new():
     form = AppointmentForm(formdata=request.form if request.method == "POST" else None)
     if request.method == "GET":
         start = (utcnow() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-        form = AppointmentForm(data={"start": start, "end": start + timedelta(minutes=30),
+        form = AppointmentForm.from_utc(data={"start": start, "end": start + timedelta(minutes=30),
                                      "contact_email": request.args.get("contact_email", ""),
                                      "contact_name": request.args.get("contact_name", "")})
         return render_template("appointments/form.html", form=form, a=None)
     if not form.validate():
         return render_template("appointments/form.html", form=form, a=None), 422
-    a = service.create_appointment(current_subaccount(), current_user._get_current_object(), form.data)
+    a = service.create_appointment(current_subaccount(), current_user._get_current_object(), form.utc_data())
     workflows.kick_if_pending()
     flash("Appointment created. It stays in the portal and is not sent to Calendly.", "success")
     return redirect(url_for("appointments.appointment", appointment_id=a.id), 303)

@@ -88,12 +88,22 @@ def edit_options(connection):
         options = []
         problem = f"{user_message(exc)} You can remove calendars now; adding one needs Calendly."
     offered = {o.uri for o in options}
+    _learn_booking_links(current, options)
     for s in current:
         if s.event_type_uri not in offered:
             options.append(CalendarOption(uri=s.event_type_uri, name=s.name, shared=s.shared,
-                                          pooling_type=s.pooling_type,
+                                          pooling_type=s.pooling_type, scheduling_url=s.scheduling_url,
                                           gone=problem is None or s.deleted_in_calendly_at is not None))
     return options, problem
+
+
+def _learn_booking_links(current, options):
+    """Selections made before booking links were kept learn theirs from Calendly's answer (Calendars page)."""
+    links = {o.uri: o.scheduling_url for o in options if o.scheduling_url}
+    for s in current:
+        if links.get(s.event_type_uri) and s.scheduling_url != links[s.event_type_uri]:
+            CalendarSelection.update(scheduling_url=links[s.event_type_uri]).where(
+                CalendarSelection.id == s.id).execute()
 
 
 def plan_edit(connection, options, chosen_uris):
@@ -143,6 +153,7 @@ def apply_edit(connection, plan, answers, actor):
             CalendarSelection.create(
                 connection=connection, event_type_uri=option.uri, name=option.name, shared=option.shared,
                 pooling_type=option.pooling_type, selected_from=now, includes_backfill=False,
+                scheduling_url=option.scheduling_url,
             )
             if previous is not None and previous.ended_with == KEEP:
                 detail = "W4: selected again after Keep; its earlier coverage is restored"

@@ -61,6 +61,7 @@ class CalendarOption:
     pooling_type: str | None = None
     active: bool = True
     gone: bool = False  # selected, but deleted or inactive in Calendly: shown so Edit can still remove it
+    scheduling_url: str = ""  # the event type's Calendly booking page
 
     @property
     def kind_label(self):
@@ -217,7 +218,8 @@ def offered_calendars(connection, client=None):
                 continue
             shared = bool(pooling) or len(hosts) > 1
         options.append(CalendarOption(uri=et["uri"], name=et.get("name") or "Untitled", shared=shared,
-                                      pooling_type=pooling, active=active, gone=not active))
+                                      pooling_type=pooling, active=active, gone=not active,
+                                      scheduling_url=et.get("scheduling_url") or ""))
     return sorted(options, key=lambda o: (o.shared, o.name.lower()))
 
 
@@ -291,6 +293,7 @@ def save_selection(connection, offered, chosen_uris, consent, actor, backfill_st
                 CalendarSelection.create(
                     connection=connection, event_type_uri=option.uri, name=option.name, shared=option.shared,
                     pooling_type=option.pooling_type, selected_from=now, includes_backfill=True,
+                    scheduling_url=option.scheduling_url,
                 )
             record("calendly.connect", actor=actor, subaccount=connection.subaccount_id,
                    target=connection.calendly_email, count=len(chosen),

@@ -11,7 +11,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_htmx.responses import HTMXResponseClientRedirect, HTMXResponseStopPolling
 from flask_login import current_user, login_required
 
-from portal import params
+from portal import localtime, params
 from portal.calendly.errors import CalendlyError, ReconnectNeeded, user_message
 from portal.calendly.oauth import CALLBACK_PATH, CodeExchangeFailed, calendly_oauth, exchange_code, forget_state, redirect_uri
 from portal.calendly.plans import plan_label
@@ -80,7 +80,7 @@ def add():
 @bp.route("/preferences", methods=["GET", "POST"])
 @subaccount_required
 def preferences():
-    """SPEC E4: the subaccount's "Reflect cancellations and reschedules" setting; admins change it."""
+    """SPEC E4's "Reflect cancellations and reschedules" and the subaccount's time zone; admins change them."""
     sub = current_subaccount()
     is_admin = current_role() == "admin"
     code = 200
@@ -89,11 +89,18 @@ def preferences():
             flash("Only an admin of this subaccount can change its preferences.", "error")
             code = 403
         else:
-            sub.reflect_cancellations = request.form.get("reflect_cancellations") == "on"
-            sub.save(only=[type(sub).reflect_cancellations])
-            flash("Preferences saved.", "success")
-            return redirect(url_for("connections.preferences"))
-    return render_template("connections/preferences.html", is_admin=is_admin, subaccount=sub), code
+            chosen = request.form.get("time_zone", sub.time_zone)
+            if not localtime.is_zone(chosen):
+                flash("Choose a time zone from the list, like America/Chicago.", "error")
+                code = 422
+            else:
+                sub.reflect_cancellations = request.form.get("reflect_cancellations") == "on"
+                sub.time_zone = chosen
+                sub.save(only=[type(sub).reflect_cancellations, type(sub).time_zone])
+                flash("Preferences saved.", "success")
+                return redirect(url_for("connections.preferences"))
+    return render_template("connections/preferences.html", is_admin=is_admin, subaccount=sub,
+                           zones=localtime.zone_names()), code
 
 
 # A modal is a partial and what it shows: an HTMX request gets the partial alone, a

@@ -1,24 +1,7 @@
-"""Template filters for dates and times. Every time in the portal is UTC, and says so."""
+"""Template filters for lengths and ages; the date and time filters live in ``portal.localtime``."""
+from portal.localtime import day, span, when  # noqa: F401  (re-exported: older imports use this module)
 from portal.main import bp
 from portal.timeutil import utcnow
-
-
-@bp.app_template_filter("day")
-def day(dt):
-    """``Mon 5 Jan 2026``."""
-    return f"{dt:%a} {dt.day} {dt:%b %Y}" if dt else ""
-
-
-@bp.app_template_filter("clock")
-def clock(dt):
-    """``14:30``."""
-    return f"{dt:%H:%M}" if dt else ""
-
-
-@bp.app_template_filter("when")
-def when(dt):
-    """``Mon 5 Jan 2026, 14:30 UTC``."""
-    return f"{day(dt)}, {clock(dt)} UTC" if dt else "—"
 
 
 @bp.app_template_filter("ago")
@@ -37,15 +20,6 @@ def ago(dt, now=None):
         days = seconds // 86400
         return f"{days} day{'s' if days > 1 else ''} ago"
     return f"on {day(dt)}"
-
-
-@bp.app_template_filter("span")
-def span(appointment):
-    """``Mon 5 Jan 2026, 14:30–15:00 UTC``; both dates when it crosses midnight."""
-    start, end = appointment.start, appointment.end
-    if end is None or start.date() == end.date():
-        return f"{day(start)}, {clock(start)}–{clock(end)} UTC"
-    return f"{when(start)} – {when(end)}"
 
 
 @bp.app_template_filter("duration")

@@ -124,6 +124,7 @@ class CalendarSelection(BaseModel):
     includes_backfill = BooleanField(default=False)
     # Set while Calendly has the event type deleted or inactive (event_type.* or reconciliation).
     deleted_in_calendly_at = DateTimeField(null=True)
+    scheduling_url = CharField(default="")  # the event type's booking page, as Calendly gave it (issue 16)
 
     class Meta:
         indexes = ((("connection", "event_type_uri", "selected_from"), True),)

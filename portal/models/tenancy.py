@@ -21,6 +21,7 @@ class Subaccount(BaseModel):
     created_at = DateTimeField(default=utcnow)
     # Settings > Email: the From display name of email to contacts and of workflow email ("" = the name).
     email_sender_name = CharField(default="")
+    time_zone = CharField(default="UTC")  # an IANA name; pages show and take times in it (issue 16)
 
     @property
     def sender_name(self):
@@ -37,6 +38,7 @@ class User(UserMixin, BaseModel):
     created_at = DateTimeField(default=utcnow)
     last_signin_at = DateTimeField(null=True)  # shown on Settings > Team
     is_agency_admin = BooleanField(default=False)  # agency-level: creates and names subaccounts (issue 15)
+    time_zone = CharField(null=True)  # the user's own IANA zone; None follows the subaccount's
 
     def get_id(self):
         return f"{self.id}:{self.session_token}"

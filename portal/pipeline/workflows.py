@@ -19,6 +19,7 @@ from flask import current_app
 from peewee import IntegrityError, fn
 from redis.exceptions import RedisError
 
+from portal import localtime
 from portal.automation import matching, waits
 from portal.extensions import db
 from portal.models import (
@@ -223,7 +224,7 @@ def _wait(enrolment, step, run, total):
     if run.state == "waiting" and run.run_at is not None:
         if run.run_at > now:  # an early or repeated job: the scheduled one ends the wait
             return "waiting"
-        return _advance(enrolment, run, "done", f"waited until {run.run_at:%d %b %H:%M:%S} UTC", total)
+        return _advance(enrolment, run, "done", f"waited until {localtime.when(run.run_at, localtime.zone_for(subaccount=enrolment.subaccount))}", total)
     appointment = enrolment.appointment
     plan = waits.plan(config, now, appointment.start if appointment else None, _scale())
     if plan.skipped:

@@ -1,4 +1,5 @@
-"""My profile (issue 15): name, email (confirmed by a link to the new address), password, sessions.
+"""My profile (issue 15): name, email (confirmed by a link to the new address), password, sessions,
+and the person's own time zone (issue 16).
 
 Every change but the email confirmation needs the person signed in; a
 password change needs the current password and ends their other sessions.
@@ -6,7 +7,8 @@ password change needs the current password and ends their other sessions.
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from portal import passwords, sessions
+from portal import localtime, passwords, sessions
+from portal.tenancy import current_subaccount
 from portal.mail import email_change
 from portal.mail.addresses import MailRefused, one_line
 from portal.models import User
@@ -23,7 +25,8 @@ def _me():
 
 def _page(errors=None, status=200):
     return render_template("profile/index.html", me=_me(), sessions=sessions.listed(current_user),
-                           current_key=session.get(sessions.SESSION_KEY), errors=errors or {}), status
+                           current_key=session.get(sessions.SESSION_KEY), errors=errors or {},
+                           zones=localtime.zone_names(), subaccount=current_subaccount()), status
 
 
 def _back():
@@ -48,6 +51,19 @@ def change_name():
     User.update(name=name).where(User.id == current_user.id).execute()
     record("user.name", actor=current_user.id, target=current_user.email)
     flash("Your name was saved.", "success")
+    return _back()
+
+
+@bp.route("/time-zone", methods=["POST"])
+@login_required
+def change_time_zone():
+    """Empty follows the subaccount's zone; otherwise an IANA name from the list."""
+    chosen = (request.form.get("time_zone") or "").strip()
+    if chosen and not localtime.is_zone(chosen):
+        return _page({"time_zone": "Choose a time zone from the list, like America/Chicago."}, 422)
+    User.update(time_zone=chosen or None).where(User.id == current_user.id).execute()
+    flash(f"Times are now shown in {chosen}." if chosen else "Times now follow your subaccount's time zone.",
+          "success")
     return _back()
 
 

@@ -1,7 +1,7 @@
 """A test run: what each step would do for a chosen contact, sending nothing and changing nothing."""
 import json
 
-from portal import merge_fields
+from portal import localtime, merge_fields
 from portal.automation import step_settings, waits
 from portal.models import StepKind
 from portal.sync.ownership import latest_appointment
@@ -18,7 +18,7 @@ def simulate(workflow_steps, contact, member_names):
         label = step_settings.LABELS.get(step.kind, step.kind)
         if step.kind == StepKind.WAIT:
             plan = waits.plan(config, utcnow(), appointment.start if appointment else None)
-            text = f"skipped: {plan.skipped}" if plan.skipped else f"would wait until {plan.until:%d %b %Y %H:%M} UTC"
+            text = f"skipped: {plan.skipped}" if plan.skipped else f"would wait until {localtime.when(plan.until)}"
         elif step.kind == StepKind.SEND_WEBHOOK:
             text = f"would POST the event to {config['url']} (not sent in a test run)"
         elif step.kind == StepKind.SEND_EMAIL:
