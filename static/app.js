@@ -64,10 +64,12 @@
     var form = e.target.closest && e.target.closest("form");
     if (!form) return;
     if (form.hasAttribute("data-selection-form")) {
+      // The first Save needs a calendar and consent; Edit with nothing ticked saves into the Disconnect offer.
       var consent = form.querySelector("input[name=consent]");
-      var ok = !!(form.querySelector("input[name=event_type]:checked") && (!consent || consent.checked));
+      var ticked = !!form.querySelector("input[name=event_type]:checked");
+      var ok = consent ? ticked && consent.checked : true;
       form.querySelector("button[type=submit]").disabled = !ok;
-      form.querySelector(".selection-hint").hidden = ok;
+      form.querySelector(".selection-hint").hidden = consent ? ok : ticked;
     } else if (form.hasAttribute("data-removal-form")) {
       var answered = Array.prototype.every.call(form.querySelectorAll(".removal-choice"), function (g) {
         return g.querySelector("input:checked");

@@ -26,6 +26,7 @@ from portal.connections.views import (
 from portal.extensions import htmx
 from portal.models import AuditEntry, CalendlyConnection, Status, Task, TaskState, User
 from portal.pipeline import purge
+from portal.sync.deletion import KEEP
 from portal.tenancy import admin_required, current_role, current_subaccount, get_scoped_or_404, subaccount_required
 
 ACTIVITY_PER_PAGE = 50
@@ -79,6 +80,10 @@ def edit(connection_id):
     step = request.form.get("step", "choose")
     switch = backfill_switch_from_form()
     switch_changed = switch is not None and switch != bool(connection.backfill_starts_workflows)
+    if step != "back" and not set(chosen) & {o.uri for o in options}:
+        # Unticking every calendar means stopping the import: offer Disconnect in place, not an error.
+        return show(_question(connection, list(connection.current_selections()), disconnect=True,
+                              from_edit=True))
     try:
         plan = removal.plan_edit(connection, options, chosen)
     except SelectionProblem as exc:
@@ -93,11 +98,13 @@ def edit(connection_id):
             flash("No changes: the same calendars are still imported.", "info")
         return _to_index()
 
-    answers = {}
-    if plan.removed:
-        answers, problem = removal.read_answers(request.form, plan.removed)
+    asked, silent = removal.with_events(connection, plan.removed)
+    answers = {s.event_type_uri: KEEP for s in silent}  # nothing imported from these: nothing to ask
+    if asked:
+        given, problem = removal.read_answers(request.form, asked)
+        answers.update(given)
         if step != "confirm" or problem:
-            return show(_question(connection, plan.removed, chosen=[o.uri for o in options if o.uri in chosen],
+            return show(_question(connection, asked, chosen=[o.uri for o in options if o.uri in chosen],
                                     answers=answers, error=problem if step == "confirm" else None,
                                     added=plan.added, backfill_on=switch),
                           422 if step == "confirm" else 200)
@@ -109,12 +116,18 @@ def edit(connection_id):
 
 
 def _question(connection, selections, *, chosen=(), answers=None, error=None, added=(), disconnect=False,
-              backfill_on=None):
-    """The Keep / Delete question (D2), or for Disconnect the one question for every calendar (D3)."""
+              backfill_on=None, from_edit=False):
+    """The Keep / Delete question (D2), or for Disconnect the one question for every calendar (D3).
+
+    For Disconnect, calendars with no imported events are listed apart and need no answer.
+    """
     action = "connections.disconnect" if disconnect else "connections.edit"
+    questions = removal.questions(connection, selections)
     return Modal("connections/_removal_modal.html", dict(
         connection=connection,
-        questions=removal.questions(connection, selections),
+        questions=[q for q in questions if q.count or not disconnect],
+        empty=[q for q in questions if not q.count] if disconnect else [],
+        from_edit=from_edit,
         chosen=list(chosen),
         added=added,
         answers=answers or {},
@@ -134,7 +147,10 @@ def disconnect(connection_id):
     if request.method == "GET":
         return show(_question(connection, selections, disconnect=True))
     answer = request.form.get("answer")
-    if selections and answer not in removal.CHOICES:
+    asked, _ = removal.with_events(connection, selections)
+    if not asked and answer not in removal.CHOICES:
+        answer = KEEP  # no calendar has imported events: there is nothing to keep or delete
+    if asked and answer not in removal.CHOICES:
         return show(_question(connection, selections, disconnect=True, error=removal.ANSWER_MISSING.format(
             names="the events synced from Calendly")), 422)
     for category, text in disconnection.disconnect(connection, answer, current_user.id):

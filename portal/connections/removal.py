@@ -134,6 +134,15 @@ def questions(connection, selections):
     return out
 
 
+def with_events(connection, selections):
+    """``(asked, silent)``: calendars with imported events get the Keep / Delete question; the others are
+    removed without one (there is nothing to keep or delete), recorded as Keep."""
+    asked, silent = [], []
+    for s in selections:
+        (asked if deletion.count_for_calendar(connection.subaccount_id, s.event_type_uri) else silent).append(s)
+    return asked, silent
+
+
 def read_answers(form, selections):
     """``(answers, problem)``: Keep/Delete per removed calendar from fields ``answer:<uri>``."""
     answers = {s.event_type_uri: form.get(f"answer:{s.event_type_uri}") for s in selections}
@@ -183,7 +192,9 @@ def _edit_messages(results):
     messages = []
     for selection, choice, count, req in results:
         name = selection.name
-        if choice == KEEP:
+        if choice == KEEP and not count:
+            messages.append(("success", f"{name} removed. It had no imported events."))
+        elif choice == KEEP:
             messages.append(("success", f"{name} removed. Its {events_phrase(count)} {stay_verb(count)} in Calbridge."))
         elif req.waiting:
             # The Connections page says how many events stay, for how many members, until they agree.

@@ -87,7 +87,7 @@ def _disconnect_messages(results):
     kept = sum(count for _, choice, count, _ in results if choice == KEEP)
     deleting = sum(count for _, choice, count, req in results if choice == DELETE and req.task is not None)
     messages = []
-    if any(choice == KEEP for _, choice, _, _ in results):
+    if kept:
         messages.append(("success", f"The {events_phrase(kept)} imported from it {stay_verb(kept)} in Calbridge."))
     if deleting:
         messages.append(("success", f"Deleting the {events_phrase(deleting)} imported from it in the background…"))

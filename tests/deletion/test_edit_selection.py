@@ -220,3 +220,27 @@ def test_edit_of_a_connection_being_disconnected_elsewhere_is_404(ann_connected,
     team = ann_connected
     CalendlyConnection.update(status="disconnected").where(CalendlyConnection.id == team.conn.id).execute()
     assert client.get(edit_url(team.conn)).status_code == 404
+
+
+def test_unticking_every_calendar_offers_disconnect_instead_of_an_error(ann_connected, client):
+    team = ann_connected
+    resp = save_edit(client, team.conn, [], step="choose")
+    offer = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Disconnect Calendly" in offer
+    assert "No calendar is ticked any more. To stop importing from Calendly, disconnect it." in offer
+    # Cleaning has 2 events and is asked about; Team intake imported nothing and is not.
+    assert "All events synced from Calendly (2 events)" in offer
+    assert "Nothing was imported from <strong>Team intake</strong>, so there is nothing to keep or delete there." in offer
+    assert ">Back</a>" in offer and "error" not in offer
+    assert CalendlyConnection.get_by_id(team.conn.id).status == "connected"
+    assert all(p.selected_until is None for p in periods(team.conn, team.cleaning))
+
+
+def test_removing_a_calendar_with_no_events_asks_nothing(ann_connected, client):
+    team = ann_connected
+    resp = save_edit(client, team.conn, [team.cleaning], step="choose")
+    assert resp.status_code == 200 and "HX-Redirect" in resp.headers
+    assert ("success", "Team intake removed. It had no imported events.") in flashes(page(client))
+    (period,) = periods(team.conn, team.intake)
+    assert period.selected_until is not None and period.ended_with == "keep"
+    assert count(team.cleaning) == 2
