@@ -81,7 +81,7 @@ def test_a_booking_on_the_booking_page_appears_on_open_pages_without_reloading(
     dashboard.goto(f"{live_server}/dashboard")
     expect(dashboard.get_by_role("heading", name="Dashboard")).to_be_visible()
     connections = context.new_page()
-    connections.goto(f"{live_server}/calendars/connections")
+    connections.goto(f"{live_server}/calendars/settings/connections")
     expect(connections.get_by_role("row", name=re.compile("nina@calendly.test"))).to_be_visible()
     expect(connections.get_by_text("Last booking received")).to_have_count(0)
     watching = (calendars, week, dashboard, connections)
