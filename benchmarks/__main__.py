@@ -43,12 +43,12 @@ def plan(quick):
     """Counts and durations of each figure (the issue's numbers, or a quick smoke run)."""
     if quick:
         return dict(intake_seconds=5, intake_reference=3, inbox=2_000, noop=1_000, single=500, visible_rate=10,
-                    visible_seconds=10, backfill_events=600, quiet_events=1_000, sizes=(2_000, 10_000),
+                    visible_seconds=10, visible_pages=(1, 5), backfill_events=600, quiet_events=1_000, sizes=(2_000, 10_000),
                     fig5_size=10_000,
                     growth_apply=500, pg_apply=500, samples=15, history_up_to=10_000,
                     automation_seconds=5, automation_events=1_000, automation_waits=5_000)
     return dict(intake_seconds=30, intake_reference=10, inbox=20_000, noop=8_000, single=4_000, visible_rate=20,
-                visible_seconds=60, backfill_events=10_000, quiet_events=1_000,
+                visible_seconds=60, visible_pages=(1, 50), backfill_events=10_000, quiet_events=1_000,
                 sizes=(10_000, 100_000, 1_000_000),
                 fig5_size=100_000, growth_apply=2_000, pg_apply=2_000, samples=40, history_up_to=100_000,
                 automation_seconds=30, automation_events=10_000, automation_waits=100_000)
@@ -148,8 +148,10 @@ class Run:
             calendly.connect(self.stack, owner, sub, email, ["Consultation"])
         self.stack.start_workers(2)
         try:
-            self.out["booking_to_visible"] = visible.run(sandbox, event_type["uri"], rate=self.p["visible_rate"],
-                                                         seconds=self.p["visible_seconds"], log=log)
+            self.out["booking_to_visible"] = visible.run(
+                sandbox, event_type["uri"], portal_url=self.stack.portal_url, email=owner.email,
+                password=data.PASSWORD, web_pid=self.stack.webs["web"].process.pid, pages=self.p["visible_pages"],
+                rate=self.p["visible_rate"], seconds=self.p["visible_seconds"], log=log)
         finally:
             self.stack.stop_workers()
 

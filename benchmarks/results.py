@@ -147,7 +147,9 @@ def figure_rows(r):
     rows.append((
         "2. Booking to visible",
         f"p50/p95/p99 {_fmt(b.get('p50_ms'))}/{_fmt(b.get('p95_ms'))}/{_fmt(b.get('p99_ms'))} ms",
-        f"{_fmt(b.get('bookings'))} bookings at {_fmt(b.get('rate_per_s'), '/s')}; not seen {_fmt(b.get('not_seen'))}",
+        f"{_fmt(b.get('bookings'))} bookings at {_fmt(b.get('rate_per_s'), '/s')}; not seen {_fmt(b.get('not_seen'))}"
+        + (f"; {b['pages']} open pages, web CPU {_fmt(b.get('web_cpu_share_idle'))} idle / "
+           f"{_fmt(b.get('web_cpu_share_booking'))} booking (cores)" if b.get("pages") else ""),
         b.get("goal", ""), _met(b)))
     a = r.get("apply_throughput") or {}
     by = a.get("by_workers") or {}

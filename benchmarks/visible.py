@@ -1,78 +1,174 @@
-"""Figure 2: from the sandbox's booking call to the appointment readable in the portal (SPEC E5).
+"""Figure 2: from the sandbox's booking call to the row visible on an open Calendars page (SPEC E5, issue 19).
 
-Bookings are made through the sandbox's admin API at a steady rate; its
-webhook sender signs and POSTs each one to the portal's gunicorn, a worker
-applies it. A poller reads new appointment rows every ``POLL`` seconds and
-stops each clock at the first poll that sees its booking.
+Measured where the user is: Chromium (Playwright) keeps N Calendars pages
+open (``/calendars/?when=all``, newest first), the bench books through the
+sandbox's API at a steady rate, the sandbox signs and POSTs each webhook to
+the portal's gunicorn, a worker applies it, the page's live poll
+(portal/live.py) sees the new version and the list fetches itself again. A
+``MutationObserver`` in every page stamps each "Visitor n" row the moment it
+enters the DOM (``performance.timeOrigin + performance.now()``, the same
+clock as the bench's ``time.time()``). One sample per booking per page.
+
+Beside the latencies: the web processes' CPU share (gunicorn master and
+workers, from /proc) while the N pages sit idle and while bookings arrive,
+so the cost of many open pages is on the record.
 """
+import os
 import threading
 import time
 from datetime import timedelta
 
-from portal.extensions import db
-from portal.models import Appointment
+from playwright.sync_api import sync_playwright
+
+from portal.live import POLL_MS
 from portal.timeutil import to_iso, utcnow
 
 from . import stats
+from .stack import children
 
-GOAL = "p95 ≤ 1 s, p99 ≤ 2 s"
-POLL = 0.02
+GOAL = "p95 ≤ 1 s, p99 ≤ 1.5 s with 50 open pages"
+CHROMIUM = "/usr/bin/chromium"
+IDLE_SECONDS = 8.0
+
+# Installed in each page before its scripts: every "Visitor n" row is stamped once, when it first appears.
+OBSERVER = """
+(() => {
+  window.__seen = {};
+  const stamp = () => {
+    const now = performance.timeOrigin + performance.now();
+    document.querySelectorAll('#appointments tbody tr').forEach((tr) => {
+      const link = tr.children[2] && tr.children[2].querySelector('a');
+      const name = link && link.textContent.trim();
+      if (name && name.startsWith('Visitor ') && !(name in window.__seen)) window.__seen[name] = now;
+    });
+  };
+  new MutationObserver(stamp).observe(document, {childList: true, subtree: true});
+})();
+"""
 
 
-def run(sandbox, event_type_uri, rate=20.0, seconds=60.0, settle=15.0, log=print):
-    booked = {}  # invitee URI -> monotonic time the booking call returned
-    seen = {}
-    lock = threading.Lock()
-    stop = threading.Event()
+def _cpu_ticks(pid):
+    """utime + stime of ``pid`` in clock ticks; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
 
-    def poll():
-        with db.connection_context():
-            last_id = Appointment.select(Appointment.id).order_by(Appointment.id.desc()).scalar() or 0
-        while not stop.is_set():
-            began = time.monotonic()
-            with db.connection_context():
-                rows = list(Appointment.select(Appointment.id, Appointment.invitee_uri)
-                            .where(Appointment.id > last_id).order_by(Appointment.id).tuples())
-            now = time.monotonic()
-            for row_id, uri in rows:
-                last_id = max(last_id, row_id)
-                with lock:
-                    seen.setdefault(uri, now)
-            time.sleep(max(0.0, POLL - (time.monotonic() - began)))
 
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
+class WebCpu:
+    """CPU time of gunicorn's master and workers over a window, as a share of one core."""
+
+    def __init__(self, master_pid):
+        self.pids = [master_pid] + children(master_pid)
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self):
+        self.ticks, self.began = sum(_cpu_ticks(p) for p in self.pids), time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        used = (sum(_cpu_ticks(p) for p in self.pids) - self.ticks) / self.hz
+        self.share = round(used / max(1e-6, time.monotonic() - self.began), 3)
+        return False
+
+
+def _open_pages(browser, portal_url, email, password, count):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_init_script(OBSERVER)
+    first = context.new_page()
+    first.goto(portal_url + "/signin")
+    first.get_by_label("Email").fill(email)
+    first.get_by_label("Password").fill(password)
+    first.get_by_role("button", name="Sign in").click()
+    first.wait_for_url("**/dashboard**", timeout=60_000)
+    pages = [first] + [context.new_page() for _ in range(count - 1)]
+    for page in pages:
+        page.goto(portal_url + "/calendars/?when=all", wait_until="load", timeout=60_000)
+    return context, pages
+
+
+def _book(sandbox, event_type_uri, rate, seconds, first, log):
+    """Bookings at ``rate``/s; returns ({name: epoch seconds the booking call returned}, rate achieved)."""
+    booked = {}
     total = int(rate * seconds)
     start_at = (utcnow() + timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
-    log(f"  {total} bookings at {rate:.0f}/s ...")
+    log(f"    {total} bookings at {rate:.0f}/s ...")
     t0 = time.monotonic()
-    for n in range(total):
-        target = t0 + n / rate
-        delay = target - time.monotonic()
+    for i in range(total):
+        n = first + i
+        delay = t0 + i / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        made = sandbox.book(event_type_uri, to_iso(start_at + timedelta(minutes=5 * n)),
-                            f"Visitor {n}", f"visitor{n}@visible.example")
-        with lock:
-            booked[made["invitee"]] = time.monotonic()
-    sent_seconds = time.monotonic() - t0
+        sandbox.book(event_type_uri, to_iso(start_at + timedelta(minutes=5 * n)), f"Visitor {n}",
+                     f"visitor{n}@visible.example")
+        booked[f"Visitor {n}"] = time.time()
+    return booked, round(total / (time.monotonic() - t0), 1)
+
+
+def _collect(pages, booked, settle):
+    """Wait (up to ``settle`` s) until every page saw every booking; returns ({page: seen}, latencies)."""
     deadline = time.monotonic() + settle
-    while time.monotonic() < deadline:
-        with lock:
-            if all(uri in seen for uri in booked):
-                break
-        time.sleep(0.1)
-    stop.set()
-    poller.join()
-    with lock:
-        latencies = [max(0.0, seen[uri] - t) for uri, t in booked.items() if uri in seen]
-        missing = sum(1 for uri in booked if uri not in seen)
+    while True:
+        seen = [page.evaluate("window.__seen") for page in pages]
+        if all(all(name in s for name in booked) for s in seen) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    latencies = [max(0.0, s[name] / 1000.0 - at) for s in seen for name, at in booked.items() if name in s]
+    missing = sum(1 for s in seen for name in booked if name not in s)
+    return latencies, missing
+
+
+def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_pid, count, rate, seconds,
+            first=0, settle=20.0, log=print):
+    log(f"  {count} open Calendars page{'s' * (count > 1)} ...")
+    context, pages = _open_pages(browser, portal_url, email, password, count)
+    try:
+        time.sleep(2.0)  # let every page's first live poll settle before the idle window
+        with WebCpu(web_pid) as idle:
+            time.sleep(IDLE_SECONDS)
+        with WebCpu(web_pid) as busy:
+            booked, achieved = _book(sandbox, event_type_uri, rate, seconds, first, log)
+        latencies, missing = _collect(pages, booked, settle)
+    finally:
+        context.close()
     summary = stats.latency_summary(latencies)
     result = {
-        "p50_ms": summary["p50_ms"], "p95_ms": summary["p95_ms"], "p99_ms": summary["p99_ms"],
-        "max_ms": summary["max_ms"], "bookings": total, "not_seen": missing,
-        "rate_per_s": round(total / sent_seconds, 1), "poll_ms": POLL * 1000, "goal": GOAL,
+        "pages": count, "p50_ms": summary["p50_ms"], "p95_ms": summary["p95_ms"], "p99_ms": summary["p99_ms"],
+        "max_ms": summary["max_ms"], "bookings": len(booked), "samples": len(latencies), "not_seen": missing,
+        "rate_per_s": achieved, "web_cpu_share_idle": idle.share, "web_cpu_share_booking": busy.share,
     }
-    result["met"] = bool(missing == 0 and summary["p95_ms"] is not None and summary["p95_ms"] <= 1000
-                         and summary["p99_ms"] <= 2000)
+    log(f"    p50/p95/p99 {result['p50_ms']}/{result['p95_ms']}/{result['p99_ms']} ms; not seen {missing}; "
+        f"web CPU idle {idle.share:.0%}, booking {busy.share:.0%} of a core")
+    return result, first + len(booked)
+
+
+def run(sandbox, event_type_uri, *, portal_url, email, password, web_pid, pages=(1, 50), rate=20.0,
+        seconds=60.0, log=print):
+    """Figure 2 at each count of open pages; the headline figures are those of the largest count."""
+    by_pages, first = {}, 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+            "--disable-backgrounding-occluded-windows", "--no-first-run"])
+        try:
+            for count in pages:
+                by_pages[str(count)], first = measure(browser, sandbox, event_type_uri, portal_url, email, password,
+                                                      web_pid, count, rate, seconds, first=first, log=log)
+        finally:
+            browser.close()
+    top = by_pages[str(max(pages))]
+    result = {
+        "p50_ms": top["p50_ms"], "p95_ms": top["p95_ms"], "p99_ms": top["p99_ms"], "max_ms": top["max_ms"],
+        "bookings": top["bookings"], "not_seen": top["not_seen"], "rate_per_s": top["rate_per_s"],
+        "poll_ms": POLL_MS, "goal": GOAL,
+        "measured": "browser: booking call returned → row in an open Calendars page's DOM (MutationObserver)",
+        "pages": top["pages"], "samples": top["samples"],
+        "web_cpu_share_idle": top["web_cpu_share_idle"], "web_cpu_share_booking": top["web_cpu_share_booking"],
+        "by_pages": by_pages,
+    }
+    result["met"] = bool(all(r["not_seen"] == 0 for r in by_pages.values()) and top["p95_ms"] is not None
+                         and top["p95_ms"] <= 1000 and top["p99_ms"] <= 1500)
     return result

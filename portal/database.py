@@ -63,6 +63,9 @@ def open_database(url):
     """Connect the proxy to the database named by ``url``."""
     database = connect_database(url)
     db.initialize(database)
+    from portal import live
+
+    live.attach(database)  # open pages hear of a change after its commit
     return database
 
 

@@ -108,3 +108,66 @@
     document.addEventListener("DOMContentLoaded", function () { drawProgress(document); });
   }
 })();
+
+// Live pages (portal/live.py): while the page has a [data-live] region, ask the
+// body's data-live-url every POLL ms with the last version seen. 204 means
+// nothing changed; a new version fires "calbridge:changed" on document, which
+// the regions (and any other script) listen to. A failed ask (the server is
+// restarting) backs off to a few seconds and, once answered, fires the event
+// too, so the page catches up by itself.
+(function () {
+  var POLL = 450, HIDDEN = 3000, MAX_BACKOFF = 4000;
+  var url = document.body && document.body.getAttribute("data-live-url");
+  if (!url || !window.fetch) return;
+  // The version the page was drawn at: a change between drawing and the first ask still counts.
+  var version = document.body.getAttribute("data-live-version"), failing = false, backoff = POLL, timer = null, inFlight = false;
+
+  function changed(reason) {
+    document.dispatchEvent(new CustomEvent("calbridge:changed", {detail: {version: version, reason: reason}}));
+  }
+
+  function schedule(ms) {
+    clearTimeout(timer);
+    timer = setTimeout(ask, ms);
+  }
+
+  function ask() {
+    if (!document.querySelector("[data-live]")) { schedule(HIDDEN); return; }
+    if (inFlight) return;
+    inFlight = true;
+    var q = url + (version === null ? "" : "&v=" + encodeURIComponent(version));
+    fetch(q, {credentials: "same-origin", cache: "no-store"})
+      .then(function (r) {
+        if (r.status === 204) return null;
+        if (r.status === 200) return r.text();
+        // Signed out (the session ended): the regions ask again, land on the sign-in page and go there.
+        if (r.status === 401 && !failing) changed("signed-out");
+        throw new Error("live " + r.status);
+      })
+      .then(function (text) {
+        var recovered = failing;
+        failing = false;
+        backoff = POLL;
+        if (text !== null && text !== version) {
+          var first = version === null;
+          version = text;
+          if (!first) changed("version");
+          else if (recovered) changed("recovered");
+        } else if (recovered) {
+          changed("recovered");
+        }
+      }, function () {
+        failing = true;
+        backoff = Math.min(MAX_BACKOFF, Math.max(1000, backoff * 2));
+      })
+      .then(function () {
+        inFlight = false;
+        schedule(failing ? backoff : (document.hidden ? HIDDEN : POLL));
+      });
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && !inFlight) schedule(0);
+  });
+  schedule(POLL);
+})();

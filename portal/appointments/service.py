@@ -4,6 +4,7 @@ Calendly appointments are read-only (E3): every change is refused with
 ``ManagedInCalendly``. Portal appointments never reach Calendly (E6): nothing
 here talks to it.
 """
+from portal import live
 from portal.extensions import db
 from portal.models import Appointment, Origin, Source
 from portal.models.audit import record
@@ -74,6 +75,7 @@ def update_appointment(appointment, data, user=None):
         previous_contact = appointment.contact
         _apply(appointment, appointment.subaccount, data)
         appointment.save()
+        live.touch(appointment.subaccount_id)
         if previous_contact and previous_contact.id != appointment.contact_id:
             refresh_assigned_user(previous_contact)
         if appointment.contact:
@@ -87,5 +89,6 @@ def delete_appointment(appointment, user=None):
     with db.atomic(), events.origin_of(Origin.PERSON, f"user {user.id}" if user else ""):
         contact = appointment.contact
         appointment.delete_instance()
+        live.touch(appointment.subaccount_id)
         if contact:
             refresh_assigned_user(contact)

@@ -11,6 +11,7 @@ from contextlib import nullcontext
 
 from peewee import SqliteDatabase
 
+from portal import live
 from portal.extensions import db
 from portal.models import (
     Appointment,
@@ -319,6 +320,7 @@ def _record(connection, booking, via, delivery, outcome, reason, rule, detail, a
         same = last is not None and (last.outcome, last.reason, last.rule) == (outcome, reason, rule)
         if same or (quiet_duplicate and last is not None):
             return Applied(outcome, reason, rule, detail, appointment)
+    live.touch(connection.subaccount_id)  # the Connections row and any changed appointment, after the commit
     SyncDecision.create(
         subaccount=connection.subaccount_id,
         connection=connection.id,

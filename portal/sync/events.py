@@ -9,6 +9,7 @@ import contextvars
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from portal import live
 from portal.models import DomainEvent, EventKind, Origin
 from portal.timeutil import utcnow
 
@@ -44,6 +45,7 @@ def emit(kind, subaccount_id, *, appointment=None, contact=None, from_value=None
     if calendar is None:
         calendar = (appointment.event_type_uri or "") if appointment is not None else ""
     contact_id = contact.id if contact is not None else (appointment.contact_id if appointment is not None else None)
+    live.touch(subaccount_id)  # open pages refresh after the commit
     return DomainEvent.create(
         subaccount=subaccount_id, kind=kind,
         appointment=appointment.id if appointment is not None else None, contact=contact_id,

@@ -143,7 +143,7 @@ def test_pages_never_use_offset(client, signed_in, rows, app):
 
 def test_live_poll_answers_204_until_something_changes(client, signed_in, rows):
     html = client.get("/calendars/").get_data(as_text=True)
-    assert 'hx-trigger="every 3s"' in html
+    assert 'hx-trigger="calbridge:changed from:document"' in html
     poll = re.search(r'hx-get="(/calendars/\?[^"]*v=[0-9a-f]+[^"]*)"', html).group(1).replace("&amp;", "&")
     hx = {"HX-Request": "true"}
     assert client.get(poll, headers=hx).status_code == 204

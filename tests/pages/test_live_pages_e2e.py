@@ -1,0 +1,147 @@
+"""Live pages in a real browser (issue 19): a booking made on the sandbox's booking page shows up on
+the open Calendars list, week view and dashboard without a reload, and an open page catches up by
+itself after the portal's server goes away and comes back."""
+import re
+import threading
+from datetime import datetime
+
+import pytest
+import requests
+from playwright.sync_api import expect
+from werkzeug.serving import make_server
+from browser_steps import connect_at_calendly, open_connections, shot, sign_in
+
+from portal.devstack import wait_for_http
+
+pytestmark = pytest.mark.e2e
+
+# Generous: a booking goes sandbox -> webhook -> worker -> page on a busy 2-core machine.
+ARRIVES = 20_000
+
+
+def _connect(page, live_server, sandbox, people):
+    """Nina's portal account connected to her Calendly (the sandbox) with Intro call chosen."""
+    people.user("nina@acme.test", name="Nina Owner")
+    sandbox.create_user("nina@calendly.test")
+    intro = sandbox.create_event_type("Intro call", hosts=["nina@calendly.test"])
+    sign_in(page, live_server, "nina@acme.test")
+    open_connections(page)
+    connect_at_calendly(page, "nina@calendly.test")
+    select = page.get_by_role("dialog", name="Choose calendars to import")
+    select.get_by_label("Intro call").check()
+    select.get_by_label(re.compile("consent")).check()
+    select.get_by_role("button", name="Save").click()
+    row = page.get_by_role("row", name=re.compile("nina@calendly.test"))
+    expect(row.get_by_text("Connected", exact=True)).to_be_visible(timeout=30_000)
+    return intro
+
+
+def _book_on_the_booking_page(page, scheduling_url, name, email):
+    """An invitee books the first free time on the sandbox's booking page; returns its start (UTC)."""
+    page.goto(scheduling_url)
+    expect(page.get_by_role("heading", name="Intro call")).to_be_visible()
+    slot = page.get_by_role("radio").first
+    start = slot.get_attribute("value")
+    slot.check()
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Schedule Event").click()
+    expect(page.get_by_role("heading", name="You are scheduled")).to_be_visible()
+    return datetime.fromisoformat(start.replace("Z", "+00:00"))
+
+
+def _first_free_day(page, scheduling_url):
+    page.goto(scheduling_url)
+    value = page.get_by_role("radio").first.get_attribute("value")
+    return value[:10]
+
+
+def _mark_document(page):
+    page.evaluate("window.__sameDocument = true")
+
+
+def _same_document(page):
+    return page.evaluate("window.__sameDocument === true")
+
+
+def test_a_booking_on_the_booking_page_appears_on_open_pages_without_reloading(
+        page, live_server, sandbox, people, worker):
+    intro = _connect(page, live_server, sandbox, people)
+    context = page.context
+    invitee = context.new_page()
+    day = _first_free_day(invitee, intro["scheduling_url"])
+
+    calendars = page
+    calendars.get_by_role("navigation", name="Main").get_by_role("link", name="Calendars").click()
+    expect(calendars.get_by_text("No appointments yet.")).to_be_visible()
+    week = context.new_page()
+    week.goto(f"{live_server}/calendars/week?start={day}")
+    expect(week.get_by_role("list", name=re.compile("Week of"))).to_be_visible()
+    dashboard = context.new_page()
+    dashboard.goto(f"{live_server}/dashboard")
+    expect(dashboard.get_by_role("heading", name="Dashboard")).to_be_visible()
+    connections = context.new_page()
+    connections.goto(f"{live_server}/calendars/settings/connections")
+    expect(connections.get_by_role("row", name=re.compile("nina@calendly.test"))).to_be_visible()
+    expect(connections.get_by_text("Last booking received")).to_have_count(0)
+    watching = (calendars, week, dashboard, connections)
+    for p in watching:
+        p.wait_for_load_state()
+        _mark_document(p)
+
+    _book_on_the_booking_page(invitee, intro["scheduling_url"], "Jordan Rivera", "jordan@example.com")
+
+    expect(calendars.get_by_role("link", name="Jordan Rivera")).to_be_visible(timeout=ARRIVES)
+    expect(calendars.get_by_text("No appointments yet.")).to_have_count(0)
+    expect(week.get_by_text("Jordan Rivera")).to_be_visible(timeout=ARRIVES)
+    expect(dashboard.get_by_role("region", name="Recent imports").get_by_text("Jordan Rivera")).to_be_visible(
+        timeout=ARRIVES)
+    expect(connections.get_by_text("Last booking received")).to_be_visible(timeout=ARRIVES)
+    assert all(_same_document(p) for p in watching), "a page was reloaded instead of updated in place"
+    shot(calendars, "live-calendars-after-booking")
+    shot(week, "live-week-after-booking")
+    shot(dashboard, "live-dashboard-after-booking")
+
+    # The contact page, open when the same person books again, lists the new appointment too.
+    calendars.get_by_role("link", name="Jordan Rivera").first.click()
+    expect(calendars.get_by_role("heading", name="Jordan Rivera")).to_be_visible()
+    booked = calendars.get_by_role("region", name=re.compile("^Appointments"))
+    expect(booked.get_by_role("link", name=re.compile("Intro call"))).to_have_count(1)
+    calendars.wait_for_load_state()
+    _mark_document(calendars)
+    _book_on_the_booking_page(invitee, intro["scheduling_url"], "Jordan Rivera", "jordan@example.com")
+    expect(booked.get_by_role("link", name=re.compile("Intro call"))).to_have_count(2, timeout=ARRIVES)
+    assert _same_document(calendars)
+
+
+def _serve(app, port):
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_an_open_page_catches_up_by_itself_after_the_portal_restarts(
+        page, live_server, sandbox, people, worker, _live_http, live_app, stack):
+    intro = _connect(page, live_server, sandbox, people)
+    invitee = page.context.new_page()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendars").click()
+    expect(page.get_by_text("No appointments yet.")).to_be_visible()
+    page.wait_for_load_state()
+    _mark_document(page)
+
+    # The portal's server goes away; the open page's asks fail.
+    with page.expect_event("requestfailed", lambda r: "/live?" in r.url, timeout=ARRIVES):
+        _live_http.shutdown()
+        _live_http.server_close()
+    try:
+        requests.get(live_server + "/signin", timeout=2)
+        raise AssertionError("the portal still answers after its server was stopped")
+    except requests.ConnectionError:
+        pass
+    # ... and comes back on the same address (later tests use this one; the fixture's old server is closed).
+    _serve(live_app, stack["portal_port"])
+    wait_for_http(live_server + "/signin")
+
+    _book_on_the_booking_page(invitee, intro["scheduling_url"], "Ada Lovelace", "ada@example.com")
+    expect(page.get_by_role("link", name="Ada Lovelace")).to_be_visible(timeout=ARRIVES)
+    assert _same_document(page), "the page was reloaded instead of catching up in place"
