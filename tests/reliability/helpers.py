@@ -150,7 +150,7 @@ def tally(invitee_uris):
 
     Duplicated counts imports recorded more than once for the same booking
     (W6): the ``SyncDecision`` rows of outcome "imported". Appointment rows
-    are not counted: the unique index on ``Appointment.invitee_uri`` makes a
+    are not counted: the unique index on ``Appointment`` (subaccount, invitee_uri) makes a
     second row for one booking impossible, so such a count would always be 0.
     """
     uris = list(dict.fromkeys(invitee_uris))
