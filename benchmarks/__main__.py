@@ -26,12 +26,13 @@ def parse(argv):
                         help="smaller counts and shorter windows (a smoke run; not the README figures)")
     parser.add_argument("--skip", default="", help=f"comma-separated steps to leave out: {', '.join(STEPS)}")
     parser.add_argument("--backfill-scale", type=int, default=None,
-                        help="time scale of the backfill's rate limit (500/min × this; default 8, 1 with --quick)")
+                        help="time scale of the backfill's rate limit (500/min × this); by default chosen by "
+                             "a calibration step (at most 8), 1 with --quick")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases)")
     parser.add_argument("--output", default=results.RESULTS_DIR, help="where latest.json/latest.md go")
     args = parser.parse_args(argv)
-    if args.backfill_scale is None:
-        args.backfill_scale = 1 if args.quick else 8
+    if args.backfill_scale is None and args.quick:
+        args.backfill_scale = 1
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = args.skip - set(STEPS)
     if unknown:
@@ -167,11 +168,18 @@ class Run:
             self.stack, sandbox, sub, user, events=self.p["backfill_events"], time_scale=self.args.backfill_scale,
             log=log))
         self.out["backfill"] = result
+        chosen = (f"chosen by calibration (this machine made {result['calibration_calls_per_minute']} calls/min "
+                  "with no limit; the limit is at most half of that)" if result.get("calibration_calls_per_minute")
+                  else "set on the command line")
         self.notes.append(
-            f"Figure 4 scales time by {result['time_scale']}: the sandbox enforces "
+            f"Figure 4 scales time by {result['time_scale']}, {chosen}: the sandbox enforces "
             f"{result['rate_limit_per_minute']} requests/min instead of Calendly's 500, so "
             f"{result['seconds']} s here stand for about {result['real_time_estimate_minutes']} min against "
-            "the real limit.")
+            f"the real limit. {result['events']:,} events (of {result['events_requested']:,} asked for: at most "
+            f"{backfill.MAX_WINDOWS} limiter windows). Per window (answered calls / 429s): "
+            + ", ".join(f"{w['answered']}/{w['count_429']}" for w in result.get("windows", []))
+            + f"; CPU share of the stack during the run {result['cpu_share']:.0%}"
+            + ("." if result.get("limiter_bound") else "; NOT bound by the limiter, so no floor ratio is claimed."))
 
     def reconcile(self):
         self.out["reconciliation"] = self.with_live_user("quiet@bench.example", lambda sandbox, sub, user: (

@@ -166,9 +166,11 @@ def figure_rows(r):
     rows.append((
         "4. Backfill",
         f"{_fmt(f.get('events'))} events in {_fmt(f.get('seconds'), ' s')}; {_fmt(f.get('count_429'))} × 429",
-        f"floor {_fmt(f.get('floor_seconds'), ' s')} ({_fmt(f.get('api_calls'))} calls at "
-        f"{_fmt(f.get('rate_limit_per_minute'))}/min, {_fmt(f.get('time_scale'))}× time) → ratio "
-        f"{_fmt(f.get('ratio_to_floor'))}",
+        f"floor {_fmt(f.get('floor_seconds'), ' s')} ({_fmt(f.get('answered_calls', f.get('api_calls')))} answered "
+        f"calls in {len(f.get('windows') or []) or '?'} one-minute windows of "
+        f"{_fmt(f.get('rate_limit_per_minute'))}, {_fmt(f.get('time_scale'))}× time; "
+        f"{'limiter-bound' if f.get('limiter_bound') else 'NOT limiter-bound'}, CPU share "
+        f"{_fmt(f.get('cpu_share'))}) → ratio {_fmt(f.get('ratio_to_floor'))}",
         f.get("goal", ""), _met(f)))
     pages = r.get("pages") or {}
     if pages:
