@@ -67,7 +67,8 @@ def test_a_batch_is_capped_and_the_rest_stays_queued(client, conn):
     assert sync_queue().get_job_ids() == [f"delivery-{i}" for i in ids[2:]]
 
 
-def test_two_workers_never_claim_the_same_delivery(client, conn):
+def test_claims_take_batches_in_queue_order_and_never_the_same_delivery_twice(client, conn):
+    # In one process, one claim after the other; two processes racing: tests/reliability/test_concurrent_workers.py
     ids = deliver(client, conn, 6)
     first, second = batches.claim_queued(4), batches.claim_queued(4)
     assert first == ids[:4] and second == ids[4:]
