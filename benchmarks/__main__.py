@@ -263,6 +263,10 @@ class Run:
         print()
         print(results.render(self.out))
         log(f"Written {json_path} and {md_path}.")
+        broken = [n for n in self.notes if " failed: " in n]
+        if broken:  # a figure that could not be taken (a missed goal is not this)
+            log("Steps that broke: " + "; ".join(broken))
+            return 1
         return 0
 
 
