@@ -2,8 +2,9 @@
 
 ``receive`` finds the connection by its webhook token, verifies the
 signature over the raw body, stores the delivery (its one durable write) and
-wakes the inbox (``portal.pipeline.inbox.wake``: a ``SET NX`` in Redis, no
-job per delivery). It does nothing slow, so Calendly gets its 2xx in
+wakes the inbox (``portal.pipeline.inbox_wake``: a flag for the web
+process's wake-up thread, which sends one ``SET NX`` per burst; no job and
+no Redis round trip per delivery). It does nothing slow, so Calendly gets its 2xx in
 milliseconds. Every accepted request leaves a ``WebhookDelivery``
 row; a refused one leaves a small bounded one (state ``rejected`` with the
 reason, ``refusals``) within per-address and global rate limits, so support
@@ -26,7 +27,7 @@ from flask import current_app
 from portal.calendly import signatures
 from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDelivery
 from portal.pipeline import refusals
-from portal.pipeline.inbox import wake
+from portal.pipeline.inbox_wake import signal as wake_inbox
 from portal.statement_cache import CachedStatement
 from portal.sync.booking import BOOKING_EVENTS, minimize
 from portal.sync.webhook_events import EVENT_TYPE_EVENTS, NO_SHOW_EVENTS
@@ -119,7 +120,7 @@ def receive(webhook_token, headers, body):
                                           error=f"same body as delivery {earlier[0]}; not applied again")
         return Reply(200, "already received", delivery.id)
 
-    # One write per delivery, stored "received": a drain job woken by ``wake`` hands it to a worker,
+    # One write per delivery, stored "received": a drain job woken by ``wake_inbox`` hands it to a worker,
     # or the sweep does if Redis is down. The connection's last webhook time is refreshed at most
     # once a second: at hundreds of deliveries a second one row would otherwise take every write.
     now = utcnow()
@@ -127,7 +128,7 @@ def receive(webhook_token, headers, body):
     last = connection.last_webhook_at
     if last is None or now - last >= LAST_WEBHOOK_RESOLUTION:
         _TOUCH_CONNECTION.execute(id=connection.id, at=now)
-    wake()
+    wake_inbox()
     return Reply(200, "received", delivery_id)
 
 
