@@ -44,7 +44,7 @@ def plan(quick):
     """Counts and durations of each figure (the issue's numbers, or a quick smoke run)."""
     if quick:
         return dict(intake_seconds=5, intake_reference=3, inbox=2_000, noop=1_000, single=500, visible_rate=10,
-                    visible_seconds=10, backfill_events=600, quiet_events=1_000, sizes=(2_000, 10_000),
+                    visible_seconds=10, backfill_events=300, quiet_events=200, sizes=(2_000, 10_000),
                     fig5_size=10_000,
                     growth_apply=500, pg_apply=500, samples=15, history_up_to=10_000)
     return dict(intake_seconds=30, intake_reference=10, inbox=20_000, noop=8_000, single=4_000, visible_rate=20,
@@ -166,7 +166,7 @@ class Run:
     def backfill(self):
         result = self.with_live_user("history@bench.example", lambda sandbox, sub, user: backfill.run(
             self.stack, sandbox, sub, user, events=self.p["backfill_events"], time_scale=self.args.backfill_scale,
-            log=log))
+            align=not self.args.quick, log=log))
         self.out["backfill"] = result
         chosen = (f"chosen by calibration (this machine made {result['calibration_calls_per_minute']} calls/min "
                   "with no limit; the limit is at most half of that)" if result.get("calibration_calls_per_minute")

@@ -198,7 +198,9 @@ def capped_events(events, limit):
     return max(100, min(events, int(MAX_WINDOWS * limit * FULL_WINDOW / 1.01) - 50))
 
 
-def run(stack: Stack, sandbox, subaccount, user, events=10_000, time_scale=None, timeout=None, log=print):
+def run(stack: Stack, sandbox, subaccount, user, events=10_000, time_scale=None, timeout=None, align=True,
+        log=print):
+    """Figure 4; ``align=False`` (``--quick``) starts at once instead of on a fresh window."""
     capacity = None
     if time_scale is None:
         capacity = calibrate(stack, sandbox, subaccount, log=log)
@@ -210,8 +212,8 @@ def run(stack: Stack, sandbox, subaccount, user, events=10_000, time_scale=None,
     event_type, go = _backfill(stack, sandbox, subaccount, user, email, events,
                                timeout=timeout or (math.ceil((events * 1.01 + 50) / limit) + 1) * 60 * 3 + 120)
     sandbox.faults(rate_limit_per_minute=limit)
-    # Start on a fresh rate-limit window (the sandbox counts whole clock minutes).
-    time.sleep(WINDOW_SECONDS - time.time() % WINDOW_SECONDS + 0.05)
+    if align:  # start on a fresh rate-limit window (the sandbox counts whole clock minutes)
+        time.sleep(WINDOW_SECONDS - time.time() % WINDOW_SECONDS + 0.05)
     offset = stack.log_offset(stack.sandbox)
     log(f"  backfill at {limit} requests/min ({time_scale}× the real {REAL_LIMIT_PER_MINUTE}/min) ...")
     pids = stack_pids(stack)
@@ -257,6 +259,8 @@ def run(stack: Stack, sandbox, subaccount, user, events=10_000, time_scale=None,
     }
     if done_at is None:
         result["note"] = f"not finished after {seconds:.0f} s ({row.backfill_done}/{row.backfill_total} events)"
+    elif floor is None:
+        result["note"] = "the calls fit in one limiter window: the limiter never bound, so there is no floor"
     elif not bound:
         result["note"] = (f"bound by the machine, not the limiter (windows before the last not filled to the "
                           f"limit; CPU share {cpu_share:.0%}): not a rate-limit figure")
