@@ -46,7 +46,7 @@ MAX_SCALE = 8
 MAX_WINDOWS = 3
 # The limiter "bound" a window when the calls answered in it reached this share of the limit.
 FULL_WINDOW = 0.95
-CALIBRATION_EVENTS = 800
+CALIBRATION_EVENTS = 400
 
 
 def seed_sandbox(sandbox_db, host_email, event_type_uri, count, days=180, seed=7, upcoming=False):
