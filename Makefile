@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HTMX_VERSION := 2.0.11
 
-.PHONY: run test test-postgres bench venv redis chromium system-deps vendor-htmx calendar-css clean
+.PHONY: run test test-postgres bench bench-quick venv redis chromium system-deps vendor-htmx calendar-css clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -45,6 +45,10 @@ test-postgres: venv system-deps
 
 bench: venv redis
 	$(BIN)/python -m benchmarks
+
+# A smoke run of every figure with small counts (under 3 minutes; CI runs it): fails only if a step breaks.
+bench-quick: venv system-deps
+	$(BIN)/python -m benchmarks --quick --output build/bench-quick
 
 # Refresh the vendored htmx from the npm registry (kept in static/, no CDN).
 vendor-htmx:

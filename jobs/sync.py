@@ -1,5 +1,7 @@
 """RQ entry points of the sync engine (enqueue by dotted path, ids only).
 
+- ``drain_inbox()``: hand every stored (``received``) delivery to an ``apply_batch`` job; one per burst of
+  deliveries, woken by the intake (``inbox.wake``);
 - ``apply_batch(delivery_id)``: a batch: one webhook delivery (queue ``sync``, job id ``delivery-<id>``),
   and the deliveries queued right behind it, in one job (``batches.apply_batch``);
 - ``backfill_connection(connection_id)``: W2 after the first Save (queue ``bulk``, ``backfill-<id>``);
@@ -12,6 +14,11 @@
 from jobs.context import job
 from portal.calendly.errors import RateLimited
 from portal.pipeline import backfill, batches, inbox, reconcile, retention
+
+
+@job
+def drain_inbox():
+    return inbox.drain()
 
 
 @job

@@ -3,7 +3,7 @@ import os
 
 from flask import Flask
 
-from portal import config, crypto, database, params, security
+from portal import config, crypto, database, params, security, server_timing
 from portal.extensions import csrf, htmx, login_manager, oauth
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,6 +20,7 @@ def create_app(test_config=None):
     if test_config and test_config.get("INSTANCE_PATH"):
         app.instance_path = test_config["INSTANCE_PATH"]
     config.load(app, test_config)
+    server_timing.init_app(app)
     app.url_map.converters["int"] = params.DatabaseIdConverter  # every <int:…> in our URLs is a database id
     security.init_app(app)
     crypto.configure(app.config["ENCRYPTION_KEY"])

@@ -124,3 +124,19 @@ def test_requests_for_the_load_generator_carry_length_and_headers():
     head, body = raw.split(b"\r\n\r\n")
     assert head.split(b"\r\n")[0] == b"POST /webhooks/calendly/t HTTP/1.1"
     assert b"Content-Length: 7" in head and b"X-Sig: t=1,v1=ab" in head and body == b'{"a":1}'
+
+
+def test_the_backfill_floor_counts_the_limiters_fixed_windows_so_no_run_beats_it():
+    from benchmarks.backfill import floor_seconds, limiter_bound, windows
+
+    # 10,106 answered calls at 4,000 a window need 3 windows: the run cannot end before the third opens.
+    assert floor_seconds(10_106, 4_000, first_window_left=59.9) == pytest.approx(119.9)
+    assert floor_seconds(3_000, 4_000, first_window_left=59.9) is None  # one window: the limiter never binds
+    log = "\n".join(
+        [f'127.0.0.1 - - [21/Nov/2026 01:11:{s:02d}] "GET /scheduled_events HTTP/1.1" 200 -' for s in range(4)]
+        + ['127.0.0.1 - - [21/Nov/2026 01:11:59] "GET /scheduled_events HTTP/1.1" 429 -',
+           '127.0.0.1 - - [21/Nov/2026 01:12:00] "GET /scheduled_events HTTP/1.1" 200 -'])
+    rows = windows(log, limit=4)
+    assert [(w["window"], w["answered"], w["count_429"]) for w in rows] == [
+        ("21/Nov/2026 01:11", 4, 1), ("21/Nov/2026 01:12", 1, 0)]
+    assert limiter_bound(rows, limit=4) and not limiter_bound(rows, limit=8)

@@ -2,6 +2,7 @@
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -9,6 +10,33 @@ import urllib.request
 import pytest
 
 from portal.devstack import PROJECT_ROOT, free_port, wait_for_http
+
+
+def nothing_listens(port, timeout=30):
+    """True once a connection to ``port`` is refused (polled: a process may take a moment to close it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+def test_the_ports_check_tells_a_listening_port_from_a_free_one():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    try:
+        assert not nothing_listens(port, timeout=0.5)
+    finally:
+        server.close()
+    assert nothing_listens(port)
 
 
 @pytest.mark.slow
@@ -51,8 +79,8 @@ def test_make_run_in_a_fresh_clone_serves_the_sign_in_page(tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 raise AssertionError("make run did not stop on Ctrl-C")
-    # Ctrl-C stopped every service: the ports are free again.
-    for port in (portal_port, sandbox_port):
-        with pytest.raises(OSError):
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+    # Ctrl-C stopped every service: nothing listens on their ports any more (a refused connection; an
+    # HTTP error answer would mean a server is still up).
+    for port in (portal_port, sandbox_port, redis_port):
+        assert nothing_listens(port), f"port {port} still accepts connections after Ctrl-C"
     shutil.rmtree(clone / ".venv", ignore_errors=True)

@@ -1,27 +1,43 @@
 """The durable webhook inbox (SPEC E5, W6): hand-off to RQ and the sweep.
 
-A delivery is stored (``portal.pipeline.intake``) before it is acknowledged;
-``enqueue`` hands it to a worker as ``jobs.sync.apply_batch``. If Redis is
-down it stays ``received`` and ``sweep`` hands it on later, as it does for
-whatever a dead worker left behind. Applying is ``portal.pipeline.batches``'s
-and is safe to run twice.
+A delivery is stored (``portal.pipeline.intake``) as ``received`` before it
+is acknowledged; that row is the request's one durable write. The request
+then only ``wake``s the inbox: a ``SET NX`` of a short-lived Redis key, and
+one ``jobs.sync.drain_inbox`` job for the first delivery of a burst. The
+drain job (on a worker) claims every received row and queues one
+``jobs.sync.apply_batch`` job each, in pipelines; the batch jobs then take
+up to ``APPLY_BATCH`` deliveries at a time (``portal.pipeline.batches``).
+The drain deletes the key before it looks, so a delivery stored after its
+last look wakes a new drain. If Redis is down a delivery stays ``received``
+and ``sweep`` hands it on later, as it does for whatever a dead worker left
+behind. Applying is safe to run twice.
 """
 import logging
 from datetime import timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
-from rq import Retry
+from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
+from portal.extensions import db
 from portal.models import DeliveryState, WebhookDelivery
 from portal.queues import get_queue, get_redis
+from portal.sync.apply import write_transaction
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 APPLY_JOB = "jobs.sync.apply_batch"
+DRAIN_JOB = "jobs.sync.drain_inbox"
 QUEUE = "sync"
+# Set by the first delivery of a burst, deleted by the drain job when it starts: while it is set a
+# drain is queued and will see every delivery stored meanwhile. The TTL bounds how long a drain job
+# lost with its worker can hold the next burst back (the sweep is the backstop).
+WAKE_KEY = "calbridge:inbox:wake"
+WAKE_TTL_MS = 5000
+# Rows the drain claims and queues per transaction and Redis pipeline.
+DRAIN_CHUNK = 500
 RETRY = dict(max=3, interval=[5, 30, 120])
 # After this many attempts a failed delivery is left for support (S2 retry action).
 MAX_ATTEMPTS = 8
@@ -33,8 +49,83 @@ def job_id(delivery_id):
     return f"delivery-{delivery_id}"
 
 
-def enqueue(delivery_id, stored_as_queued=False):
-    """Hand the delivery to a worker (queue ``sync``); False when Redis is unavailable."""
+def wake():
+    """Make sure a drain job will look at the inbox; False when Redis is unavailable.
+
+    One small round trip per delivery (``SET NX``); the enqueue happens for the
+    first delivery of a burst only. Run inline (tests, ``RQ_ASYNC`` off), the
+    drain runs at once.
+    """
+    queue = get_queue(QUEUE)
+    try:
+        if not queue.is_async:
+            queue.enqueue(DRAIN_JOB, description="Hand stored Calendly deliveries to the workers")
+            return True
+        redis = get_redis()
+        if redis.set(WAKE_KEY, b"1", nx=True, px=WAKE_TTL_MS):
+            pipe = redis.pipeline()
+            queue.enqueue(DRAIN_JOB, pipeline=pipe, description="Hand stored Calendly deliveries to the workers")
+            pipe.execute()
+    except RedisError as exc:
+        log.warning("stored deliveries stay in the inbox: Redis unavailable (%s)", exc)
+        return False
+    return True
+
+
+def _apply_job(delivery_id):
+    return Queue.prepare_data(APPLY_JOB, (delivery_id,), job_id=job_id(delivery_id), retry=Retry(**RETRY),
+                              description=f"Apply Calendly delivery {delivery_id}")
+
+
+def drain():
+    """``jobs.sync.drain_inbox``: claim every ``received`` delivery and queue its apply job; returns how many.
+
+    Claiming (``received`` → ``queued``) and queueing go a chunk at a time; a
+    row claimed by another drain meanwhile is not queued twice (the write lock
+    on SQLite, ``SKIP LOCKED`` on PostgreSQL). If Redis fails after a claim the
+    rows go back to ``received`` for the sweep.
+    """
+    redis = get_redis()
+    queue = get_queue(QUEUE)
+    if queue.is_async:
+        redis.delete(WAKE_KEY)  # before looking: a delivery stored from now on wakes another drain
+    total = 0
+    while True:
+        ids = _claim(DRAIN_CHUNK)
+        if not ids:
+            return total
+        try:
+            if queue.is_async:
+                pipe = redis.pipeline()
+                queue.enqueue_many([_apply_job(i) for i in ids], pipeline=pipe)
+                pipe.execute()
+            else:
+                for i in ids:
+                    queue.enqueue(APPLY_JOB, i, job_id=job_id(i), retry=Retry(**RETRY))
+        except RedisError:
+            WebhookDelivery.update(state=DeliveryState.RECEIVED).where(
+                WebhookDelivery.id.in_(ids) & (WebhookDelivery.state == DeliveryState.QUEUED)).execute()
+            raise
+        total += len(ids)
+
+
+def _claim(limit):
+    with write_transaction():
+        rows = (WebhookDelivery.select(WebhookDelivery.id)
+                .where((WebhookDelivery.state == DeliveryState.RECEIVED) & WebhookDelivery.connection.is_null(False)
+                       & (WebhookDelivery.attempts < MAX_ATTEMPTS))
+                .order_by(WebhookDelivery.id).limit(limit))
+        if db.obj.for_update:
+            rows = rows.for_update("FOR UPDATE SKIP LOCKED")
+        ids = [r.id for r in rows]
+        if ids:
+            WebhookDelivery.update(state=DeliveryState.QUEUED).where(
+                WebhookDelivery.id.in_(ids) & (WebhookDelivery.state == DeliveryState.RECEIVED)).execute()
+    return ids
+
+
+def enqueue(delivery_id):
+    """Hand one delivery to a worker now (the sweep, support's retry); False when Redis is unavailable."""
     queue = get_queue(QUEUE)
     job = dict(job_id=job_id(delivery_id), retry=Retry(**RETRY), description=f"Apply Calendly delivery {delivery_id}")
     try:
@@ -47,12 +138,7 @@ def enqueue(delivery_id, stored_as_queued=False):
             queue.enqueue(APPLY_JOB, delivery_id, **job)
     except RedisError as exc:
         log.warning("delivery %s stays in the inbox: Redis unavailable (%s)", delivery_id, exc)
-        if stored_as_queued:
-            WebhookDelivery.update(state=DeliveryState.RECEIVED).where(
-                (WebhookDelivery.id == delivery_id) & (WebhookDelivery.state == DeliveryState.QUEUED)).execute()
         return False
-    if stored_as_queued:
-        return True
     # Conditional: the worker may already have applied it.
     WebhookDelivery.update(state=DeliveryState.QUEUED).where(
         (WebhookDelivery.id == delivery_id)

@@ -1,9 +1,11 @@
 """The webhook intake (SPEC C7, E2, W6): verify, store, hand on, answer.
 
 ``receive`` finds the connection by its webhook token, verifies the
-signature over the raw body, stores the delivery and hands it to the inbox
-(``portal.pipeline.inbox.enqueue``). It does nothing slow, so Calendly gets
-its 2xx in milliseconds. Every accepted request leaves a ``WebhookDelivery``
+signature over the raw body, stores the delivery (its one durable write) and
+wakes the inbox (``portal.pipeline.inbox_wake``: a flag for the web
+process's wake-up thread, which sends one ``SET NX`` per burst; no job and
+no Redis round trip per delivery). It does nothing slow, so Calendly gets its 2xx in
+milliseconds. Every accepted request leaves a ``WebhookDelivery``
 row; a refused one leaves a small bounded one (state ``rejected`` with the
 reason, ``refusals``) within per-address and global rate limits, so support
 can see what arrived without anyone filling the database.
@@ -25,7 +27,7 @@ from flask import current_app
 from portal.calendly import signatures
 from portal.models import CalendlyConnection, DeliveryState, Status, WebhookDelivery
 from portal.pipeline import refusals
-from portal.pipeline.inbox import enqueue
+from portal.pipeline.inbox_wake import signal as wake_inbox
 from portal.statement_cache import CachedStatement
 from portal.sync.booking import BOOKING_EVENTS, minimize
 from portal.sync.webhook_events import EVENT_TYPE_EVENTS, NO_SHOW_EVENTS
@@ -67,10 +69,10 @@ _EARLIER_DELIVERY = CachedStatement(lambda connection, digest: (
     .where((WebhookDelivery.connection == connection) & (WebhookDelivery.body_sha256 == digest)
            & WebhookDelivery.state.not_in((DeliveryState.REJECTED, DeliveryState.DUPLICATE)))
     .order_by(WebhookDelivery.id).limit(1)), ints=("connection",))
-_STORE_QUEUED = CachedStatement(lambda connection, webhook_token, headers, body, event, invitee_uri, body_sha256, received_at: (
+_STORE_RECEIVED = CachedStatement(lambda connection, webhook_token, headers, body, event, invitee_uri, body_sha256, received_at: (
     WebhookDelivery.insert(connection=connection, webhook_token=webhook_token, headers=headers, body=body,
                            event=event, invitee_uri=invitee_uri, body_sha256=body_sha256, received_at=received_at,
-                           state=DeliveryState.QUEUED, attempts=0)), ints=("connection",))
+                           state=DeliveryState.RECEIVED, attempts=0)), ints=("connection",))
 _TOUCH_CONNECTION = CachedStatement(lambda id, at: (
     CalendlyConnection.update(last_webhook_at=at).where(CalendlyConnection.id == id)), ints=("id",))
 
@@ -118,15 +120,15 @@ def receive(webhook_token, headers, body):
                                           error=f"same body as delivery {earlier[0]}; not applied again")
         return Reply(200, "already received", delivery.id)
 
-    # One write per delivery, stored already marked queued; ``enqueue`` puts it back to received if
-    # Redis cannot take the job. The connection's last webhook time is refreshed at most once a
-    # second: at hundreds of deliveries a second one row would otherwise take every write.
+    # One write per delivery, stored "received": a drain job woken by ``wake_inbox`` hands it to a worker,
+    # or the sweep does if Redis is down. The connection's last webhook time is refreshed at most
+    # once a second: at hundreds of deliveries a second one row would otherwise take every write.
     now = utcnow()
-    delivery_id = _STORE_QUEUED.insert(**row, connection=connection.id, body_sha256=digest, received_at=now)
+    delivery_id = _STORE_RECEIVED.insert(**row, connection=connection.id, body_sha256=digest, received_at=now)
     last = connection.last_webhook_at
     if last is None or now - last >= LAST_WEBHOOK_RESOLUTION:
         _TOUCH_CONNECTION.execute(id=connection.id, at=now)
-    enqueue(delivery_id, stored_as_queued=True)
+    wake_inbox()
     return Reply(200, "received", delivery_id)
 
 

@@ -194,8 +194,10 @@ def test_reselecting_restores_coverage_after_keep_but_not_after_delete(ann_conne
 
 
 @pytest.mark.parametrize("answer", ["keep", "delete"])
-def test_late_deliveries_judged_by_creation_time_after_reselecting(ann_connected, client, answer):
-    """W4 with bookings Calendly delivers late: created in the backfill window, or during the gap."""
+def test_bookings_created_in_the_window_or_the_gap_but_arriving_after_reselecting_are_judged_by_creation_time(
+        ann_connected, client, answer):
+    """W4 for bookings whose webhook arrives after the reselection but whose Calendly creation time is
+    earlier: in the backfill window, or during the gap (the sandbox books them with a past ``created_at``)."""
     team = ann_connected
     save_edit(client, team.conn, [team.intake], [(team.cleaning, answer)])
     removed_at = utcnow()

@@ -1,6 +1,7 @@
 """Fixtures of the reliability suite (``pytest -m reliability``).
 
-- ``reliability_report``: collects each scenario's figures and writes
+- ``reliability_report``: collects each scenario's figures and every test's
+  outcome (the ``pytest_runtest_makereport`` hook below) and writes
   ``build/reliability/reliability-report.md`` when the session ends;
 - ``own_redis``: a private redis-server the test may stop and start again;
 - ``procs``: RQ workers and gunicorn portals as subprocesses the test may kill;
@@ -27,6 +28,24 @@ from .helpers import Processes, Secrets, wait_until
 from .report import ReliabilityReport
 
 _REPORT = ReliabilityReport()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _REPORT.start(item.nodeid)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Every test of the suite, its real outcome and its failure message, for the report's verdict."""
+    outcome = yield
+    report = outcome.get_result()
+    message = ""
+    if report.failed and call.excinfo is not None:
+        message = call.excinfo.exconly()
+    elif report.skipped and isinstance(report.longrepr, tuple):
+        message = report.longrepr[2]
+    _REPORT.phase(item.nodeid, report.when, report.outcome, message)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -148,8 +148,10 @@ def wait_until(predicate, timeout, interval=0.1, message="condition", tick=None,
 def tally(invitee_uris):
     """``{"appointments", "lost", "duplicated", "missing"}`` for bookings that must each be imported once.
 
-    Duplicated counts appointment rows beyond one per booking and imports
-    recorded more than once for the same booking (W6).
+    Duplicated counts imports recorded more than once for the same booking
+    (W6): the ``SyncDecision`` rows of outcome "imported". Appointment rows
+    are not counted: the unique index on ``Appointment`` (subaccount, invitee_uri) makes a
+    second row for one booking impossible, so such a count would always be 0.
     """
     uris = list(dict.fromkeys(invitee_uris))
     with db.connection_context():
@@ -161,7 +163,7 @@ def tally(invitee_uris):
             imports[d.invitee_uri] = imports.get(d.invitee_uri, 0) + 1
     present = set(rows)
     missing = [u for u in uris if u not in present]
-    duplicated = (len(rows) - len(present)) + sum(n - 1 for n in imports.values() if n > 1)
+    duplicated = sum(n - 1 for n in imports.values() if n > 1)
     return {"appointments": len(rows), "lost": len(missing), "duplicated": duplicated, "missing": missing}
 
 

@@ -47,7 +47,7 @@ def deliver(client, conn, bodies):
     """POST ``bodies`` in this order, then apply what the intake accepted in arrival order."""
     for body in bodies:
         assert post_delivery(client, conn, body).status_code == 200
-    pending = WebhookDelivery.select().where(WebhookDelivery.state == DeliveryState.QUEUED).order_by(
+    pending = WebhookDelivery.select().where(WebhookDelivery.state.in_(DeliveryState.PENDING)).order_by(
         WebhookDelivery.id)
     for delivery in list(pending):
         batches.apply(delivery.id)

@@ -14,7 +14,7 @@ from rq.job import Job
 from jobs.sync import apply_batch
 from portal.models import Appointment, Contact, DeliveryState, Subaccount, WebhookDelivery
 from portal.queues import get_redis
-from portal.pipeline import batches
+from portal.pipeline import batches, inbox
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 
 ET = "https://api.calendly.com/event_types/CLEANING"
@@ -29,9 +29,14 @@ def conn(private_redis, app_ctx, people):
 
 
 def deliver(client, conn, count):
+    """Post ``count`` bookings and run the drain job they woke: one apply job each is then queued."""
     for n in range(count):
         b = booking(ET, invitee=f"I{n}", event=f"E{n}", email=f"guest{n}@example.com")
         assert post_delivery(client, conn, envelope(b)).status_code == 200
+    (drain,) = sync_queue().get_jobs()
+    assert drain.func_name == inbox.DRAIN_JOB
+    sync_queue().remove(drain)  # what a worker does when it takes the drain job
+    assert inbox.drain() == count
     return [d.id for d in WebhookDelivery.select().order_by(WebhookDelivery.id)]
 
 
@@ -62,7 +67,8 @@ def test_a_batch_is_capped_and_the_rest_stays_queued(client, conn):
     assert sync_queue().get_job_ids() == [f"delivery-{i}" for i in ids[2:]]
 
 
-def test_two_workers_never_claim_the_same_delivery(client, conn):
+def test_claims_take_batches_in_queue_order_and_never_the_same_delivery_twice(client, conn):
+    # In one process, one claim after the other; two processes racing: tests/reliability/test_concurrent_workers.py
     ids = deliver(client, conn, 6)
     first, second = batches.claim_queued(4), batches.claim_queued(4)
     assert first == ids[:4] and second == ids[4:]
@@ -87,7 +93,7 @@ def test_a_failure_in_the_batch_is_left_to_the_sweep_and_the_rest_is_applied(cli
     assert Appointment.select().count() == 2
 
 
-def test_a_stored_delivery_is_queued_in_one_step_or_received_when_redis_is_down(client, conn, app):
+def test_a_stored_delivery_is_queued_by_the_drain_or_stays_received_when_redis_is_down(client, conn, app):
     deliver(client, conn, 1)
     assert WebhookDelivery.get().state == DeliveryState.QUEUED
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"

@@ -1,4 +1,4 @@
-"""``POST /webhooks/calendly/<token>`` (SPEC C7, E5, W6): verify, store, enqueue, answer."""
+"""``POST /webhooks/calendly/<token>`` (SPEC C7, E5, W6): verify, store, wake the inbox, answer."""
 import json
 import time
 from datetime import timedelta
@@ -45,21 +45,41 @@ def only_delivery():
     return delivery
 
 
-def test_valid_delivery_is_stored_enqueued_and_acknowledged(client, conn):
+def drain_jobs():
+    return [j for j in Queue("sync", connection=get_redis()).get_jobs() if j.func_name == inbox.DRAIN_JOB]
+
+
+def test_valid_delivery_is_stored_acknowledged_and_handed_on_by_a_drain_job(client, conn):
     body = envelope(booking(ET))
     resp = post_delivery(client, conn, body)
     assert resp.status_code == 200 and resp.get_json()["status"] == "ok"
     d = only_delivery()
-    assert (d.state, d.event, d.invitee_uri) == (DeliveryState.QUEUED, "invitee.created", body["payload"]["uri"])
+    assert (d.state, d.event, d.invitee_uri) == (DeliveryState.RECEIVED, "invitee.created", body["payload"]["uri"])
     assert "Calendly-Webhook-Signature" in json.loads(d.headers)
     stored = json.loads(d.body)
     assert stored["payload"]["uri"] == body["payload"]["uri"]
     assert stored["payload"]["scheduled_event"]["start_time"] == body["payload"]["scheduled_event"]["start_time"]
     # E2: what is never synced is not kept in the inbox either.
     assert not shows_the_phone(d.body) and "questions_and_answers" not in stored["payload"]
-    assert sync_jobs() == [f"delivery-{d.id}"]
+    assert len(drain_jobs()) == 1 and len(sync_jobs()) == 1  # no job of its own from the request
     assert CalendlyConnection.get_by_id(conn.id).last_webhook_at is not None
     assert Appointment.select().count() == 0  # applied by the worker, not the request
+    Queue("sync", connection=get_redis()).empty()
+    assert inbox.drain() == 1  # the drain job, on a worker
+    assert sync_jobs() == [f"delivery-{d.id}"] and only_delivery().state == DeliveryState.QUEUED
+
+
+def test_a_burst_of_deliveries_wakes_one_drain_job_and_one_after_it_started_wakes_another(client, conn):
+    for n in range(5):
+        post_delivery(client, conn, envelope(booking(ET, invitee=f"I{n}", event=f"E{n}")))
+    assert len(drain_jobs()) == 1 and len(sync_jobs()) == 1
+    Queue("sync", connection=get_redis()).empty()
+    assert inbox.drain() == 5
+    post_delivery(client, conn, envelope(booking(ET, invitee="LATE", event="ELATE")))
+    assert len(drain_jobs()) == 1  # the drain cleared the signal when it started: this one is not missed
+    assert inbox.drain() == 1
+    assert inbox.drain() == 0  # claimed once: never queued twice
+    assert len([j for j in sync_jobs() if j.startswith("delivery-")]) == 6
 
 
 def test_app_key_is_accepted_too(client, conn, app):
@@ -156,8 +176,10 @@ def test_same_body_again_is_acknowledged_but_not_applied_twice(client, conn):
     again = post_delivery(client, conn, body, t=int(time.time()) + 1)  # a fresh signature, same body
     assert first.status_code == again.status_code == 200
     rows = list(WebhookDelivery.select().order_by(WebhookDelivery.id))
-    assert [r.state for r in rows] == [DeliveryState.QUEUED, DeliveryState.DUPLICATE]
+    assert [r.state for r in rows] == [DeliveryState.RECEIVED, DeliveryState.DUPLICATE]
     assert rows[1].error == f"same body as delivery {rows[0].id}; not applied again"
+    Queue("sync", connection=get_redis()).empty()
+    assert inbox.drain() == 1
     assert sync_jobs() == [f"delivery-{rows[0].id}"]
 
 
