@@ -70,8 +70,8 @@ def test_the_cli_waits_for_the_sqlite_write_lock_instead_of_failing(runner, stac
     def busy_stack():
         other = sqlite3.connect(stack["database_url"][len("sqlite:///"):], isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
-        other.execute("INSERT INTO subaccount (name, reflect_cancellations, created_at, email_sender_name) "
-                      "VALUES ('Busy', 0, '2030-01-01 00:00:00', '')")
+        other.execute("INSERT INTO subaccount (name, reflect_cancellations, created_at, email_sender_name, time_zone) "
+                      "VALUES ('Busy', 0, '2030-01-01 00:00:00', '', 'UTC')")
         holding.set()
         done.wait(3)
         other.execute("COMMIT")

@@ -124,9 +124,10 @@ def test_new_routes_need_the_csrf_token(client, ann):
     page = client.get(INDEX).get_data(as_text=True)
     header = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
     resp = client.post(u["disconnect"], headers={"X-CSRFToken": header, "HX-Request": "true"})
-    assert resp.status_code == 422  # past CSRF: the form asks for Keep or Delete
+    # Past CSRF: nothing was imported from its calendars, so there is nothing to ask and Disconnect runs.
+    assert resp.status_code < 400
     with db.connection_context():
-        assert CalendlyConnection.get_by_id(conn.id).status == Status.CONNECTED
+        assert CalendlyConnection.get_by_id(conn.id).status == Status.DISCONNECTED
 
 
 def test_support_staff_see_the_choices_in_the_console_audit_log(client, people, auth, ann):

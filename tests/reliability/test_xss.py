@@ -125,7 +125,10 @@ def test_no_script_runs_in_a_real_browser(page, live_server, booked, reliability
     for path in (f"/calendars/appointments/{a.id}", f"/contacts/{c.id}", "/contacts/", "/calendars/",
                  f"/calendars/week?start={a.start.date().isoformat()}", "/calendars/settings/connections"):
         page.goto(live_server + path)
-        page.wait_for_load_state("networkidle")
+        # Every script of the page has run by its load event and htmx has processed it (live pages
+        # poll every 450 ms, so the network never goes idle).
+        page.wait_for_load_state("load")
+        page.wait_for_function("() => window.htmx !== undefined")
     page.goto(f"{live_server}/contacts/{c.id}")
     expect(page.get_by_text(GUEST).first).to_be_visible()  # shown as text, literally
     assert dialogs == []
