@@ -8,6 +8,7 @@ the app's W2 window.
 import contextvars
 import json
 import logging
+import time
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -19,7 +20,7 @@ from portal.pipeline import plan_watch, workflows
 from portal.pipeline.inbox import QUEUE
 from portal.queues import get_queue, get_redis
 from portal.sync import apply as rules
-from portal.sync.apply import WEBHOOK, record_error, write_transaction
+from portal.sync.apply import WEBHOOK, record_error, transient_conflict, write_transaction
 from portal.sync.booking import BookingError, parse_delivery
 from portal.sync.event_types import follow_event_type
 from portal.sync.no_shows import apply_no_show, parse_no_show
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 # Deliveries one apply job takes off the queue: RQ's own cost per job (a dozen Redis round
 # trips) is then paid once per batch instead of once per booking.
 APPLY_BATCH = 20
+# Tries of one delivery that keeps meeting a concurrent-write conflict (a deadlock) before it is marked failed.
+TRANSIENT_TRIES = 5
 DONE_STATES = (DeliveryState.APPLIED, DeliveryState.REJECTED, DeliveryState.DUPLICATE, DeliveryState.SKIPPED)
 
 
@@ -100,20 +103,36 @@ def _apply_group(ids):
                 rows = rows.for_update()
             by_id = {d.id: d for d in rows}
             for delivery in (by_id[i] for i in ids if i in by_id):
-                try:
-                    with db.atomic():  # a savepoint: a failure undoes this delivery's writes only
-                        results[delivery.id] = _apply_one(delivery, connections)
-                    if delivery.state == DeliveryState.APPLIED:
-                        applied.append(delivery.id)
-                except Exception as exc:
-                    results[delivery.id] = exc
-                    _failed(delivery, connections, exc)
+                outcome = _apply_in_savepoint(delivery, connections)
+                results[delivery.id] = outcome
+                if isinstance(outcome, Exception):
+                    _failed(delivery, connections, outcome)
+                elif delivery.state == DeliveryState.APPLIED:
+                    applied.append(delivery.id)
             if applied:
                 WebhookDelivery.update(state=DeliveryState.APPLIED, error=None, applied_at=utcnow()).where(
                     WebhookDelivery.id.in_(applied)).execute()
     finally:
         _batch_memo.reset(token)
     return results
+
+
+def _apply_in_savepoint(delivery, connections):
+    """One delivery in its own savepoint; a deadlock with another worker is tried again, not failed.
+
+    Rolling back to the savepoint releases the locks this delivery took, so
+    the other worker goes on and our next try waits for its commit.
+    """
+    for attempt in range(TRANSIENT_TRIES):
+        try:
+            with db.atomic():  # a savepoint: a failure undoes this delivery's writes only
+                return _apply_one(delivery, connections)
+        except Exception as exc:
+            if attempt + 1 < TRANSIENT_TRIES and transient_conflict(exc):
+                log.info("delivery %s: %s; trying again", delivery.id, exc.__class__.__name__)
+                time.sleep(0.02 * (attempt + 1))
+                continue
+            return exc
 
 
 def _apply_one(delivery, connections):

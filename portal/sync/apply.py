@@ -51,6 +51,19 @@ def write_transaction():
     return db.atomic()
 
 
+# PostgreSQL's codes for a conflict that is nobody's fault and goes away when tried again: a deadlock
+# (two workers inserting the same shared guest's contact in opposite orders) and a serialisation failure.
+TRANSIENT_SQLSTATES = ("40P01", "40001")
+
+
+def transient_conflict(exc):
+    """Whether ``exc`` is a concurrent-write conflict the database resolved by cancelling this statement."""
+    for cause in (exc, *getattr(exc, "args", ())[:1], exc.__context__):
+        if getattr(cause, "pgcode", None) in TRANSIENT_SQLSTATES:
+            return True
+    return False
+
+
 # The backfill window when the caller names none (the default of ``BACKFILL_DAYS``, SPEC W2).
 DEFAULT_BACKFILL_DAYS = 180
 

@@ -170,8 +170,10 @@ def tally(invitee_uris):
 def delivery_states():
     with db.connection_context():
         out = {}
-        for d in WebhookDelivery.select(WebhookDelivery.state):
+        for d in WebhookDelivery.select(WebhookDelivery.state, WebhookDelivery.error):
             out[d.state] = out.get(d.state, 0) + 1
+            if d.error:  # a failed delivery's reason belongs in the timeout message
+                out.setdefault("errors", set()).add(d.error[:300])
         return out
 
 

@@ -87,11 +87,6 @@ def test_two_workers_never_claim_the_same_delivery(app, app_ctx, people, own_red
     assert Queue("sync", connection=get_redis()).count == 0
 
 
-# Found on 2026-12-02 when this test began enqueueing every apply job at once: on PostgreSQL two
-# workers applying both deliveries of one booking at the same moment leave a few deliveries Failed
-# (shown in the support console, retryable). Kept visible here until the apply path is fixed.
-@pytest.mark.xfail(os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"), strict=False,
-                   reason="PostgreSQL: parallel deliveries of one booking can fail a few (known bug, issue 12)")
 def test_two_deliveries_of_each_booking_applied_in_parallel_make_one_appointment(
         app, app_ctx, people, own_redis, procs, reliability_report):
     started = time.monotonic()
