@@ -151,22 +151,22 @@ def zone_abbr(dt, tz=None):
     return abbreviation(localize(dt, tz)) if dt else ""
 
 
-def when(dt, tz=None):
-    """``Mon 5 Jan 2026, 14:30 UTC`` / ``Mon 5 Jan 2026, 9:00 AM CST``."""
+def _moment(dt, tz, date_format, empty):
     if not dt:
-        return "—"
+        return empty
     tz = _zone(tz)
     local = localize(dt, tz)
-    return f"{day(local)}, {clock_text(local, tz)} {abbreviation(local)}"
+    return f"{date_format(local)}, {clock_text(local, tz)} {abbreviation(local)}"
+
+
+def when(dt, tz=None):
+    """``Mon 5 Jan 2026, 14:30 UTC`` / ``Mon 5 Jan 2026, 9:00 AM CST``."""
+    return _moment(dt, tz, day, "—")
 
 
 def stamp(dt, tz=None):
     """``05 Jan 2026, 14:30 UTC``: a compact moment for tables of events."""
-    if not dt:
-        return ""
-    tz = _zone(tz)
-    local = localize(dt, tz)
-    return f"{local:%d %b %Y}, {clock_text(local, tz)} {abbreviation(local)}"
+    return _moment(dt, tz, lambda local: f"{local:%d %b %Y}", "")
 
 
 def span(appointment, tz=None):
