@@ -28,7 +28,7 @@ from portal.models import (
     normalize_email,
 )
 from portal.models import Origin
-from portal.sync import events, ownership, windows
+from portal.sync import events, meeting, ownership, windows
 from portal.sync.status import change_status
 from portal.timeutil import utcnow
 
@@ -95,6 +95,8 @@ def apply_booking(connection, booking, via, delivery=None, *, backfill_days=DEFA
     # Inside a caller's transaction (a batch of deliveries) the caller's savepoint undoes a failure.
     with nullcontext() if db.in_transaction() else write_transaction(), event_origin(connection, via, delivery):
         existing = find_appointment(connection.subaccount_id, booking.invitee_uri)
+        if existing is not None and decision.import_:
+            refresh_details(existing, booking)
         if existing is not None and booking.canceled:
             if decision.import_:
                 _add_source(existing, connection)
@@ -146,6 +148,7 @@ def _import(connection, booking, selections, decision, reflect):
         calendar_name=selection.name,
         booked_at=booking.created_at,
         created_at=utcnow(),
+        **meeting.appointment_details(booking),
     )
     # Losing the insert race to another worker inserts nothing (no error, so the transaction goes on).
     appointment_id = _insert_new(Appointment.insert(**fields), Appointment.id)
@@ -187,6 +190,21 @@ def _import(connection, booking, selections, decision, reflect):
     for person in known:
         ownership.refresh_assigned_user(person)
     return Applied(Outcome.IMPORTED, None, decision.rule, detail, appointment)
+
+
+def refresh_details(appointment, booking):
+    """The meeting's location and hosts as Calendly describes them now (a join link comes later,
+    a host changes); written only when they differ, by the same mapping as an import."""
+    details = meeting.appointment_details(booking)
+    if not booking.location_kind and not booking.hosts:
+        return False  # an inbox copy stored before locations were kept: nothing to learn from it
+    changed = {k: v for k, v in details.items() if getattr(appointment, k) != v}
+    if not changed:
+        return False
+    Appointment.update(**changed).where(Appointment.id == appointment.id).execute()
+    for k, v in changed.items():
+        setattr(appointment, k, v)
+    return True
 
 
 def _duplicate(appointment, connection):
