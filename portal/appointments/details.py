@@ -9,7 +9,7 @@ from collections import namedtuple
 from urllib.parse import urlencode, urlsplit
 
 from portal.models import AppointmentStatus, Origin, User, Workflow
-from portal.sync.meeting import PHONE_KINDS, decode_hosts
+from portal.sync.meeting import PHONE_KINDS, decode_hosts, web_link
 
 Location = namedtuple("Location", "label text join_url note")
 HistoryEntry = namedtuple("HistoryEntry", "from_label to_label at how")
@@ -68,14 +68,15 @@ def location(appointment):
     kind = appointment.location_kind or ""
     if not appointment.is_managed_in_calendly or not kind:
         return None
+    join_url = web_link(appointment.join_url)  # checked again: the page makes it a link
     if kind in _CONFERENCES:
-        note = "" if appointment.join_url else "Calendly has not given a meeting link yet."
-        return Location(_CONFERENCES[kind], "", appointment.join_url, note)
+        note = "" if join_url else "Calendly has not given a meeting link yet."
+        return Location(_CONFERENCES[kind], "", join_url, note)
     if kind in PHONE_KINDS:
         return Location("Phone call", "", "", _PHONE_NOTES[kind])
     label = _PLACES.get(kind, "Meeting location")
     text = appointment.location_text or ""
-    return Location(label, text, appointment.join_url, "" if text or appointment.join_url else "No details given.")
+    return Location(label, text, join_url, "" if text or join_url else "No details given.")
 
 
 # ------------------------------------------------------------------ people

@@ -24,7 +24,7 @@ def looks_like_phone_number(text):
     return sum(ch.isdigit() for ch in text) >= 7 and bool(_PHONE.match(text))
 
 
-def _web_link(value):
+def web_link(value):
     value = str(value or "").strip()
     parts = urlsplit(value)
     return value if parts.scheme in ("http", "https") and parts.netloc else ""
@@ -40,7 +40,7 @@ def location_of(location):
     text = str(location.get("location") or "").strip()
     if looks_like_phone_number(text):
         text = ""
-    return kind, text[:500], _web_link(location.get("join_url"))[:1000]
+    return kind, text[:500], web_link(location.get("join_url"))[:1000]
 
 
 def minimal_location(location):
