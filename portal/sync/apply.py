@@ -96,7 +96,7 @@ def apply_booking(connection, booking, via, delivery=None, *, backfill_days=DEFA
     with nullcontext() if db.in_transaction() else write_transaction(), event_origin(connection, via, delivery):
         existing = find_appointment(connection.subaccount_id, booking.invitee_uri)
         if existing is not None and decision.import_:
-            refresh_details(existing, booking)
+            meeting.refresh_details(existing, booking)
         if existing is not None and booking.canceled:
             if decision.import_:
                 _add_source(existing, connection)
@@ -190,21 +190,6 @@ def _import(connection, booking, selections, decision, reflect):
     for person in known:
         ownership.refresh_assigned_user(person)
     return Applied(Outcome.IMPORTED, None, decision.rule, detail, appointment)
-
-
-def refresh_details(appointment, booking):
-    """The meeting's location and hosts as Calendly describes them now (a join link comes later,
-    a host changes); written only when they differ, by the same mapping as an import."""
-    details = meeting.appointment_details(booking)
-    if not booking.location_kind and not booking.hosts:
-        return False  # an inbox copy stored before locations were kept: nothing to learn from it
-    changed = {k: v for k, v in details.items() if getattr(appointment, k) != v}
-    if not changed:
-        return False
-    Appointment.update(**changed).where(Appointment.id == appointment.id).execute()
-    for k, v in changed.items():
-        setattr(appointment, k, v)
-    return True
 
 
 def _duplicate(appointment, connection):

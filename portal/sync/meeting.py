@@ -14,6 +14,8 @@ import json
 import re
 from urllib.parse import urlsplit
 
+from portal.models import Appointment
+
 PHONE_KINDS = frozenset({"outbound_call", "inbound_call"})
 # Seven or more digits, with only the characters phone numbers are written with around them.
 _PHONE = re.compile(r"^[\s+()./\-\d]*$")
@@ -91,3 +93,18 @@ def appointment_details(booking):
         "join_url": booking.join_url,
         "calendly_hosts": encode_hosts(booking.hosts),
     }
+
+
+def refresh_details(appointment, booking):
+    """The meeting's location and hosts as Calendly describes them now (a join link comes later,
+    a host changes); written only when they differ, by the same mapping as an import."""
+    details = appointment_details(booking)
+    if not booking.location_kind and not booking.hosts:
+        return False  # an inbox copy stored before locations were kept: nothing to learn from it
+    changed = {k: v for k, v in details.items() if getattr(appointment, k) != v}
+    if not changed:
+        return False
+    Appointment.update(**changed).where(Appointment.id == appointment.id).execute()
+    for k, v in changed.items():
+        setattr(appointment, k, v)
+    return True
