@@ -33,7 +33,7 @@ def test_a_round_robin_appointment_names_both_hosts_and_why_the_owner_was_drawn(
     assert f"{signed_in.display_name} — chosen at random among the members who import Team Intro" in html
     assert "<strong>In person</strong>" in html and "12 Main St, Chicago" in html
     uuid = a.event_uri.rsplit("/", 1)[1]
-    assert f'href="http://' in html and f"/app/scheduled_events/user/me?uuid={uuid}" in html
+    assert 'href="http://' in html and f"/app/scheduled_events/user/me?uuid={uuid}" in html
     assert a.event_uri not in html and not RULE_ID.search(html.split("<main", 1)[1])
 
 
