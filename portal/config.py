@@ -15,6 +15,9 @@ DEFAULTS = {
     # Calendly (or the sandbox): only base URLs differ between the two (SPEC R2).
     "CALENDLY_API_BASE": "http://localhost:5001",
     "CALENDLY_AUTH_BASE": "http://localhost:5001",
+    # The Calendly web app a host signs in to ("Open in Calendly"); None: https://calendly.com for
+    # the real auth host, else the auth base (the sandbox serves both).
+    "CALENDLY_APP_BASE": None,
     "CALENDLY_CLIENT_ID": None,
     "CALENDLY_CLIENT_SECRET": None,
     # Calendly signs deliveries with one key per OAuth app.

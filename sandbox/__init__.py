@@ -126,11 +126,12 @@ def create_app(config=None):
 
             seed()
 
-    from . import admin, api, booking, no_shows, oauth
+    from . import admin, api, booking, host_app, no_shows, oauth
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(booking.bp)
+    app.register_blueprint(host_app.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(no_shows.bp)
     app.register_blueprint(webhooks.bp)

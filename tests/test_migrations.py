@@ -179,6 +179,27 @@ def test_a_database_at_migration_1_upgrades_to_head_without_losing_a_row(open_da
         assert migrations.applied_numbers(database) == {m.number for m in head} | {later.number}
 
 
+def test_appointments_imported_before_meeting_details_upgrade_with_none_and_keep_every_row(open_database):
+    """Migration appointment_details: an appointment imported earlier keeps its row and reads as "no
+    location, no hosts known" (empty, not NULL), so its page shows neither until Calendly tells again."""
+    step = next(i for i, m in enumerate(migrations.MIGRATIONS) if m.name == "appointment_details")
+    database = open_database()
+    migrations.migrate(database, migrations.MIGRATIONS[:1])
+    with database.connection_context():
+        _fill_at_migration_1(database)
+    migrations.migrate(database, migrations.MIGRATIONS[:step])
+    before = _rows(database)
+
+    applied = migrations.migrate(database)
+
+    assert [m.name for m in applied][:1] == ["appointment_details"]
+    assert _rows(database) == before
+    with database.connection_context():
+        details = database.execute_sql(
+            "SELECT location_kind, location_text, join_url, calendly_hosts FROM appointment ORDER BY id").fetchall()
+    assert [tuple(row) for row in details] == [("", "", "", "")] * 3
+
+
 def test_migrate_twice_applies_nothing_the_second_time(open_database):
     database = open_database()
     assert [m.label for m in migrations.migrate(database)] == [m.label for m in migrations.MIGRATIONS]

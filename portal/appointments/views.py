@@ -15,7 +15,7 @@ Decisions where the spec is silent:
 """
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_htmx import make_response
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -23,7 +23,7 @@ from werkzeug.datastructures import MultiDict
 from portal.models import AppointmentStatus, StatusChange
 from portal.pipeline import workflows
 from portal.sync.status import PORTAL_SETTABLE
-from portal.appointments import bp, queries, service
+from portal.appointments import bp, details, queries, service
 from portal.appointments.forms import AppointmentForm
 from portal.extensions import htmx
 from portal.error_responses import error_response, wants_json
@@ -72,11 +72,15 @@ def _refuse_managed_in_calendly(appointment):
 
 
 def _detail_response(appointment, status=200):
+    changes = list(appointment.status_changes.order_by(StatusChange.id))
     return render_template(
         "appointments/appointment.html", a=appointment,
         guests=queries.guests(appointment), sources=queries.sources(appointment),
         rescheduled_from=queries.rescheduled_from(appointment),
-        status_history=list(appointment.status_changes.order_by(StatusChange.id)),
+        status_history=details.history(appointment, changes),
+        calendly_link=details.calendly_link(appointment, current_app.config),
+        location=details.location(appointment), hosts=details.hosts(appointment),
+        owner_reason=details.owner_reason(appointment),
         settable=[(s, s.label) for s in PORTAL_SETTABLE],
     ), status
 

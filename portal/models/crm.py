@@ -83,6 +83,11 @@ class Appointment(BaseModel):
     created_at = DateTimeField(default=utcnow)
     # Calendly's invitee no-show (invitee_no_show.created); cleared by .deleted. Issue 17.
     no_show_at = DateTimeField(null=True)
+    # The meeting as Calendly describes it (issue 16, portal.sync.meeting): no phone number (E2).
+    location_kind = CharField(default="")
+    location_text = TextField(default="")
+    join_url = TextField(default="")
+    calendly_hosts = TextField(default="")  # JSON [{"name", "email"}] of event_memberships
 
     class Meta:
         indexes = (

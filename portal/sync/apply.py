@@ -28,7 +28,7 @@ from portal.models import (
     normalize_email,
 )
 from portal.models import Origin
-from portal.sync import events, ownership, windows
+from portal.sync import events, meeting, ownership, windows
 from portal.sync.status import change_status
 from portal.timeutil import utcnow
 
@@ -108,6 +108,8 @@ def apply_booking(connection, booking, via, delivery=None, *, backfill_days=DEFA
     # Inside a caller's transaction (a batch of deliveries) the caller's savepoint undoes a failure.
     with nullcontext() if db.in_transaction() else write_transaction(), event_origin(connection, via, delivery):
         existing = find_appointment(connection.subaccount_id, booking.invitee_uri)
+        if existing is not None and decision.import_:
+            meeting.refresh_details(existing, booking)
         if existing is not None and booking.canceled:
             if decision.import_:
                 _add_source(existing, connection)
@@ -159,6 +161,7 @@ def _import(connection, booking, selections, decision, reflect):
         calendar_name=selection.name,
         booked_at=booking.created_at,
         created_at=utcnow(),
+        **meeting.appointment_details(booking),
     )
     # Losing the insert race to another worker inserts nothing (no error, so the transaction goes on).
     appointment_id = _insert_new(Appointment.insert(**fields), Appointment.id)

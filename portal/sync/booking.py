@@ -1,14 +1,16 @@
 """One Calendly booking: an invitee of a scheduled event, parsed once (SPEC E1, E2).
 
 Only what the portal keeps is read: identities, times, name, email, guest
-emails, hosts and the cancellation/reschedule links. Phone numbers,
-questions and answers, tracking, notes and payments are deliberately not
-part of ``Booking``, so they cannot be stored by mistake (E2).
+emails, hosts, the meeting location (``portal.sync.meeting``) and the
+cancellation/reschedule links. Phone numbers, questions and answers,
+tracking, notes and payments are deliberately not part of ``Booking``, so
+they cannot be stored by mistake (E2).
 """
 import re
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
+from portal.sync import meeting
 from portal.sync.webhook_events import INVITEE_EVENTS
 from portal.models import normalize_email
 from portal.timeutil import parse_iso
@@ -39,6 +41,10 @@ class Booking:
     old_invitee_uri: str | None = None
     guest_emails: tuple = ()
     host_uris: tuple = ()
+    hosts: tuple = ()  # ((name, email), ...) of event_memberships
+    location_kind: str = ""  # Calendly's location.type, e.g. "zoom_conference"
+    location_text: str = ""  # an address or a custom location; never a phone number (E2)
+    join_url: str = ""
 
     @property
     def canceled(self):
@@ -49,15 +55,22 @@ class Booking:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _clean(value):
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, tuple):
+        return tuple(_clean(v) for v in value)
+    return value
+
+
 def _replace_surrogates(booking):
     """``booking`` with every lone surrogate in its text replaced by U+FFFD: shown as �, never fatal."""
     changed = {}
     for f in fields(booking):
         value = getattr(booking, f.name)
-        if isinstance(value, str) and _SURROGATE.search(value):
-            changed[f.name] = _SURROGATE.sub("\ufffd", value)
-        elif isinstance(value, tuple) and any(isinstance(v, str) and _SURROGATE.search(v) for v in value):
-            changed[f.name] = tuple(_SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v for v in value)
+        cleaned = _clean(value)
+        if cleaned != value:
+            changed[f.name] = cleaned
     return replace(booking, **changed) if changed else booking
 
 
@@ -90,6 +103,7 @@ def parse_booking(invitee, event):
         g = normalize_email((guest or {}).get("email"))
         if g and g != own and g not in guests:
             guests.append(g)
+    location_kind, location_text, join_url = meeting.location_of(event.get("location"))
     return _replace_surrogates(Booking(
         invitee_uri=_required(invitee, "uri", "invitee"),
         event_uri=_required(event, "uri", "scheduled event"),
@@ -108,6 +122,10 @@ def parse_booking(invitee, event):
         old_invitee_uri=invitee.get("old_invitee") or None,
         guest_emails=tuple(guests),
         host_uris=tuple(m.get("user") for m in event.get("event_memberships") or [] if m and m.get("user")),
+        hosts=meeting.hosts_of(event),
+        location_kind=location_kind,
+        location_text=location_text,
+        join_url=join_url,
     ))
 
 
@@ -116,14 +134,14 @@ PRIVATE_INVITEE_FIELDS = (
     "questions_and_answers", "text_reminder_number", "tracking", "payment", "reconfirmation",
     "routing_form_submission", "cancel_url", "reschedule_url",
 )
-PRIVATE_EVENT_FIELDS = ("location", "meeting_notes_plain", "meeting_notes_html", "calendar_event")
+PRIVATE_EVENT_FIELDS = ("meeting_notes_plain", "meeting_notes_html", "calendar_event")
 
 
 def minimize(envelope):
     """A copy of a webhook envelope without phone numbers, answers, notes or tracking (E2).
 
     Everything ``parse_delivery`` reads is kept, so the stored copy can be
-    applied (and retried) as received.
+    applied (and retried) as received; the location only as ``meeting`` reads it.
     """
     if not isinstance(envelope, dict) or not isinstance(envelope.get("payload"), dict):
         return envelope
@@ -133,6 +151,8 @@ def minimize(envelope):
     event = payload.get("scheduled_event")
     if isinstance(event, dict):
         event = {k: v for k, v in event.items() if k not in PRIVATE_EVENT_FIELDS}
+        if "location" in event:
+            event["location"] = meeting.minimal_location(event["location"])
         if isinstance(event.get("cancellation"), dict):
             event["cancellation"] = {k: v for k, v in event["cancellation"].items() if k != "reason"}
         payload["scheduled_event"] = event

@@ -133,3 +133,19 @@ def test_scheduler_registers_every_periodic_job(private_redis, app_ctx):
     assert Queue("sync", connection=get_redis()).count == 1
     assert Queue("bulk", connection=get_redis()).count == 1
     assert sweep_inbox() == 0
+
+
+def test_backfill_and_reconciliation_keep_the_meeting_link_and_host_as_webhooks_do(ada):
+    """Issue 16 item 7: the same meeting details whichever path imports the booking."""
+    from portal.sync.meeting import decode_hosts
+
+    earlier = book(ada, 3, created_days_ago=5, email="early@example.com")  # the backfill imports it
+    conn = connect(ada)
+    later = book(ada, 4, email="late@example.com")  # no portal listens here: reconciliation finds it
+    reconcile_connection(conn.id)
+    for made, via in ((earlier, "backfill"), (later, "reconcile")):
+        a = Appointment.get(Appointment.invitee_uri == made["invitee"])
+        assert SyncDecision.get(SyncDecision.invitee_uri == made["invitee"]).via == via
+        event_uuid = made["event"].rsplit("/", 1)[1]
+        assert (a.location_kind, a.join_url) == ("google_conference", f"{ada.stack['sandbox_url']}/meet/{event_uuid}")
+        assert decode_hosts(a.calendly_hosts) == [{"name": "Ada", "email": "ada@cal.test"}]
