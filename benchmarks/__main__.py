@@ -43,7 +43,7 @@ def parse(argv):
 def plan(quick):
     """Counts and durations of each figure (the issue's numbers, or a quick smoke run)."""
     if quick:
-        return dict(intake_seconds=5, intake_reference=3, inbox=2_000, noop=1_000, single=500, visible_rate=10,
+        return dict(intake_seconds=5, intake_reference=3, inbox=2_000, noop=2_000, single=500, visible_rate=10,
                     visible_seconds=10, visible_pages=(1, 5), backfill_events=300, quiet_events=200,
                     sizes=(2_000, 10_000),
                     fig5_size=10_000,
