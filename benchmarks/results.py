@@ -200,6 +200,22 @@ def figure_rows(r):
         f"({_fmt(q.get('invitee_calls_per_run'))} invitee reads) for {_fmt(q.get('upcoming_events'))} upcoming events",
         f"first run {_fmt(q.get('first_run_calls'))} calls ({_fmt(q.get('first_run_invitee_calls'))} invitee reads)",
         q.get("goal", ""), _met(q)))
+    au = r.get("automation") or {}
+    if au:
+        waits = au.get("with_pending_waits") or {}
+        slow = au.get("slowdown_with_waits_pct") or {}
+        rows.append((
+            "Automation: booking to the first workflow step done",
+            f"p50/p95/p99 {_fmt(au.get('p50_ms'))}/{_fmt(au.get('p95_ms'))}/{_fmt(au.get('p99_ms'))} ms from the "
+            f"booking call to a tag on the contact ({_fmt(au.get('bookings'))} bookings at "
+            f"{_fmt(au.get('rate_per_s'), '/s')}, {_fmt(au.get('published_workflows'))} workflows; not tagged "
+            f"{_fmt(au.get('not_tagged'))}); {_fmt(au.get('enrolments_per_s'), '/s')} enrolments completed with "
+            f"{_fmt(au.get('workers'))} workers",
+            f"figure 3's apply {_fmt(au.get('apply_rate_per_s'), '/s')} → ratio {_fmt(au.get('ratio_to_apply'))}; "
+            f"with {_fmt(au.get('pending_waits'))} pending Waits p95 {_fmt(waits.get('p95_ms'))} ms "
+            f"({_fmt(slow.get('latency_p95'), '%')} slower), {_fmt(waits.get('enrolments_per_s'), '/s')} "
+            f"({_fmt(slow.get('throughput'), '%')} slower)",
+            au.get("goal", ""), _met(au)))
     return rows
 
 
