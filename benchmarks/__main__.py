@@ -281,6 +281,10 @@ class Run:
         print()
         print(results.render(self.out))
         log(f"Written {json_path} and {md_path}.")
+        # Only a full run is the README's: a quick or partial one would publish smoke figures or gaps.
+        if not self.args.quick and not self.args.skip and self.args.output == results.RESULTS_DIR:
+            if results.update_readme(self.out):
+                log(f"README.md's latest figures rewritten from {json_path}.")
         broken = [n for n in self.notes if " failed: " in n]
         if broken:  # a figure that could not be taken (a missed goal is not this)
             log("Steps that broke: " + "; ".join(broken))

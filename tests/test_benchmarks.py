@@ -150,3 +150,31 @@ def test_the_backfill_floor_counts_the_limiters_fixed_windows_so_no_run_beats_it
     assert [(w["window"], w["answered"], w["count_429"]) for w in rows] == [
         ("21/Nov/2026 01:11", 4, 1), ("21/Nov/2026 01:12", 1, 0)]
     assert limiter_bound(rows, limit=4) and not limiter_bound(rows, limit=8)
+
+
+def test_a_full_run_rewrites_the_readme_table_between_its_markers_and_nothing_else(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Project\n\n### Latest figures\n\nWhat they mean.\n\n{results.BEGIN}\n\nold table\n\n"
+                      f"{results.END}\n\n## After\n")
+    assert results.update_readme(synthetic(), path=readme)
+    text = readme.read_text()
+    assert "old table" not in text
+    assert text.startswith("# Project\n\n### Latest figures\n\nWhat they mean.\n\n" + results.BEGIN)
+    assert text.endswith(results.END + "\n\n## After\n")
+    block = text.split(results.BEGIN)[1].split(results.END)[0]
+    # The same rows as latest.md, under the README's heading levels, without latest.md's title.
+    assert "| 1. Webhook intake | 612/s; p50/p95/p99 9.1/21.0/38.5 ms; lost 0 |" in block
+    assert "#### Pages: server time" in block and "# Calbridge benchmark results" not in block
+
+
+def test_a_readme_without_the_markers_is_left_alone(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Project\n")
+    assert results.update_readme(synthetic(), path=readme) is False
+    assert readme.read_text() == "# Project\n"
+
+
+def test_the_project_readme_has_the_markers_the_bench_writes_between():
+    text = open(results.README).read()
+    assert text.count(results.BEGIN) == 1 and text.count(results.END) == 1
+    assert text.index(results.BEGIN) > text.index("### Latest figures")
