@@ -113,7 +113,7 @@ def _contacts(subaccount, label, count):
                  "email_normalized": f"{label}{n}@queued.example", "created_at": now}
                 for n in range(first, min(count, first + CHUNK))]
         with db.atomic():
-            Contact.insert_many(rows).execute()
+            data.bulk_insert(Contact, rows)
     return [c for (c,) in Contact.select(Contact.id).where(
         (Contact.subaccount == subaccount) & Contact.email_normalized.endswith("@queued.example")
         & Contact.email_normalized.startswith(label)).tuples()]
@@ -126,10 +126,10 @@ def throughput(stack, subaccount, label, events, log=print):
     now = utcnow()
     for first in range(0, len(contact_ids), CHUNK):
         with db.atomic():
-            DomainEvent.insert_many([
+            data.bulk_insert(DomainEvent, [
                 {"subaccount": subaccount.id, "kind": EventKind.CONTACT_CREATED, "contact": cid,
                  "origin": Origin.WEBHOOK, "cause": "bench", "calendar": "", "starts_workflows": True,
-                 "created_at": now} for cid in contact_ids[first:first + CHUNK]]).execute()
+                 "created_at": now} for cid in contact_ids[first:first + CHUNK]])
     redis = Redis.from_url(stack.redis.url)
     queue = Queue(engine.QUEUE, connection=redis)
     engine.kick()
@@ -172,21 +172,21 @@ def pending_waits(stack, subaccount, count, log=print):
     for first in range(0, len(contact_ids), CHUNK):
         chunk = contact_ids[first:first + CHUNK]
         with db.atomic():
-            DomainEvent.insert_many([
+            data.bulk_insert(DomainEvent, [
                 {"subaccount": subaccount.id, "kind": EventKind.CONTACT_CREATED, "contact": cid,
                  "origin": Origin.WEBHOOK, "cause": "bench", "calendar": "", "starts_workflows": True,
-                 "created_at": now, "matched_at": now} for cid in chunk]).execute()
+                 "created_at": now, "matched_at": now} for cid in chunk])
             event_ids = [e for (e,) in DomainEvent.select(DomainEvent.id).where(
                 DomainEvent.contact.in_(chunk)).tuples()]
-            Enrolment.insert_many([
+            data.bulk_insert(Enrolment, [
                 {"workflow": workflow.id, "subaccount": subaccount.id, "event": eid, "contact": cid,
                  "active_key": f"{workflow.id}:{cid}", "state": "waiting", "position": 0, "started_at": now}
-                for eid, cid in zip(event_ids, chunk)]).execute()
+                for eid, cid in zip(event_ids, chunk)])
             enrolment_ids = [e for (e,) in Enrolment.select(Enrolment.id).where(
                 (Enrolment.workflow == workflow.id) & Enrolment.contact.in_(chunk)).tuples()]
-            StepRun.insert_many([
+            data.bulk_insert(StepRun, [
                 {"enrolment": eid, "position": 0, "kind": "wait", "state": "waiting", "started_at": now,
-                 "run_at": until, "detail": "bench: waits a year"} for eid in enrolment_ids]).execute()
+                 "run_at": until, "detail": "bench: waits a year"} for eid in enrolment_ids])
         pipe = redis.pipeline()
         for eid in enrolment_ids:
             job = Job.create("jobs.automation.run_step", args=(eid, 0), id=f"enrolment-{eid}-0-wait",
