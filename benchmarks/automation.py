@@ -205,6 +205,11 @@ def slowdown(before, after):
 
 def run(stack, subaccount, owner, apply_rate, *, rate, seconds, events, waits, log=print):
     """The whole figure; ``apply_rate`` is figure 3's rate of this run (None when it was skipped)."""
+    began = time.monotonic()
+
+    def done(what):  # the bench log's step times, within this figure
+        log(f"    {what} done at {time.monotonic() - began:.0f} s")
+
     sandbox = calendly.Sandbox(stack.sandbox_url)
     email = "automation@calendly.bench"
     sandbox.create_user(email)
@@ -217,16 +222,20 @@ def run(stack, subaccount, owner, apply_rate, *, rate, seconds, events, waits, l
         quiet = latency(sandbox, event_type["uri"], "lead", rate, seconds, day_offset=3, log=log)
     finally:
         stack.stop_workers()
+    done("latency")
     queued = throughput(stack, subaccount, "queued", events, log=log)
-
+    done("throughput")
     pending_waits(stack, subaccount, waits, log=log)
+    done("pending Waits stored")
     stack.start_workers(2)
     try:
         time.sleep(2)
         loaded = latency(sandbox, event_type["uri"], "busy", rate, seconds, day_offset=40, log=log)
     finally:
         stack.stop_workers()
+    done("latency with the Waits")
     queued_loaded = throughput(stack, subaccount, "loaded", events, log=log)
+    done("throughput with the Waits")
 
     ratio = stats.ratio(queued["enrolments_per_s"], apply_rate) if apply_rate else None
     result = {
