@@ -3,7 +3,8 @@
 The inbox is filled while no worker runs (rows in state ``queued`` and one
 ``jobs.sync.apply_batch`` job each, as the intake's drain job leaves them);
 then the workers start and the clock runs from the first job taken to the
-last delivery applied. The reference is the same number of jobs of
+last delivery applied (``benchmarks.gate`` holds every worker until the
+clock starts, so none has a head start). The reference is the same number of jobs of
 ``benchmarks.noop.noop`` through the same workers: it claims the same
 batches (up to ``APPLY_BATCH`` deliveries a job) and acknowledges them in
 one write, so the ratio is the cost of the sync rules and the appointment
@@ -19,20 +20,10 @@ from portal.extensions import db
 from portal.models import DeliveryState, WebhookDelivery
 from portal.pipeline import inbox
 
-from . import data
+from . import data, gate
 
 GOAL = "≥ 300/s and ≥ 50% of the no-op job rate"
 NOOP_JOB = "benchmarks.noop.noop"
-
-
-def _wait_started(queue, total, timeout):
-    """Poll until a worker takes the first job; returns that moment."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if queue.count < total:
-            return time.monotonic()
-        time.sleep(0.005)
-    raise TimeoutError("no worker took a job")
 
 
 def _drained(queue, redis):
@@ -46,9 +37,10 @@ def measure(stack, conn, count, workers, *, noop=False, first=0, timeout=600, da
     queue.empty()
     with db.connection_context():
         ids = data.prefill_inbox(conn, count, first=first, job=NOOP_JOB if noop else "jobs.sync.apply_batch")
+    gates = gate.close(queue, workers)
     try:
         stack.start_workers(workers, database_url=database_url)
-        began = _wait_started(queue, len(ids), timeout=60)
+        began = gate.open_when_taken(queue, gates)
         deadline = began + timeout
         while time.monotonic() < deadline:
             if _drained(queue, redis) and _all_applied(conn):

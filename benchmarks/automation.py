@@ -113,7 +113,7 @@ def _contacts(subaccount, label, count):
                  "email_normalized": f"{label}{n}@queued.example", "created_at": now}
                 for n in range(first, min(count, first + CHUNK))]
         with db.atomic():
-            Contact.insert_many(rows).execute()
+            data.bulk_insert(Contact, rows)
     return [c for (c,) in Contact.select(Contact.id).where(
         (Contact.subaccount == subaccount) & Contact.email_normalized.endswith("@queued.example")
         & Contact.email_normalized.startswith(label)).tuples()]
@@ -126,10 +126,10 @@ def throughput(stack, subaccount, label, events, log=print):
     now = utcnow()
     for first in range(0, len(contact_ids), CHUNK):
         with db.atomic():
-            DomainEvent.insert_many([
+            data.bulk_insert(DomainEvent, [
                 {"subaccount": subaccount.id, "kind": EventKind.CONTACT_CREATED, "contact": cid,
                  "origin": Origin.WEBHOOK, "cause": "bench", "calendar": "", "starts_workflows": True,
-                 "created_at": now} for cid in contact_ids[first:first + CHUNK]]).execute()
+                 "created_at": now} for cid in contact_ids[first:first + CHUNK]])
     redis = Redis.from_url(stack.redis.url)
     queue = Queue(engine.QUEUE, connection=redis)
     engine.kick()
@@ -172,21 +172,21 @@ def pending_waits(stack, subaccount, count, log=print):
     for first in range(0, len(contact_ids), CHUNK):
         chunk = contact_ids[first:first + CHUNK]
         with db.atomic():
-            DomainEvent.insert_many([
+            data.bulk_insert(DomainEvent, [
                 {"subaccount": subaccount.id, "kind": EventKind.CONTACT_CREATED, "contact": cid,
                  "origin": Origin.WEBHOOK, "cause": "bench", "calendar": "", "starts_workflows": True,
-                 "created_at": now, "matched_at": now} for cid in chunk]).execute()
+                 "created_at": now, "matched_at": now} for cid in chunk])
             event_ids = [e for (e,) in DomainEvent.select(DomainEvent.id).where(
                 DomainEvent.contact.in_(chunk)).tuples()]
-            Enrolment.insert_many([
+            data.bulk_insert(Enrolment, [
                 {"workflow": workflow.id, "subaccount": subaccount.id, "event": eid, "contact": cid,
                  "active_key": f"{workflow.id}:{cid}", "state": "waiting", "position": 0, "started_at": now}
-                for eid, cid in zip(event_ids, chunk)]).execute()
+                for eid, cid in zip(event_ids, chunk)])
             enrolment_ids = [e for (e,) in Enrolment.select(Enrolment.id).where(
                 (Enrolment.workflow == workflow.id) & Enrolment.contact.in_(chunk)).tuples()]
-            StepRun.insert_many([
+            data.bulk_insert(StepRun, [
                 {"enrolment": eid, "position": 0, "kind": "wait", "state": "waiting", "started_at": now,
-                 "run_at": until, "detail": "bench: waits a year"} for eid in enrolment_ids]).execute()
+                 "run_at": until, "detail": "bench: waits a year"} for eid in enrolment_ids])
         pipe = redis.pipeline()
         for eid in enrolment_ids:
             job = Job.create("jobs.automation.run_step", args=(eid, 0), id=f"enrolment-{eid}-0-wait",
@@ -205,6 +205,11 @@ def slowdown(before, after):
 
 def run(stack, subaccount, owner, apply_rate, *, rate, seconds, events, waits, log=print):
     """The whole figure; ``apply_rate`` is figure 3's rate of this run (None when it was skipped)."""
+    began = time.monotonic()
+
+    def done(what):  # the bench log's step times, within this figure
+        log(f"    {what} done at {time.monotonic() - began:.0f} s")
+
     sandbox = calendly.Sandbox(stack.sandbox_url)
     email = "automation@calendly.bench"
     sandbox.create_user(email)
@@ -217,16 +222,20 @@ def run(stack, subaccount, owner, apply_rate, *, rate, seconds, events, waits, l
         quiet = latency(sandbox, event_type["uri"], "lead", rate, seconds, day_offset=3, log=log)
     finally:
         stack.stop_workers()
+    done("latency")
     queued = throughput(stack, subaccount, "queued", events, log=log)
-
+    done("throughput")
     pending_waits(stack, subaccount, waits, log=log)
+    done("pending Waits stored")
     stack.start_workers(2)
     try:
         time.sleep(2)
         loaded = latency(sandbox, event_type["uri"], "busy", rate, seconds, day_offset=40, log=log)
     finally:
         stack.stop_workers()
+    done("latency with the Waits")
     queued_loaded = throughput(stack, subaccount, "loaded", events, log=log)
+    done("throughput with the Waits")
 
     ratio = stats.ratio(queued["enrolments_per_s"], apply_rate) if apply_rate else None
     result = {

@@ -200,15 +200,31 @@ def figure_rows(r):
         f"({_fmt(q.get('invitee_calls_per_run'))} invitee reads) for {_fmt(q.get('upcoming_events'))} upcoming events",
         f"first run {_fmt(q.get('first_run_calls'))} calls ({_fmt(q.get('first_run_invitee_calls'))} invitee reads)",
         q.get("goal", ""), _met(q)))
+    au = r.get("automation") or {}
+    if au:
+        waits = au.get("with_pending_waits") or {}
+        slow = au.get("slowdown_with_waits_pct") or {}
+        rows.append((
+            "Automation: booking to the first workflow step done",
+            f"p50/p95/p99 {_fmt(au.get('p50_ms'))}/{_fmt(au.get('p95_ms'))}/{_fmt(au.get('p99_ms'))} ms from the "
+            f"booking call to a tag on the contact ({_fmt(au.get('bookings'))} bookings at "
+            f"{_fmt(au.get('rate_per_s'), '/s')}, {_fmt(au.get('published_workflows'))} workflows; not tagged "
+            f"{_fmt(au.get('not_tagged'))}); {_fmt(au.get('enrolments_per_s'), '/s')} enrolments completed with "
+            f"{_fmt(au.get('workers'))} workers",
+            f"figure 3's apply {_fmt(au.get('apply_rate_per_s'), '/s')} → ratio {_fmt(au.get('ratio_to_apply'))}; "
+            f"with {_fmt(au.get('pending_waits'))} pending Waits p95 {_fmt(waits.get('p95_ms'))} ms "
+            f"({_fmt(slow.get('latency_p95'), '%')} slower), {_fmt(waits.get('enrolments_per_s'), '/s')} "
+            f"({_fmt(slow.get('throughput'), '%')} slower)",
+            au.get("goal", ""), _met(au)))
     return rows
 
 
-def render(r):
-    """The readable table (``latest.md``)."""
+def render(r, level=1, title=True):
+    """The readable table (``latest.md``); ``level`` and ``title`` fit it under a heading of the README."""
     m = r.get("machine") or {}
-    lines = [
-        "# Calbridge benchmark results",
-        "",
+    section = "#" * (level + 1)
+    lines = [f"{'#' * level} Calbridge benchmark results", ""] if title else []
+    lines += [
         f"Taken {m.get('taken_at', '?')} on `{m.get('hostname', '?')}`: {m.get('cpu', '?')}, "
         f"{m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB RAM, {m.get('os', '?')}; Python "
         f"{m.get('python', '?')}, SQLite {m.get('sqlite', '?')}, Redis {m.get('redis', '?')}, PostgreSQL "
@@ -221,7 +237,7 @@ def render(r):
     lines += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in figure_rows(r)]
     pages = r.get("pages") or {}
     if pages:
-        lines += ["", "## Pages: server time (the portal's Server-Timing header) and the client's round trip "
+        lines += ["", f"{section} Pages: server time (the portal's Server-Timing header) and the client's round trip "
                       "over loopback", "",
                   "| Page | Database | server p95 ms | server p50 ms | round trip p95 ms | round trip p50 ms |",
                   "|---|---|---|---|---|---|"]
@@ -232,7 +248,7 @@ def render(r):
     g = r.get("growth") or {}
     if g.get("points"):
         names = list(g["points"][0].get("pages_p95_ms", {}))
-        lines += ["", f"## Growth ({g.get('database')}): apply rate and page p95 by subaccount size", "",
+        lines += ["", f"{section} Growth ({g.get('database')}): apply rate and page p95 by subaccount size", "",
                   "| Appointments | Contacts | Apply /s (2 workers) | " + " | ".join(names) + " |",
                   "|---" * (3 + len(names)) + "|"]
         for p in g["points"]:
@@ -244,5 +260,24 @@ def render(r):
                       + ", ".join(f"{k} {v}" for k, v in g["exponents"].items()) + "."]
     notes = (r.get("run") or {}).get("notes") or []
     if notes:
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+        lines += ["", f"{section} Notes", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ the README's copy
+README = os.path.normpath(os.path.join(os.path.dirname(RESULTS_DIR), os.pardir, "README.md"))
+BEGIN = "<!-- latest-figures: written by `python -m benchmarks` from latest.json; edit the generator, not this -->"
+END = "<!-- /latest-figures -->"
+
+
+def update_readme(results, path=README):
+    """Replace the README's block between ``BEGIN`` and ``END`` with this run's table; False if it has none."""
+    with open(path) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        return False
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(path, "w") as f:
+        f.write(head + BEGIN + "\n\n" + render(results, level=4, title=False) + "\n" + END + tail)
+    return True

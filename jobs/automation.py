@@ -1,11 +1,12 @@
 """RQ entry points of the workflow engine (ids only): ``portal/pipeline/workflows``.
 
 - ``match_events()``: enrol new domain events (queue ``default``, job id ``workflows-match``);
-- ``run_step(enrolment_id, position)``: one step of one enrolment (``enrolment-<id>-<position>-<attempt>``);
+- ``run_step(enrolment_id, position)``: one step of one enrolment (``enrolment-<id>-<position>-<attempt>``),
+  and the immediate step jobs queued behind it (``portal/pipeline/step_batches``);
 - ``resume_workflows()``: waits and steps Redis lost, and events nobody matched (scheduled).
 """
 from jobs.context import job
-from portal.pipeline import workflows
+from portal.pipeline import step_batches, workflows
 
 
 @job
@@ -15,7 +16,7 @@ def match_events():
 
 @job
 def run_step(enrolment_id, position):
-    return workflows.run_step(enrolment_id, position)
+    return step_batches.run_step_batch(enrolment_id, position)
 
 
 @job

@@ -73,6 +73,12 @@ def synthetic():
                                 {"appointments": 100_000, "contacts": 50_000, "apply_rate_per_s": 240.0,
                                  "pages_p95_ms": {"contacts": 15.0}}],
                      "exponents": {"contacts": 0.03}}
+    out["automation"] = {"p50_ms": 210.0, "p95_ms": 640.0, "p99_ms": 900.0, "bookings": 600, "rate_per_s": 20.0,
+                         "not_tagged": 0, "published_workflows": 5, "enrolments_per_s": 410.0, "workers": 2,
+                         "apply_rate_per_s": 250.0, "ratio_to_apply": 1.64, "pending_waits": 100_000,
+                         "with_pending_waits": {"p95_ms": 660.0, "p99_ms": 950.0, "enrolments_per_s": 400.0},
+                         "slowdown_with_waits_pct": {"latency_p95": 3.1, "throughput": 2.5},
+                         "goal": "p95 ≤ 1 s", "met": True}
     out["run"] = {"seconds": 700, "notes": ["a note"]}
     return out
 
@@ -105,6 +111,10 @@ def test_the_markdown_table_shows_each_figure_and_the_misses(tmp_path):
     assert "| Contacts list | postgresql | 19.9 | 12.0 |" in text
     assert "| 100,000 | 50,000 | 240 | 15.0 |" in text
     assert "| 8. Reconciliation | 12 calls per quiet run (0 invitee reads) for 1,000 upcoming events |" in text
+    assert ("| Automation: booking to the first workflow step done | p50/p95/p99 210/640/900 ms from the "
+            "booking call to a tag on the contact (600 bookings at 20.0/s, 5 workflows; not tagged 0); 410/s "
+            "enrolments completed with 2 workers | figure 3's apply 250/s → ratio 1.64; with 100,000 pending Waits "
+            "p95 660 ms (3.1% slower), 400/s (2.5% slower) | p95 ≤ 1 s | yes |") in text
     assert "- a note" in text
 
 
@@ -140,3 +150,31 @@ def test_the_backfill_floor_counts_the_limiters_fixed_windows_so_no_run_beats_it
     assert [(w["window"], w["answered"], w["count_429"]) for w in rows] == [
         ("21/Nov/2026 01:11", 4, 1), ("21/Nov/2026 01:12", 1, 0)]
     assert limiter_bound(rows, limit=4) and not limiter_bound(rows, limit=8)
+
+
+def test_a_full_run_rewrites_the_readme_table_between_its_markers_and_nothing_else(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Project\n\n### Latest figures\n\nWhat they mean.\n\n{results.BEGIN}\n\nold table\n\n"
+                      f"{results.END}\n\n## After\n")
+    assert results.update_readme(synthetic(), path=readme)
+    text = readme.read_text()
+    assert "old table" not in text
+    assert text.startswith("# Project\n\n### Latest figures\n\nWhat they mean.\n\n" + results.BEGIN)
+    assert text.endswith(results.END + "\n\n## After\n")
+    block = text.split(results.BEGIN)[1].split(results.END)[0]
+    # The same rows as latest.md, under the README's heading levels, without latest.md's title.
+    assert "| 1. Webhook intake | 612/s; p50/p95/p99 9.1/21.0/38.5 ms; lost 0 |" in block
+    assert "#### Pages: server time" in block and "# Calbridge benchmark results" not in block
+
+
+def test_a_readme_without_the_markers_is_left_alone(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Project\n")
+    assert results.update_readme(synthetic(), path=readme) is False
+    assert readme.read_text() == "# Project\n"
+
+
+def test_the_project_readme_has_the_markers_the_bench_writes_between():
+    text = open(results.README).read()
+    assert text.count(results.BEGIN) == 1 and text.count(results.END) == 1
+    assert text.index(results.BEGIN) > text.index("### Latest figures")

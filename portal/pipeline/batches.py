@@ -12,13 +12,12 @@ import time
 
 from flask import current_app
 from redis.exceptions import RedisError
-from rq.job import Job
 
 from portal.extensions import db
 from portal.models import CalendlyConnection, DeliveryState, WebhookDelivery
 from portal.pipeline import plan_watch, workflows
 from portal.pipeline.inbox import QUEUE
-from portal.queues import get_queue, get_redis
+from portal.queues import claim_jobs
 from portal.sync import apply as rules
 from portal.sync.apply import WEBHOOK, record_error, transient_conflict, write_transaction
 from portal.sync.booking import BookingError, parse_delivery
@@ -179,23 +178,11 @@ def _failed(delivery, connections, exc):
 def claim_queued(limit):
     """Take up to ``limit`` delivery jobs off the head of the ``sync`` queue; returns their delivery ids.
 
-    Removing a job id from the queue list is atomic, so each job is won by one
-    worker only; the job is deleted and the caller applies its delivery. If that
-    worker dies first, the delivery is still pending in the inbox and ``sweep``
-    hands it over again (its job no longer exists).
+    Each job is won by one worker only (``queues.claim_jobs``); if that worker
+    dies first, the delivery is still pending in the inbox and ``sweep`` hands
+    it over again (its job no longer exists).
     """
-    queue = get_queue(QUEUE)
-    candidates = [j for j in queue.get_job_ids(0, limit) if j.startswith("delivery-")]
-    if not candidates:
-        return []
-    redis = get_redis()
-    pipe = redis.pipeline(transaction=False)
-    for candidate in candidates:
-        queue.remove(candidate, pipeline=pipe)
-    won = [c for c, removed in zip(candidates, pipe.execute()) if removed]
-    if won:
-        redis.delete(*[Job.key_for(c) for c in won])
-    return [int(c.split("-", 1)[1]) for c in won]
+    return [int(c.split("-", 1)[1]) for c in claim_jobs(QUEUE, "delivery-", limit)]
 
 
 def apply_batch(delivery_id, limit=APPLY_BATCH):

@@ -18,6 +18,7 @@ from datetime import timedelta
 from flask import current_app
 from peewee import IntegrityError, fn
 from redis.exceptions import RedisError
+from rq import Queue
 
 from portal import localtime
 from portal.automation import matching, waits
@@ -106,8 +107,7 @@ def match_pending(limit=MATCH_BATCH):
                     enrolment_id = _enrol(workflow, event)
                     if enrolment_id is not None:
                         new.append(enrolment_id)
-    for enrolment_id in new:
-        enqueue_step(enrolment_id, 0)
+    enqueue_first_steps(new)
     return new
 
 
@@ -144,15 +144,47 @@ def _scale():
     return float(current_app.config.get("WORKFLOW_TIME_SCALE", 1.0))
 
 
+STEP_JOB = "jobs.automation.run_step"
+STEP_JOB_PREFIX = "enrolment-"
+
+
+def step_job_id(enrolment_id, position, attempt=0):
+    return f"{STEP_JOB_PREFIX}{enrolment_id}-{position}-{attempt}"
+
+
+def parse_step_job_id(job_id):
+    """(enrolment id, position) of a step job's id."""
+    enrolment_id, position, _ = job_id[len(STEP_JOB_PREFIX):].split("-", 2)
+    return int(enrolment_id), int(position)
+
+
+def enqueue_first_steps(enrolment_ids):
+    """The first step of each new enrolment, queued in one Redis round trip (a match enrols hundreds)."""
+    if not enrolment_ids:
+        return
+    queue = get_queue(QUEUE)
+    if not queue.is_async:  # jobs run inline (tests, RQ_ASYNC off): one by one, as they are enqueued
+        for enrolment_id in enrolment_ids:
+            enqueue_step(enrolment_id, 0)
+        return
+    try:
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_many([Queue.prepare_data(STEP_JOB, (e, 0), job_id=step_job_id(e, 0), result_ttl=0,
+                                                   failure_ttl=86400) for e in enrolment_ids], pipeline=pipe)
+            pipe.execute()
+    except RedisError as exc:
+        log.warning("first steps of %s enrolments not enqueued (%s); resume_due picks them up",
+                    len(enrolment_ids), exc)
+
+
 def enqueue_step(enrolment_id, position, at=None, attempt=0):
-    job_id = f"enrolment-{enrolment_id}-{position}-{attempt}"
+    job_id = step_job_id(enrolment_id, position, attempt)
     try:
         queue = get_queue(QUEUE)
         if at is None:
-            queue.enqueue("jobs.automation.run_step", enrolment_id, position, job_id=job_id, result_ttl=0,
-                          failure_ttl=86400)
+            queue.enqueue(STEP_JOB, enrolment_id, position, job_id=job_id, result_ttl=0, failure_ttl=86400)
         else:
-            queue.enqueue_at(at, "jobs.automation.run_step", enrolment_id, position, job_id=job_id, result_ttl=0,
+            queue.enqueue_at(at, STEP_JOB, enrolment_id, position, job_id=job_id, result_ttl=0,
                              failure_ttl=86400)
     except RedisError as exc:
         log.warning("step %s of enrolment %s not enqueued (%s); resume_due picks it up", position, enrolment_id, exc)
