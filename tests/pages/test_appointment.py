@@ -8,7 +8,8 @@ from portal.extensions import db
 from portal.models import Appointment, AppointmentStatus, Contact, Source
 
 MESSAGE = "This appointment is managed in Calendly and can&#39;t be changed here."
-PLAIN_MESSAGE = "This appointment is managed in Calendly and can't be changed here."
+PLAIN_MESSAGE = ("This appointment is managed in Calendly and can't be changed here. "
+                 "Reschedule or cancel it in Calendly; the change shows here within seconds.")
 
 
 def test_detail_shows_every_field_of_an_imported_booking(client, signed_in, rows):
@@ -23,7 +24,8 @@ def test_detail_shows_every_field_of_an_imported_booking(client, signed_in, rows
     assert "Mon 6 May 2030, 14:30–15:15 UTC" in html and "45 min" in html
     assert "Calendly</span>" in html and "Intro call" in html
     assert a.event_uri in html and a.invitee_uri in html
-    assert "Ann Owner" in html and "O1: personal calendar of Ann Owner" in html
+    # The owner's reason in words; the rule id (O1) is for the support console.
+    assert "Ann Owner&#39;s personal calendar, so Ann Owner owns its bookings." in html and "O1" not in html
     assert f'href="/contacts/{booker.id}">Grace Hopper</a>' in html
     assert f'href="/contacts/{guest.id}">alan@example.com</a>' in html
     assert "Rescheduled" in html and f'href="/calendars/appointments/{later.id}">Intro call (new time)' in html
@@ -85,7 +87,9 @@ def test_edit_and_delete_pages_of_a_calendly_appointment_lead_back_to_it(client,
     for path in ("/edit", "/delete"):
         resp = client.get(f"/calendars/appointments/{a.id}{path}", follow_redirects=True)
         assert resp.request.path == f"/calendars/appointments/{a.id}"
-        assert MESSAGE in resp.get_data(as_text=True)
+        html = resp.get_data(as_text=True)
+        # A refusal, not a success: the amber warning, announced as an alert.
+        assert MESSAGE in html and 'class="flash flash-warning" role="alert"' in html
 
 
 def test_create_a_portal_appointment_with_a_new_contact(client, signed_in):
