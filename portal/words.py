@@ -29,6 +29,11 @@ _PHRASES = ("Bad Request", "Unauthorized", "Forbidden", "Not Found", "Method Not
             "Payload Too Large", "Unprocessable Entity", "Unprocessable Content", "Too Many Requests", "Internal Server Error", "Bad Gateway", "Service Unavailable", "Gateway Timeout",
             "Permission Denied")
 _CODE_AND_PHRASE = re.compile(r"\b(?:HTTP\s*)?([45][0-9]{2})\b(?::?\s*(?:%s))?" % "|".join(_PHRASES))
+_PHRASE_WORDS = {"Not Found": "not found", "Unauthorized": "not signed in", "Forbidden": "not allowed",
+                 "Permission Denied": "not allowed", "Too Many Requests": "too many requests at once",
+                 "Internal Server Error": "a failure on the other side", "Service Unavailable": "unavailable",
+                 "Bad Gateway": "unavailable", "Gateway Timeout": "too slow to answer",
+                 "Request Timeout": "too slow to answer", "Payload Too Large": "too large"}
 _PHRASE_ALONE = re.compile(r"\b(?:%s)\b" % "|".join(_PHRASES))
 _OAUTH_CODES = re.compile(r"\b(?:invalid_grant|invalid_client|invalid_request|unauthorized_client|"
                           r"unsupported_grant_type|invalid_scope|access_denied|invalid_token)\b:?\s*")
@@ -53,7 +58,7 @@ def plain(text):
     text = _RULE_BARE.sub("", text)
     text = _OAUTH_CODES.sub("", text)
     text = _CODE_AND_PHRASE.sub(lambda m: _STATUS_WORDS.get(int(m.group(1)), "the other side refused"), text)
-    text = _PHRASE_ALONE.sub("refused", text)
+    text = _PHRASE_ALONE.sub(lambda m: _PHRASE_WORDS.get(m.group(0), "not accepted"), text)
     text = re.sub(r"\(\s*:?\s*\)", "", text)  # "(invalid_grant: )" left empty
     text = re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s{2,}", " ", text)).strip(" ;:")
     return text[:1].upper() + text[1:]
