@@ -47,7 +47,7 @@ SYNC_FAILED = ("Calbridge could not reach Calendly for a while, so new bookings 
                "by itself; if this lasts more than an hour, reconnect Calendly or contact support.")
 
 
-def plain(text):
+def plain(text, capitalize=True):
     """``text`` without rule ids, OAuth error codes or HTTP status codes: the safety net for stored sentences."""
     if not text:
         return ""
@@ -61,7 +61,7 @@ def plain(text):
     text = _PHRASE_ALONE.sub(lambda m: _PHRASE_WORDS.get(m.group(0), "not accepted"), text)
     text = re.sub(r"\(\s*:?\s*\)", "", text)  # "(invalid_grant: )" left empty
     text = re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s{2,}", " ", text)).strip(" ;:")
-    return text[:1].upper() + text[1:]
+    return text[:1].upper() + text[1:] if capitalize else text
 
 
 def connection_problem(connection):
@@ -100,7 +100,7 @@ def owner_reason(reason):
         return f"Round robin calendar: the owner was drawn at random among {among}."
     if m := _NOBODY_SELECTS.match(reason):
         return f"Round robin calendar that no member imports now, so it went to {m.group(1)}."
-    return plain(reason)
+    return plain(reason, capitalize=False)  # "reassigned: owner removed by … (round robin, …)" as written
 
 
 def web_answer(status_code, error=None):
