@@ -36,7 +36,7 @@ def create_app(test_config=None):
     htmx.init_app(app)
     oauth.init_app(app)
 
-    from portal import connection_status, live, localtime, tenancy
+    from portal import connection_status, live, localtime, tenancy, words
     from portal.auth import bp as auth_bp
     from portal.main import bp as main_bp
 
@@ -54,6 +54,7 @@ def create_app(test_config=None):
 
     tenancy.init_app(app)
     localtime.init_app(app)
+    words.init_app(app)
     connection_status.init_app(app)
     live.init_app(app)
     for bp in (auth_bp, main_bp, connections_bp, appointments_bp, contacts_bp, emails_bp, support_bp, webhooks_bp,

@@ -14,7 +14,8 @@ from portal.sync.ownership import refresh_assigned_user
 from portal.sync.status import PORTAL_SETTABLE, change_status
 from portal.timeutil import utcnow
 
-MANAGED_IN_CALENDLY = "This appointment is managed in Calendly and can't be changed here."
+MANAGED_IN_CALENDLY = ("This appointment is managed in Calendly and can't be changed here. "
+                       "Reschedule or cancel it in Calendly; the change shows here within seconds.")
 
 
 class ManagedInCalendly(Exception):

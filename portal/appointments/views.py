@@ -185,7 +185,7 @@ def _portal_appointment(appointment_id):
     if not a.is_managed_in_calendly:
         return a, None
     if request.method == "GET":
-        flash(service.MANAGED_IN_CALENDLY, "info")
+        flash(service.MANAGED_IN_CALENDLY, "warning")
         return a, redirect(url_for("appointments.appointment", appointment_id=a.id))
     return a, _refuse_managed_in_calendly(a)
 

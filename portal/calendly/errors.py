@@ -109,5 +109,8 @@ def user_message(exc):
     if isinstance(exc, ReconnectNeeded):
         return "Calendly no longer accepts Calbridge's access to this account. Connect Calendly again."
     if isinstance(exc, CalendlyError):
-        return f"Calendly answered: {exc.message}"
+        from portal.words import plain  # late: words reads the models, which this module must not need
+
+        return (f"Calendly answered: {plain(exc.message).rstrip('.')}. "
+                "Please try again, or contact support if it keeps happening.")
     return "Something went wrong while talking to Calendly. Please try again."

@@ -10,7 +10,7 @@ from flask_htmx.responses import HTMXResponseStopPolling
 from flask_login import current_user
 from peewee import JOIN
 
-from portal import params
+from portal import activity_words, params
 from portal.connections import bp, removal
 from portal.pipeline import disconnect as disconnection
 from portal.connections.service import SelectionProblem
@@ -202,4 +202,5 @@ def activity():
     entries = list(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).paginate(page, ACTIVITY_PER_PAGE))
     pages = max((total + ACTIVITY_PER_PAGE - 1) // ACTIVITY_PER_PAGE, 1)
     return render_template("connections/activity.html", entries=entries, labels=ACTIVITY_LABELS, page=page,
-                           pages=pages, total=total)
+                           pages=pages, total=total, activity_sentence=activity_words.sentence,
+                           activity_detail=activity_words.detail)

@@ -200,14 +200,26 @@ def _edit_messages(results):
             # The Connections page says how many events stay, for how many members, until they agree.
             messages.append(("success", f"{name} removed."))
         elif req.task is not None:
-            messages.append(("success", f"{name} removed. Deleting its {events_phrase(count)} in the background…"))
+            # Not "Deleting…": this notice is not live; the Deletions card is, and says when it is done.
+            messages.append(("success", f"{name} removed. Its {events_phrase(count)} {'is' if count == 1 else 'are'} deleted in batches: "
+                                        "Deletions below shows the progress."))
         else:
             messages.append(("success", f"{name} removed. It had no events to delete."))
     return messages
 
 
-def waiting_message(name, count, members):
-    """D4: what a member who chose Delete sees while others have not agreed."""
+def waiting_message(name, count, members, kept=0):
+    """D4: what a member who chose Delete sees while others have not agreed.
+
+    A member who answered Keep keeps the events (only their choosing Delete later would change it), so the
+    notice says so instead of waiting for them; the rest still have the calendar selected.
+    """
+    if kept:
+        selected = members - kept
+        still = (f"; {members_phrase(selected).replace('the ', '', 1)} still {'has' if selected == 1 else 'have'} "
+                 "it selected" if selected else "")
+        return (f"{name} is a shared calendar: its {events_phrase(count)} stay in Calbridge, because "
+                f"{members_phrase(kept)} who connected it chose Keep{still}.")
     return (f"{name} is a shared calendar: its {events_phrase(count)} stay visible until "
             f"{members_phrase(members)} who connected it also {choose_verb(members)} Delete.")
 

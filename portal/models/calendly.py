@@ -85,6 +85,7 @@ class CalendlyConnection(BaseModel):
     backfilled_at = DateTimeField(null=True)  # when the W2 backfill finished
     # "Historical appointments from the backfill start workflows": off (NULL) unless ticked (issue 14).
     backfill_starts_workflows = BooleanField(null=True, default=False)
+    backfill_imported = IntegerField(default=0)  # appointments this connection had when it finished (Last sync)
 
     @property
     def status_label(self):

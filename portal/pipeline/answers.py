@@ -3,6 +3,7 @@
 Shared by Edit (``portal.connections.removal``), Disconnect
 (``portal.pipeline.disconnect``) and removing a member (``portal.pipeline.member_removal``).
 """
+from portal import live
 from portal.models.audit import record
 from portal.pipeline import purge
 from portal.sync import deletion
@@ -19,14 +20,20 @@ def close_periods(connection, removed, at, actor):
         if choice == KEEP:
             detail = f"Removed with Keep: its {events_phrase(count)} {stay_verb(count)}"
         else:
-            waiting = deletion.consensus(connection.subaccount_id, selection.event_type_uri).waiting_on
-            if waiting:
+            agreement = deletion.consensus(connection.subaccount_id, selection.event_type_uri)
+            waiting = agreement.waiting_on
+            if agreement.kept_by:
+                detail = (f"Removed with Delete; shared: the events stay because {members_phrase(len(agreement.kept_by))} "
+                          "chose Keep")
+            elif waiting:
                 detail = (f"Removed with Delete; shared: the events stay until {members_phrase(len(waiting))} "
                           f"also {choose_verb(len(waiting))} Delete")
             else:
                 detail = "Removed with Delete: its events are deleted"
         record(f"calendar.{choice}", actor=actor, subaccount=connection.subaccount_id, target=selection.name,
                count=count, detail=detail)
+    if removed:
+        live.touch(connection.subaccount_id)  # the other members' open notices follow this answer
 
 
 def start_purges(connection, removed, actor):

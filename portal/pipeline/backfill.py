@@ -15,7 +15,8 @@ from flask import current_app
 from portal import connection_status
 from portal.calendly.client import CalendlyClient
 from portal.calendly.errors import CalendlyError, PlanNotSupported, RateLimited, ReconnectNeeded, TransientError
-from portal.models import CalendarSelection, CalendlyConnection, Status
+from portal import live
+from portal.models import AppointmentSource, CalendarSelection, CalendlyConnection, Status
 from portal.pipeline import workflows
 from portal.sync.apply import BACKFILL, apply_booking
 from portal.sync.booking import BookingError, parse_booking
@@ -112,11 +113,14 @@ def run(connection_id):
         return 0
     finally:
         client.close()
+    # What the Connections row's "Last sync" reports: the appointments the import left here (issue 16).
+    imported = AppointmentSource.select().where(AppointmentSource.connection == connection_id).count()
     CalendlyConnection.update(
-        status=Status.CONNECTED, last_error=None, failure_count=0, backfilled_at=utcnow()
+        status=Status.CONNECTED, last_error=None, failure_count=0, backfilled_at=utcnow(), backfill_imported=imported
     ).where((CalendlyConnection.id == connection_id) & CalendlyConnection.status.in_(
         (Status.IMPORTING, Status.ERROR))).execute()
     connection_status.changed(connection_id)
+    live.touch(connection.subaccount_id)  # open Connections pages show the finished import
     log.info("backfill of connection %s done: %d invitees over %d events", connection_id, applied, len(events))
     return applied
 

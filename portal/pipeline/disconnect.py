@@ -90,7 +90,8 @@ def _disconnect_messages(results):
     if kept:
         messages.append(("success", f"The {events_phrase(kept)} imported from it {stay_verb(kept)} in Calbridge."))
     if deleting:
-        messages.append(("success", f"Deleting the {events_phrase(deleting)} imported from it in the background…"))
+        messages.append(("success", f"The {events_phrase(deleting)} imported from it {'is' if deleting == 1 else 'are'} deleted in batches: "
+                                    "Deletions below shows the progress."))
     return messages
 
 

@@ -13,6 +13,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from rq import Retry
 
+from portal import live
 from portal.models import Task, TaskState
 from portal.models.audit import record
 from portal.queues import get_queue
@@ -115,6 +116,7 @@ def run_purge(task_id, batch_size=None):
         detail = "Contacts kept; assigned users recomputed"
     record("calendar.purged", actor=task.requested_by_id, subaccount=subaccount_id, target=task.description,
            count=deleted, detail=detail)
+    live.touch(subaccount_id)  # open pages drop the deleted appointments and the notices about them
     return deleted
 
 

@@ -30,8 +30,9 @@ from portal.timeutil import utcnow
 KEEP = "keep"
 DELETE = "delete"
 
-# ``members``: every user id who connected the calendar; ``waiting_on``: those who have not chosen Delete.
-Consensus = namedtuple("Consensus", "agreed waiting_on members")
+# ``members``: every user id who connected the calendar; ``waiting_on``: those who have not chosen Delete;
+# ``kept_by``: those of them whose latest answer was Keep (the rest still have it selected).
+Consensus = namedtuple("Consensus", "agreed waiting_on members kept_by", defaults=((),))
 
 
 def close_selection(connection, event_type_uri, choice, at=None):
@@ -90,7 +91,9 @@ def consensus(subaccount_id, event_type_uri):
     for period in periods:
         latest[period.connection.user_id] = period
     waiting_on = [user_id for user_id, p in latest.items() if p.ended_with != DELETE]
-    return Consensus(agreed=bool(latest) and not waiting_on, waiting_on=waiting_on, members=list(latest))
+    kept_by = [user_id for user_id, p in latest.items() if p.ended_with == KEEP]
+    return Consensus(agreed=bool(latest) and not waiting_on, waiting_on=waiting_on, members=list(latest),
+                     kept_by=kept_by)
 
 
 def calendar_appointments(subaccount_id, event_type_uri):
@@ -146,7 +149,7 @@ def remaining_by_member_count(subaccount_id, event_type_uri):
 def waiting_deletions(subaccount_id, user_id):
     """The calendars ``user_id`` chose to Delete whose events stay until other members agree (D4).
 
-    Returns ``[(name, count, members_waiting)]``: one entry per calendar
+    Returns ``[(name, count, members_waiting, members_who_kept)]``: one entry per calendar
     whose latest period of this user ended with Delete while the
     consensus is not reached and appointments remain.
     """
@@ -166,5 +169,5 @@ def waiting_deletions(subaccount_id, user_id):
         c = consensus(subaccount_id, uri)
         count = count_for_calendar(subaccount_id, uri)
         if not c.agreed and count:
-            waiting.append((period.name, count, len(c.waiting_on)))
+            waiting.append((period.name, count, len(c.waiting_on), len(c.kept_by)))
     return waiting

@@ -70,7 +70,7 @@ def test_edit_keep_delete_and_disconnect(page, live_server, team, worker, sandbo
     expect(question).to_contain_text("Cleaning · 2 events")
     question.get_by_label("Delete permanently").check()
     question.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Cleaning removed. Deleting its 2 events in the background…")).to_be_visible()
+    expect(page.get_by_text("Cleaning removed. Its 2 events are deleted in batches: Deletions below shows the progress.")).to_be_visible()
     deletions = page.get_by_role("region", name="Deletions")
     cleaning_task = deletions.get_by_role("group", name="Deleting events of Cleaning")
     expect(cleaning_task.get_by_text("Done", exact=True)).to_be_visible(timeout=20_000)

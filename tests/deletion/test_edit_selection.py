@@ -151,7 +151,7 @@ def test_delete_runs_as_a_job_keeps_contacts_and_reassigns_them(ann_connected, c
 
     resp = save_edit(client, team.conn, [team.intake], [(team.cleaning, "delete")])
     assert resp.status_code == 200
-    assert ("success", "Cleaning removed. Deleting its 3 events in the background…") in flashes(page(client))
+    assert ("success", "Cleaning removed. Its 3 events are deleted in batches: Deletions below shows the progress.") in flashes(page(client))
     wait_for(lambda: count(team.cleaning) == 0, timeout=20, message="the purge job")
     assert appointment(consult) is not None
     assert Contact.select().count() == contacts  # D5: contacts stay

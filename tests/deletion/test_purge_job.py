@@ -139,7 +139,8 @@ def test_waiting_deletions_lists_shared_calendars_awaiting_other_members(app_ctx
     appointments(sub, ann, 4, uri=SHARED)
     assert deletion.waiting_deletions(sub.id, ann.id) == []
     deletion.close_selection(conn_a, SHARED, deletion.DELETE)
-    assert deletion.waiting_deletions(sub.id, ann.id) == [("Team intake", 4, 1)]
+    # (name, events, members not agreed, of whom chose Keep): Bob still has it selected.
+    assert deletion.waiting_deletions(sub.id, ann.id) == [("Team intake", 4, 1, 0)]
     assert deletion.waiting_deletions(sub.id, bob.id) == []
     req = purge.request_purge(sub.id, SHARED, "Team intake", connection=conn_a, actor=ann)
     assert (req.count, req.task, req.waiting) == (4, None, 1) and not bulk_jobs()

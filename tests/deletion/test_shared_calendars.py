@@ -37,6 +37,8 @@ def sign_in_as(client, auth, email):
 
 WAITING = ("Team intake is a shared calendar: its 2 events stay visible until the 1 other member who "
            "connected it also chooses Delete.")
+# After the other member chose Keep, nothing is waiting for them: Keep keeps the events (issue 16).
+KEPT = "Team intake is a shared calendar: its 2 events stay in Calbridge, because the 1 other member who connected it chose Keep."
 
 
 def test_question_warns_that_shared_events_need_every_member(both_connected, client, auth):
@@ -62,7 +64,7 @@ def test_deleted_only_once_the_last_member_chooses_delete(both_connected, client
     sign_in_as(client, auth, "bob@acme.test")
     assert "stay visible until" not in page(client)  # Bob chose nothing yet
     save_edit(client, team.bob_conn, [team.consult], [(team.intake, "delete")])
-    assert ("success", "Team intake removed. Deleting its 2 events in the background…") in flashes(page(client))
+    assert ("success", "Team intake removed. Its 2 events are deleted in batches: Deletions below shows the progress.") in flashes(page(client))
     wait_for(lambda: count(team.intake) == 0, timeout=20, message="the shared calendar's purge")
 
     sign_in_as(client, auth, "ann@acme.test")
@@ -78,11 +80,11 @@ def test_one_member_choosing_keep_keeps_shared_events_for_good(both_connected, c
     save_edit(client, team.bob_conn, [team.consult], [(team.intake, "keep")])
     sign_in_as(client, auth, "ann@acme.test")
     save_edit(client, team.ann_conn, [team.cleaning], [(team.intake, "delete")])
-    assert notice(page(client)) == [WAITING]
+    assert notice(page(client)) == [KEPT]
     time.sleep(1)
     assert count(team.intake) == 2 and not Task.select().exists()
     # Even Ann disconnecting with Delete does not change Bob's Keep.
     client.post(f"{INDEX}/{team.ann_conn.id}/disconnect", data={"answer": "delete"}, headers={"HX-Request": "true"})
     time.sleep(1)
     assert count(team.intake) == 2
-    assert notice(page(client)) == [WAITING]  # Ann, now without a connection, still sees why they stay
+    assert notice(page(client)) == [KEPT]  # Ann, now without a connection, still sees why they stay

@@ -8,7 +8,8 @@ from portal.extensions import db
 from portal.models import Appointment, AppointmentStatus, Contact, Source
 
 MESSAGE = "This appointment is managed in Calendly and can&#39;t be changed here."
-PLAIN_MESSAGE = "This appointment is managed in Calendly and can't be changed here."
+PLAIN_MESSAGE = ("This appointment is managed in Calendly and can't be changed here. "
+                 "Reschedule or cancel it in Calendly; the change shows here within seconds.")
 
 
 def test_detail_shows_every_field_of_an_imported_booking(client, signed_in, rows):
@@ -86,7 +87,9 @@ def test_edit_and_delete_pages_of_a_calendly_appointment_lead_back_to_it(client,
     for path in ("/edit", "/delete"):
         resp = client.get(f"/calendars/appointments/{a.id}{path}", follow_redirects=True)
         assert resp.request.path == f"/calendars/appointments/{a.id}"
-        assert MESSAGE in resp.get_data(as_text=True)
+        html = resp.get_data(as_text=True)
+        # A refusal, not a success: the amber warning, announced as an alert.
+        assert MESSAGE in html and 'class="flash flash-warning" role="alert"' in html
 
 
 def test_create_a_portal_appointment_with_a_new_contact(client, signed_in):

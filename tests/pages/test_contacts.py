@@ -64,7 +64,7 @@ def test_detail_shows_assigned_user_and_appointments_as_booker_and_guest(client,
     rows.appointment(title="Her friend's booking", guests=[grace])
     html = client.get(f"/contacts/{grace.id}").get_data(as_text=True)
     assert "<h1>Grace Hopper</h1>" in html and "grace@example.com" in html
-    assert "Bob Builder" in html and "Owner of the latest booking (O3)" in html
+    assert "Bob Builder" in html and "Owner of the latest booking: the owner" in html
     booked, guest = html.split('id="guest-heading"')
     assert "Her booking" in booked and "Her friend&#39;s booking" in guest
 
