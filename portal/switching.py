@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
 from portal import params
+from portal.error_responses import wants_json
 from portal.extensions import htmx
 from portal.models import Membership, Subaccount
 from portal.tenancy import current_subaccount
@@ -60,7 +61,7 @@ def get_scoped_or_offer(model, object_id):
     obj = model.get_or_none((model.id == object_id) & (model.subaccount == current_subaccount()))
     if obj is not None:
         return obj
-    if request.method == "GET" and not htmx:  # a page opened from a link, not a fragment or a form
+    if request.method == "GET" and not htmx and not wants_json():  # a page opened from a link
         home = (Subaccount.select()
                 .join(model, on=(model.subaccount == Subaccount.id))
                 .switch(Subaccount)

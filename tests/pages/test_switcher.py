@@ -63,6 +63,7 @@ def test_a_link_to_a_record_of_ones_other_subaccount_offers_to_switch_and_opens_
         switch(client, "Acme Dental")
     # Fragments and changes are not offered anything: the record is simply not in this subaccount.
     assert client.get(f"/calendars/appointments/{theirs.id}", headers={"HX-Request": "true"}).status_code == 404
+    assert client.get(f"/contacts/{grace.id}", headers={"Accept": "application/json"}).status_code == 404
     assert client.delete(f"/calendars/appointments/{theirs.id}").status_code == 404
 
 
