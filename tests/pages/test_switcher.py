@@ -36,6 +36,8 @@ def test_a_switch_stays_on_the_same_page_with_its_date_but_not_the_old_subaccoun
     switch(client, "Acme Dental")
     assert switch(client, "Brightside", current=f"/contacts/{contact.id}") == "/contacts/"
     switch(client, "Acme Dental")
+    assert switch(client, "Brightside", current="/calendars?start=2030-01-07") == "/calendars/?start=2030-01-07"
+    switch(client, "Acme Dental")
     # Ann is not an admin in Brightside: Sent emails does not exist for her there.
     assert switch(client, "Brightside", current="/emails/") == "/dashboard"
     assert "Brightside" in client.get("/dashboard").get_data(as_text=True)
