@@ -12,13 +12,13 @@ delivery is then looked up in the inbox ("lost" counts the ones missing).
 """
 import itertools
 
+from portal.devstack import WEB_THREADS, WEB_WORKERS
 from portal.extensions import db
 from portal.models import DeliveryState, WebhookDelivery
 from portal.queues import get_queue
 from portal.pipeline import inbox
 
 from . import data, loadgen, stats
-from .stack import WEB_THREADS, WEB_WORKERS
 
 CONCURRENCY_CHOICES = (2 * WEB_WORKERS, WEB_WORKERS * WEB_THREADS)
 PROBE_SECONDS = 5

@@ -17,8 +17,7 @@ import time
 from cryptography.fernet import Fernet
 
 from portal.database import migrate_url
-from portal.devstack import (PROJECT_ROOT, WEB_THREADS, WEB_WORKERS, RedisServer, Service, free_port,  # noqa: F401
-                             gunicorn_argv, stack_env)
+from portal.devstack import PROJECT_ROOT, RedisServer, Service, free_port, gunicorn_argv, stack_env
 
 
 def bin_path(name):

@@ -14,7 +14,6 @@ workers, from /proc) while the N pages sit idle and while bookings arrive,
 so the cost of many open pages is on the record.
 """
 import os
-import threading
 import time
 from datetime import timedelta
 

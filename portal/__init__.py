@@ -3,7 +3,7 @@ import os
 
 from flask import Flask
 
-from portal import config, crypto, database, params, security, server_timing
+from portal import canonical_host, config, crypto, database, params, security, server_timing, session_size
 from portal.extensions import csrf, htmx, login_manager, oauth
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,6 +23,8 @@ def create_app(test_config=None):
     server_timing.init_app(app)
     app.url_map.converters["int"] = params.DatabaseIdConverter  # every <int:…> in our URLs is a database id
     security.init_app(app)
+    canonical_host.init_app(app)
+    session_size.init_app(app)
     crypto.configure(app.config["ENCRYPTION_KEY"])
     # Under the flask CLI the admin group checks the schema itself, so that
     # `admin migrate` can run on a database that is not current yet.

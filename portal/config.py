@@ -75,6 +75,9 @@ DEFAULTS = {
     # accepted (None: derived from PORTAL_BASE_URL).
     "PROXY_COUNT": 0,
     "TRUSTED_HOSTS": None,
+    # A page asked for on another name of this portal (127.0.0.1 for localhost) is redirected to
+    # PORTAL_BASE_URL's, where the session cookie and the OAuth callback are (portal/canonical_host.py).
+    "CANONICAL_HOST_REDIRECT": True,
 }
 
 PLAIN_ENV_NAMES = ("DATABASE_URL", "REDIS_URL")

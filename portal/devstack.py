@@ -220,7 +220,8 @@ def run_stack():
                               mail_port=mail_port, mail_dir=os.path.join(instance, "mail"))
         supervisor = Supervisor(table, env, log_dir, instance)
         supervisor.start()
-        _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir, os.path.join(instance, "mail"))
+        print("\n".join(banner_lines(env["CALBRIDGE_PORTAL_BASE_URL"], env["SANDBOX_BASE_URL"], redis_url,
+                                      database_url, log_dir, os.path.join(instance, "mail"))), flush=True)
         supervisor.run(should_stop=lambda: os.getppid() != parent)
         print("\nThe parent process is gone: stopping Calbridge...", flush=True)
         return 0
@@ -237,15 +238,18 @@ def run_stack():
             redis.stop()
 
 
-def _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir, mail_dir):
+def banner_lines(portal_url, sandbox_url, redis_url, database_url, log_dir, mail_dir):
+    """What ``make run`` prints once everything is up: the one portal URL to open first."""
     from portal.demo import DEMO_PASSWORD, DEMO_USERS
     from sandbox.demo import DEMO_ACCOUNTS
 
     lines = [
         "",
         "Calbridge is running.",
-        f"  Portal:            http://localhost:{portal_port}",
-        f"  Calendly sandbox:  http://localhost:{sandbox_port}",
+        f"  Open the portal at {portal_url}",
+        "  (its other addresses on this machine, such as 127.0.0.1 for localhost, send you there:",
+        "   the Calendly sign-in comes back to this one)",
+        f"  Calendly sandbox:  {sandbox_url}",
         f"  Redis:             {redis_url}",
         f"  Database:          {database_url}",
         f"  Logs:              {log_dir}",
@@ -257,7 +261,7 @@ def _print_banner(portal_port, sandbox_port, redis_url, database_url, log_dir, m
     lines += ["", "Calendly sandbox accounts (for Connect):"]
     lines += [f"  {a['email']:<28} password {a['password']:<16} {a['description']}" for a in DEMO_ACCOUNTS]
     lines += ["", "A process that dies is restarted on its own; press Ctrl-C to stop everything.", ""]
-    print("\n".join(lines), flush=True)
+    return lines
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ installs ``DatabaseIdConverter`` as the ``int`` converter: an id out of range
 is a plain 404.
 """
 from datetime import date
+from urllib.parse import urlsplit
 
 from flask import request
 from werkzeug.routing import IntegerConverter
@@ -64,3 +65,13 @@ def day(value):
     except ValueError:
         return None
     return parsed if FIRST_DAY <= parsed <= LAST_DAY else None
+
+
+def local_path(target):
+    """``target`` when it is a path of this site (``/…``), else None: nothing off-site, no header splitting."""
+    if not target or len(target) > 2000 or "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

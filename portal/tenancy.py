@@ -82,6 +82,7 @@ def admin_required(view):
             abort(404)
         return view(*args, **kwargs)
 
+    wrapped.admin_only = True  # a switch to a subaccount where one is not admin leaves such a page
     return wrapped
 
 

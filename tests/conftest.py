@@ -104,6 +104,9 @@ def portal_config(stack, **overrides):
         "WEBHOOK_ALLOW_PRIVATE": True,
         "SMTP_URL": env["CALBRIDGE_SMTP_URL"],
         "MAIL_RETRY_INTERVALS": MAIL_RETRY_INTERVALS,
+        # The test client speaks as "localhost" while the base URL is 127.0.0.1:<port>; the live portal
+        # (the browser, on the base URL) and the tests of portal/canonical_host.py turn it on.
+        "CANONICAL_HOST_REDIRECT": False,
     }
     cfg.update(overrides)
     return cfg
@@ -309,7 +312,7 @@ def sandbox(sandbox_server, stack):
 # ---------------------------------------------------------------- live portal
 @pytest.fixture(scope="session")
 def live_app(stack):
-    return create_app(portal_config(stack, WTF_CSRF_ENABLED=True, TESTING=False))
+    return create_app(portal_config(stack, WTF_CSRF_ENABLED=True, TESTING=False, CANONICAL_HOST_REDIRECT=True))
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from portal.appointments.forms import AppointmentForm
 from portal.extensions import htmx
 from portal.error_responses import error_response, wants_json
 from portal.models import Appointment
+from portal.switching import get_scoped_or_offer
 from portal.tenancy import current_subaccount, get_scoped_or_404, subaccount_required
 from portal.timeutil import utcnow
 
@@ -165,7 +166,7 @@ def _delete(appointment):
 @bp.route("/appointments/<int:appointment_id>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 @subaccount_required
 def appointment(appointment_id):
-    a = get_scoped_or_404(Appointment, appointment_id)
+    a = get_scoped_or_offer(Appointment, appointment_id)  # another own subaccount's: the offer to switch
     if request.method == "GET":
         return _detail_response(a)
     if a.is_managed_in_calendly:

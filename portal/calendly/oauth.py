@@ -15,6 +15,7 @@ from portal.extensions import oauth
 
 NAME = "calendly"
 CALLBACK_PATH = "/connections/calendly/callback"
+STATES_KEPT = 2  # pending sign-ins a browser may have open at once (two tabs); each is ~600 bytes of the cookie
 
 _lock = threading.Lock()
 _registered_with = None
@@ -86,3 +87,21 @@ def exchange_code():
 def forget_state(state):
     """Drop the stored state of a flow Calendly ended without a code (denied or failed)."""
     calendly_oauth().framework.clear_state_data(session, state)
+
+
+def keep_newest_states(kept=STATES_KEPT - 1):
+    """Before a new sign-in starts, forget all but the newest ``kept`` pending ones of this browser.
+
+    Authlib keeps each flow's state (with its PKCE verifier) in the session
+    until its callback; a Connect abandoned at Calendly would stay there, and
+    a few of them push the session cookie past what a browser accepts.
+    """
+    prefix = f"_state_{NAME}_"
+    pending = sorted((k for k in session if k.startswith(prefix)), key=lambda k: _expiry(session[k]))
+    for key in pending[:max(0, len(pending) - kept)]:
+        session.pop(key, None)
+
+
+def _expiry(stored):
+    """When Authlib's stored state expires (``{"data": …, "exp": seconds}``); the oldest goes first."""
+    return stored.get("exp") or 0 if isinstance(stored, dict) else 0

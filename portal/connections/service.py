@@ -10,8 +10,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from flask import current_app
-
 from portal import connection_status
 from portal.calendly import subscriptions
 from portal.calendly.client import CalendlyClient

@@ -13,7 +13,8 @@ from flask_login import current_user, login_required
 
 from portal import localtime, params
 from portal.calendly.errors import CalendlyError, ReconnectNeeded, user_message
-from portal.calendly.oauth import CALLBACK_PATH, CodeExchangeFailed, calendly_oauth, exchange_code, forget_state, redirect_uri
+from portal.calendly.oauth import (CALLBACK_PATH, CodeExchangeFailed, calendly_oauth, exchange_code, forget_state,
+                                   keep_newest_states, redirect_uri)
 from portal.calendly.plans import plan_label
 from portal.connections import bp
 from portal.connections import removal, service
@@ -151,6 +152,7 @@ def _own_connection_or_404(connection_id):
 def connect_calendly():
     """Send the browser to Calendly's consent page (authorization code + PKCE + state)."""
     session[CONNECT_SUBACCOUNT] = current_subaccount().id
+    keep_newest_states()
     return calendly_oauth().authorize_redirect(redirect_uri())
 
 
@@ -313,9 +315,10 @@ def save_backfill_switch(connection, on):
         (CalendlyConnection.id == connection.id)
         & (CalendlyConnection.backfill_starts_workflows.is_null() | (CalendlyConnection.backfill_starts_workflows != on))
     ).execute()
-    if changed:
-        record("connection.backfill_workflows", actor=current_user.id, subaccount=connection.subaccount_id,
-               target=connection.calendly_email or "", detail="on" if on else "off")
+    if not changed:
+        return False  # nothing to say: a flash per unchanged Save would pile up in the session cookie
+    record("connection.backfill_workflows", actor=current_user.id, subaccount=connection.subaccount_id,
+           target=connection.calendly_email or "", detail="on" if on else "off")
     flash("Historical appointments from the backfill now start workflows." if on
           else "Historical appointments from the backfill no longer start workflows.", "success")
-    return bool(changed)
+    return True

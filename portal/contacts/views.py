@@ -13,6 +13,7 @@ from portal.extensions import htmx
 from portal.mail import contacts as contact_mail
 from portal.models import Contact
 from portal.pipeline import workflows
+from portal.switching import get_scoped_or_offer
 from portal.tenancy import current_subaccount, get_scoped_or_404, subaccount_required
 
 
@@ -52,7 +53,7 @@ def new():
 @bp.route("/<int:contact_id>")
 @subaccount_required
 def detail(contact_id):
-    contact = get_scoped_or_404(Contact, contact_id)
+    contact = get_scoped_or_offer(Contact, contact_id)  # another own subaccount's: the offer to switch
     return render_template(
         "contacts/detail.html", c=contact,
         booked=queries.booked_appointments(contact), as_guest=queries.guest_appointments(contact),

@@ -7,7 +7,8 @@ from portal import params
 from portal.appointment_listing import IN_PROGRESS_LOOKBACK, with_people
 from portal.main import bp
 from portal.models import Appointment, CalendlyConnection, Contact, Source, Status
-from portal.tenancy import current_subaccount, subaccount_required, switch_to
+from portal.switching import landing_after_switch
+from portal.tenancy import current_role, current_subaccount, subaccount_required, switch_to
 from portal.timeutil import utcnow
 
 UPCOMING_SHOWN = 6
@@ -76,5 +77,7 @@ def dashboard():
 @bp.route("/switch", methods=["POST"])
 @login_required
 def switch():
+    """Switch on an explicit choice; stay on the same page (``current``) or open the offered record (``open``)."""
     switch_to(request.form.get("subaccount_id", type=params.db_id))
-    return redirect(url_for("main.dashboard"))
+    opened = params.local_path(request.form.get("open"))
+    return redirect(opened or landing_after_switch(request.form.get("current"), current_role()), 303)

@@ -12,7 +12,7 @@ from standardwebhooks import Webhook
 
 from portal import merge_fields
 from portal.automation.destinations import RefusedUrl, check_url
-from portal.automation.step_settings import ASSIGNED, CONTACT, OWNER
+from portal.automation.step_settings import ASSIGNED, OWNER
 from portal.models import (
     Contact,
     ContactTag,

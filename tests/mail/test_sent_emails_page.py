@@ -100,3 +100,33 @@ def test_admin_opens_sent_emails_from_the_navigation_and_reads_a_message(page, l
     frame = page.frame_locator("iframe[title='Email: Your visit on Monday']")
     expect(frame.get_by_role("heading", name="See you Monday")).to_be_visible()
     shot(page, "email-sent-message")
+
+
+def test_the_list_shows_when_each_email_was_queued_and_sent_as_a_time_of_day_in_the_readers_zone(app, client, auth,
+                                                                                                people, mailbox):
+    from datetime import datetime
+
+    from portal.models import User
+
+    people.user("admin@acme.test", role="admin")
+    winter = queue(app, "Acme Dental", subject="January reminder")
+    summer = queue(app, "Acme Dental", subject="July reminder")
+    waiting = queue(app, "Acme Dental", subject="Still queued")
+    with app.app_context(), db.connection_context():
+        User.update(time_zone="America/Chicago").where(User.email == "admin@acme.test").execute()
+        for email, queued, sent in ((winter, datetime(2026, 1, 5, 15, 0), datetime(2026, 1, 5, 15, 2)),
+                                    (summer, datetime(2026, 7, 6, 15, 0), datetime(2026, 7, 6, 15, 2))):
+            OutboundEmail.update(created_at=queued, sent_at=sent, state=MailState.SENT).where(
+                OutboundEmail.id == email.id).execute()
+        OutboundEmail.update(created_at=datetime(2026, 7, 6, 16, 30)).where(OutboundEmail.id == waiting.id).execute()
+
+    auth.login("admin@acme.test")
+    page = client.get("/emails/").get_data(as_text=True)
+    rows = {subject: page.split(subject, 1)[0].rsplit("<tr>", 1)[1] for subject in
+            ("January reminder", "July reminder", "Still queued")}
+    assert "Mon 5 Jan 2026, 9:00 AM CST" in rows["January reminder"]
+    assert "Mon 5 Jan 2026, 9:02 AM CST" in rows["January reminder"]
+    assert "Mon 6 Jul 2026, 10:00 AM CDT" in rows["July reminder"]
+    assert "Mon 6 Jul 2026, 10:02 AM CDT" in rows["July reminder"]
+    assert "Mon 6 Jul 2026, 11:30 AM CDT" in rows["Still queued"] and "—" in rows["Still queued"]
+    assert "America/Chicago" in page

@@ -14,7 +14,9 @@ from portal.calendly import signatures
 from portal.models import Subaccount
 from sync.helpers import one_of_each
 
-pytestmark = pytest.mark.reliability
+# A session cookie past what a browser keeps (it would sign the person out) fails the sweep.
+pytestmark = [pytest.mark.reliability,
+              pytest.mark.filterwarnings("error:The 'calbridge_session' cookie is too large:UserWarning")]
 
 ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 OUT_OF_RANGE_IDS = ["99999999999999999999", str(2**63), str(2**64 + 5), "0", "1" * 400]

@@ -14,7 +14,9 @@ from portal.models import Subaccount
 
 from .helpers import url_for_rule
 
-pytestmark = pytest.mark.reliability
+# A session cookie past what a browser keeps (it would sign the person out) fails the sweep.
+pytestmark = [pytest.mark.reliability,
+              pytest.mark.filterwarnings("error:The 'calbridge_session' cookie is too large:UserWarning")]
 
 REQUIRED = {
     "X-Frame-Options": "DENY",
