@@ -1,0 +1,65 @@
+// Narrow screens (the "responsive" block of app.css): the Menu button that folds the
+// main navigation, and the column names each table cell shows once a table is
+// stacked into rows on a phone. Without this script the navigation stays open and
+// tables scroll sideways inside their box, so nothing is lost.
+(function () {
+  var nav = document.querySelector(".sidebar");
+  var button = nav && nav.querySelector(".menu-toggle");
+
+  function setOpen(open) {
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    nav.classList.toggle("is-open", open);
+  }
+
+  if (button) {
+    nav.classList.add("has-menu");  // the CSS folds the links only once the button works
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      setOpen(button.getAttribute("aria-expanded") !== "true");
+    });
+    // Escape inside the open menu folds it and puts focus back on Menu (an open modal handles its own Escape).
+    nav.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && nav.classList.contains("is-open") && window.getComputedStyle(button).display !== "none") {
+        setOpen(false);
+        button.focus();
+      }
+    });
+  }
+
+  // Each body cell gets data-label = its column's heading; the CSS shows it before the cell when stacked.
+  // Tables of fewer than three columns, and the month grid, stay tables.
+  function labelTables(root) {
+    var tables = root.querySelectorAll ? root.querySelectorAll("table") : [];
+    if (root.tagName === "TABLE") tables = [root];
+    Array.prototype.forEach.call(tables, function (table) {
+      if (table.classList.contains("cal-month") || table.hasAttribute("data-no-stack")) return;
+      var heads = table.tHead ? table.tHead.rows[table.tHead.rows.length - 1] : null;
+      if (!heads) return;
+      var names = [];
+      Array.prototype.forEach.call(heads.cells, function (th) {
+        var span = th.colSpan || 1;
+        for (var i = 0; i < span; i++) names.push(th.textContent.replace(/\s+/g, " ").trim());
+      });
+      if (names.length < 3) return;
+      table.classList.add("stackable");
+      Array.prototype.forEach.call(table.tBodies, function (body) {
+        Array.prototype.forEach.call(body.rows, function (row) {
+          var col = 0;
+          Array.prototype.forEach.call(row.cells, function (cell) {
+            var span = cell.colSpan || 1;
+            // A row heading names itself; a cell across the whole row (an empty-state line) needs no column name.
+            if (cell.tagName === "TD" && span < names.length && names[col]) cell.setAttribute("data-label", names[col]);
+            else cell.removeAttribute("data-label");
+            col += span;
+          });
+        });
+      });
+    });
+  }
+
+  if (window.htmx) {
+    window.htmx.onLoad(labelTables);  // the page, then every swapped-in fragment (live regions redraw rows)
+  } else {
+    document.addEventListener("DOMContentLoaded", function () { labelTables(document); });
+  }
+})();
