@@ -57,9 +57,47 @@
     });
   }
 
+  // On a phone every labelled table stacks; on a tablet or a narrow window only one that does not fit
+  // its box (measured unstacked each time the box changes width); on a laptop none does.
+  var phone = window.matchMedia("(max-width: 600px)"), narrow = window.matchMedia("(max-width: 900px)");
+
+  function stack(table) {
+    var box = table.parentElement;
+    table.classList.remove("is-stacked");
+    if (phone.matches || (narrow.matches && table.offsetWidth > box.clientWidth + 1)) table.classList.add("is-stacked");
+  }
+
+  var fit = window.ResizeObserver && new ResizeObserver(function (entries) {
+    entries.forEach(function (entry) {
+      var box = entry.target, width = Math.round(entry.contentRect.width);
+      if (box._stackWidth === width) return;  // a height change (from stacking itself) is no reason to measure
+      box._stackWidth = width;
+      Array.prototype.forEach.call(box.children, function (el) {
+        if (el.classList.contains("stackable")) stack(el);
+      });
+    });
+  });
+
+  function watchFit(root) {
+    var tables = root.querySelectorAll ? root.querySelectorAll("table.stackable") : [];
+    if (root.tagName === "TABLE" && root.classList.contains("stackable")) tables = [root];
+    Array.prototype.forEach.call(tables, function (table) {
+      stack(table);
+      if (fit) {
+        table.parentElement._stackWidth = null;
+        fit.observe(table.parentElement);
+      }
+    });
+  }
+
+  function onLoad(root) {
+    labelTables(root);
+    watchFit(root);
+  }
+
   if (window.htmx) {
-    window.htmx.onLoad(labelTables);  // the page, then every swapped-in fragment (live regions redraw rows)
+    window.htmx.onLoad(onLoad);  // the page, then every swapped-in fragment (live regions redraw rows)
   } else {
-    document.addEventListener("DOMContentLoaded", function () { labelTables(document); });
+    document.addEventListener("DOMContentLoaded", function () { onLoad(document); });
   }
 })();
