@@ -42,6 +42,7 @@
       });
       if (names.length < 3) return;
       table.classList.add("stackable");
+      table.setAttribute("data-columns", names.length);
       Array.prototype.forEach.call(table.tBodies, function (body) {
         Array.prototype.forEach.call(body.rows, function (row) {
           var col = 0;
@@ -57,14 +58,15 @@
     });
   }
 
-  // On a phone every labelled table stacks; on a tablet or a narrow window only one that does not fit
-  // its box (measured unstacked each time the box changes width); on a laptop none does.
+  // Up to 900 px a labelled table stacks when it does not fit its box (measured unstacked each time the box
+  // changes width); on a phone one of four columns or more stacks anyway, so lists read alike; on a laptop none does.
   var phone = window.matchMedia("(max-width: 600px)"), narrow = window.matchMedia("(max-width: 900px)");
 
   function stack(table) {
     var box = table.parentElement;
     table.classList.remove("is-stacked");
-    if (phone.matches || (narrow.matches && table.offsetWidth > box.clientWidth + 1)) table.classList.add("is-stacked");
+    var wide = table.getAttribute("data-columns") >= 4;
+    if ((phone.matches && wide) || (narrow.matches && table.offsetWidth > box.clientWidth + 1)) table.classList.add("is-stacked");
   }
 
   var fit = window.ResizeObserver && new ResizeObserver(function (entries) {
