@@ -63,10 +63,11 @@
   var phone = window.matchMedia("(max-width: 600px)"), narrow = window.matchMedia("(max-width: 900px)");
 
   function stack(table) {
-    var box = table.parentElement;
+    var box = table.parentElement, style = window.getComputedStyle(box);
+    var room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
     table.classList.remove("is-stacked");
     var wide = table.getAttribute("data-columns") >= 4;
-    if ((phone.matches && wide) || (narrow.matches && table.offsetWidth > box.clientWidth + 1)) table.classList.add("is-stacked");
+    if ((phone.matches && wide) || (narrow.matches && table.offsetWidth > room + 1)) table.classList.add("is-stacked");
   }
 
   var fit = window.ResizeObserver && new ResizeObserver(function (entries) {
