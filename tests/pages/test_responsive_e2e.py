@@ -150,6 +150,8 @@ def test_the_menu_button_folds_the_navigation_on_a_phone_and_keeps_it_as_today_o
     menu.click()
     expect(menu).to_have_attribute("aria-expanded", "true")
     expect(nav.get_by_role("link", name="Contacts")).to_be_visible()
+    os.makedirs(os.path.join(SHOTS, "390"), exist_ok=True)
+    page.screenshot(path=os.path.join(SHOTS, "390", "menu-open.png"))
     # Keyboard: Tab walks into the open links, Escape folds them and gives focus back to Menu.
     page.keyboard.press("Tab")
     expect(nav.get_by_role("link", name="Dashboard")).to_be_focused()
