@@ -51,6 +51,8 @@
             // A row heading names itself; a cell across the whole row (an empty-state line) needs no column name.
             if (cell.tagName === "TD" && span < names.length && names[col]) cell.setAttribute("data-label", names[col]);
             else cell.removeAttribute("data-label");
+            // A cell with nothing in it (no action for this row) is left out of the stacked row.
+            cell.toggleAttribute("data-empty", !cell.textContent.trim() && !cell.querySelector("input, select, button, a, svg"));
             col += span;
           });
         });
