@@ -69,8 +69,8 @@ def _descendants(pid):
 class WebCpu:
     """CPU time of a process and its descendants (gunicorn's master and workers) over a window, as a share of one core."""
 
-    def __init__(self, master_pid):
-        self.pids = [master_pid] + _descendants(master_pid)
+    def __init__(self, master_pid, itself=True):
+        self.pids = [master_pid] * itself + _descendants(master_pid)
         self.hz = os.sysconf("SC_CLK_TCK")
 
     def __enter__(self):
@@ -135,10 +135,10 @@ def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_p
     context, pages = _open_pages(browser, portal_url, email, password, count)
     try:
         time.sleep(2.0)  # let every page's first live poll settle before the idle window
-        with WebCpu(web_pid) as idle:
+        # The browser's share too: Playwright's driver and Chromium are this process's descendants.
+        with WebCpu(web_pid) as idle, WebCpu(os.getpid(), itself=False) as browser_idle:
             time.sleep(IDLE_SECONDS)
-        # The browser's share too: Playwright's driver and Chromium are children of this process.
-        with WebCpu(web_pid) as busy, WebCpu(os.getpid()) as browser:
+        with WebCpu(web_pid) as busy, WebCpu(os.getpid(), itself=False) as browser:
             booked, achieved = _book(sandbox, event_type_uri, rate, seconds, first, log)
         load = round(os.getloadavg()[0], 1)
         latencies, missing = _collect(pages, booked, settle)
@@ -149,10 +149,11 @@ def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_p
         "pages": count, "p50_ms": summary["p50_ms"], "p95_ms": summary["p95_ms"], "p99_ms": summary["p99_ms"],
         "max_ms": summary["max_ms"], "bookings": len(booked), "samples": len(latencies), "not_seen": missing,
         "rate_per_s": achieved, "web_cpu_share_idle": idle.share, "web_cpu_share_booking": busy.share,
-        "browser_cpu_share_booking": browser.share, "load_average_1m": load,
+        "browser_cpu_share_idle": browser_idle.share, "browser_cpu_share_booking": browser.share, "load_average_1m": load,
     }
     log(f"    p50/p95/p99 {result['p50_ms']}/{result['p95_ms']}/{result['p99_ms']} ms; not seen {missing}; "
-        f"web CPU idle {idle.share:.0%}, booking {busy.share:.0%} of a core; browser {browser.share:.0%}; "
+        f"web CPU idle {idle.share:.0%}, booking {busy.share:.0%} of a core; browser idle {browser_idle.share:.0%}, "
+        f"booking {browser.share:.0%}; "
         f"load {load}")
     return result, first + len(booked)
 

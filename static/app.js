@@ -115,6 +115,15 @@
 // the regions (and any other script) listen to. A failed ask (the server is
 // restarting) backs off to a few seconds and, once answered, fires the event
 // too, so the page catches up by itself.
+//
+// Live lists ([data-live-list], the Calendars list) ask their own URL instead: it carries the
+// fingerprint the list was drawn at, so the answer is 204 while what it shows is unchanged, and the
+// list is drawn once per version for every open page (portal/live_fragments.py). A page whose only
+// live regions are lists asks its lists every POLL ms and nothing else: one request per page per
+// poll instead of a poll and then the list (issue 19, figure 2: with 50 open pages each browser
+// request costs ~5 ms of Chromium's CPU, which was most of the machine). A list that changed is
+// merged row by row (rows keyed by data-id): unchanged rows stay in the DOM, a new one is inserted,
+// a changed one replaced, a gone one removed, instead of the whole table built again.
 (function () {
   var POLL = 450, HIDDEN = 3000, MAX_BACKOFF = 4000;
   var url = document.body && document.body.getAttribute("data-live-url");
@@ -122,64 +131,8 @@
   // The version the page was drawn at: a change between drawing and the first ask still counts.
   var version = document.body.getAttribute("data-live-version"), failing = false, backoff = POLL, timer = null, inFlight = false;
 
-  function changed(reason) {
-    document.dispatchEvent(new CustomEvent("calbridge:changed", {detail: {version: version, reason: reason}}));
-  }
-
-  function schedule(ms) {
-    clearTimeout(timer);
-    timer = setTimeout(ask, ms);
-  }
-
-  function ask() {
-    if (!document.querySelector("[data-live]")) { schedule(HIDDEN); return; }
-    if (inFlight) return;
-    inFlight = true;
-    var q = url + (version === null ? "" : "&v=" + encodeURIComponent(version));
-    fetch(q, {credentials: "same-origin", cache: "no-store"})
-      .then(function (r) {
-        if (r.status === 204) return null;
-        if (r.status === 200) return r.text();
-        // Signed out (the session ended): the regions ask again, land on the sign-in page and go there.
-        if (r.status === 401 && !failing) changed("signed-out");
-        throw new Error("live " + r.status);
-      })
-      .then(function (text) {
-        var recovered = failing;
-        failing = false;
-        backoff = POLL;
-        if (text !== null && text !== version) {
-          var first = version === null;
-          version = text;
-          if (!first) changed("version");
-          else if (recovered) changed("recovered");
-        } else if (recovered) {
-          changed("recovered");
-        }
-      }, function () {
-        failing = true;
-        backoff = Math.min(MAX_BACKOFF, Math.max(1000, backoff * 2));
-      })
-      .then(function () {
-        inFlight = false;
-        schedule(failing ? backoff : (document.hidden ? HIDDEN : POLL));
-      });
-  }
-
-  document.addEventListener("visibilitychange", function () {
-    if (!document.hidden && !inFlight) schedule(0);
-  });
-  schedule(POLL);
-})();
-
-// Live lists ([data-live-list], the Calendars list): on "calbridge:changed" the list asks its URL again
-// (it carries the fingerprint the list was drawn at: 204 while what it shows is unchanged) and is merged
-// row by row (rows keyed by data-id): unchanged rows stay in the DOM, a new one is inserted, a changed one
-// replaced, a gone one removed. At most one request per list is in flight; a change meanwhile asks once
-// more after it. Rebuilding the whole table on every change, on every open page, was most of Chromium's
-// work with 50 pages open at 20 bookings/s (issue 19, figure 2).
-(function () {
-  var state = {};
+  // ------------------------------------------------------------ live lists
+  var lists = {};  // id -> {busy, again}: at most one request per list in flight; a change meanwhile asks once more
 
   function rowsById(tbody) {
     var found = {};
@@ -213,17 +166,21 @@
     Array.prototype.forEach.call(fresh.attributes, function (a) { list.setAttribute(a.name, a.value); });
   }
 
-  function refresh(id) {
-    var s = state[id] || (state[id] = {busy: false, again: false});
+  // Resolves once the list is current (or gone); rejects when the server could not answer.
+  function refreshList(id) {
+    var s = lists[id] || (lists[id] = {busy: false, again: false});
     var list = document.getElementById(id);
-    if (!list || !list.hasAttribute("data-live-list")) return;
-    if (s.busy) { s.again = true; return; }
+    if (!list || !list.hasAttribute("data-live-list")) return Promise.resolve();
+    if (s.busy) { s.again = true; return Promise.resolve(); }
     s.busy = true;
-    fetch(list.getAttribute("data-live-list"), {credentials: "same-origin", cache: "no-store",
-                                                headers: {"HX-Request": "true"}})
+    return fetch(list.getAttribute("data-live-list"), {credentials: "same-origin", cache: "no-store",
+                                                       headers: {"HX-Request": "true"}})
       .then(function (r) {
+        // The session ended: go to the sign-in page for real instead of drawing it inside the list.
         if (r.redirected && r.url.indexOf("/signin") !== -1) { window.location.assign(r.url); return null; }
-        return r.status === 200 ? r.text() : null;  // 204: unchanged; an error: the live poll retries
+        if (r.status === 204) return null;
+        if (r.status !== 200) throw new Error("live list " + r.status);
+        return r.text();
       })
       .then(function (text) {
         if (!text) return;
@@ -232,16 +189,76 @@
         var fresh = holder.content.getElementById(id), current = document.getElementById(id);
         if (fresh && current) merge(current, fresh);
       })
-      .catch(function () {})
+      .then(function () { s.busy = false; }, function (err) { s.busy = false; s.again = false; throw err; })
       .then(function () {
-        s.busy = false;
-        if (s.again) { s.again = false; refresh(id); }
+        if (s.again) { s.again = false; return refreshList(id); }
       });
   }
 
-  document.addEventListener("calbridge:changed", function () {
-    Array.prototype.forEach.call(document.querySelectorAll("[data-live-list]"), function (list) {
-      if (list.id) refresh(list.id);
-    });
+  function refreshLists() {
+    var ids = Array.prototype.map.call(document.querySelectorAll("[data-live-list]"), function (l) { return l.id; });
+    return Promise.all(ids.filter(Boolean).map(refreshList));
+  }
+
+  document.addEventListener("calbridge:changed", function () { refreshLists().catch(function () {}); });
+
+  // ------------------------------------------------------------ the poll
+  function changed(reason) {
+    document.dispatchEvent(new CustomEvent("calbridge:changed", {detail: {version: version, reason: reason}}));
+  }
+
+  function schedule(ms) {
+    clearTimeout(timer);
+    timer = setTimeout(ask, ms);
+  }
+
+  function onlyLists() {
+    return !document.querySelector("[data-live]:not([data-live-list])");
+  }
+
+  function askVersion() {
+    var q = url + (version === null ? "" : "&v=" + encodeURIComponent(version));
+    return fetch(q, {credentials: "same-origin", cache: "no-store"})
+      .then(function (r) {
+        if (r.status === 204) return null;
+        if (r.status === 200) return r.text();
+        // Signed out (the session ended): the regions ask again, land on the sign-in page and go there.
+        if (r.status === 401 && !failing) changed("signed-out");
+        throw new Error("live " + r.status);
+      })
+      .then(function (text) {
+        var recovered = failing;
+        if (text !== null && text !== version) {
+          var first = version === null;
+          version = text;
+          if (!first) changed("version");
+          else if (recovered) changed("recovered");
+        } else if (recovered) {
+          changed("recovered");
+        }
+      });
+  }
+
+  function ask() {
+    if (!document.querySelector("[data-live]")) { schedule(HIDDEN); return; }
+    if (inFlight) return;
+    inFlight = true;
+    (onlyLists() ? refreshLists() : askVersion())
+      .then(function () {
+        failing = false;
+        backoff = POLL;
+      }, function () {
+        failing = true;
+        backoff = Math.min(MAX_BACKOFF, Math.max(1000, backoff * 2));
+      })
+      .then(function () {
+        inFlight = false;
+        schedule(failing ? backoff : (document.hidden ? HIDDEN : POLL));
+      });
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && !inFlight) schedule(0);
   });
+  schedule(POLL);
 })();
