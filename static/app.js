@@ -116,14 +116,14 @@
 // restarting) backs off to a few seconds and, once answered, fires the event
 // too, so the page catches up by itself.
 //
-// Live lists ([data-live-list], the Calendars list) ask their own URL instead: it carries the
-// fingerprint the list was drawn at, so the answer is 204 while what it shows is unchanged, and the
-// list is drawn once per version for every open page (portal/live_fragments.py). A page whose only
-// live regions are lists asks its lists every POLL ms and nothing else: one request per page per
-// poll instead of a poll and then the list (issue 19, figure 2: with 50 open pages each browser
-// request costs ~5 ms of Chromium's CPU, which was most of the machine). A list that changed is
-// merged row by row (rows keyed by data-id): unchanged rows stay in the DOM, a new one is inserted,
-// a changed one replaced, a gone one removed, instead of the whole table built again.
+// Live lists ([data-live-list], the Calendars list) are drawn once per version for every open page
+// (portal/live_fragments.py). A page whose only live region is a list names its data-live-key in the
+// poll; the answer to a new version carries the list when some page has drawn it already, so most
+// pages make one request per poll and never a second (issue 19, figure 2: with 50 open pages each
+// browser request costs ~5 ms of Chromium's CPU, which was most of the machine). Otherwise the list
+// asks data-live-list (204 while its fingerprint holds). A changed list is merged row by row (rows
+// keyed by data-id): unchanged rows stay in the DOM, a new one is inserted, a changed one replaced,
+// a gone one removed, instead of the whole table built again.
 (function () {
   var POLL = 450, HIDDEN = 3000, MAX_BACKOFF = 4000;
   var url = document.body && document.body.getAttribute("data-live-url");
@@ -212,25 +212,40 @@
     timer = setTimeout(ask, ms);
   }
 
-  function onlyLists() {
-    return !document.querySelector("[data-live]:not([data-live-list])");
+  // The list whose key goes with the poll: a page whose only live regions are lists (the Calendars list).
+  function keyedList() {
+    if (document.querySelector("[data-live]:not([data-live-list])")) return null;
+    return document.querySelector("[data-live-list][data-live-key]");
+  }
+
+  function fromPoll(list, answer) {
+    if (answer.html === null) return refreshList(list.id);  // no page has drawn it at this version yet
+    if (answer.fingerprint === list.getAttribute("data-live-fingerprint")) return null;
+    var holder = document.createElement("template");
+    holder.innerHTML = answer.html;
+    var fresh = holder.content.getElementById(list.id);
+    if (fresh) merge(list, fresh);
+    return null;
   }
 
   function askVersion() {
-    var q = url + (version === null ? "" : "&v=" + encodeURIComponent(version));
+    var list = keyedList();
+    var q = url + (version === null ? "" : "&v=" + encodeURIComponent(version)) +
+      (list ? "&k=" + encodeURIComponent(list.getAttribute("data-live-key")) : "");
     return fetch(q, {credentials: "same-origin", cache: "no-store"})
       .then(function (r) {
         if (r.status === 204) return null;
-        if (r.status === 200) return r.text();
+        if (r.status === 200) return list ? r.json() : r.text().then(function (v) { return {version: v}; });
         // Signed out (the session ended): the regions ask again, land on the sign-in page and go there.
         if (r.status === 401 && !failing) changed("signed-out");
         throw new Error("live " + r.status);
       })
-      .then(function (text) {
+      .then(function (answer) {
         var recovered = failing;
-        if (text !== null && text !== version) {
+        if (answer !== null && answer.version !== version) {
           var first = version === null;
-          version = text;
+          version = answer.version;
+          if (list && answer.html !== undefined) return fromPoll(list, answer);
           if (!first) changed("version");
           else if (recovered) changed("recovered");
         } else if (recovered) {
@@ -243,7 +258,7 @@
     if (!document.querySelector("[data-live]")) { schedule(HIDDEN); return; }
     if (inFlight) return;
     inFlight = true;
-    (onlyLists() ? refreshLists() : askVersion())
+    askVersion()
       .then(function () {
         failing = false;
         backoff = POLL;

@@ -49,20 +49,21 @@ def index():
     args = _list_args()
     after, before = request.args.get("after"), request.args.get("before")
 
+    parts = ("appointments", args["when"], args["calendar"], after, before, zone_name())
+
     def context():
         page = queries.appointment_page(sub, after=after, before=before, now=utcnow(), **args)
         has_any = bool(page.rows) or queries.has_any(sub)
         return {"page": page, "version": queries.fingerprint(page, has_any), "args": args, "after": after,
-                "before": before, "paged": bool(after or before), "has_any": has_any}
+                "before": before, "paged": bool(after or before), "has_any": has_any,
+                "live_key": live_fragments.list_key(parts)}
 
     if htmx:  # a live page asking again: drawn once per version for every page that shows the same list
         def draw():
             drawn = context()
             return drawn["version"], render_template("appointments/_appointments.html", **drawn)
 
-        version, html = live_fragments.cached(
-            sub.id, ("appointments", args["when"], args["calendar"], after, before, zone_name()), draw,
-            clock_bound=args["when"] != "all")
+        version, html = live_fragments.cached(sub.id, parts, draw, clock_bound=args["when"] != "all")
         if request.args.get("v") == version:
             return "", 204
         return html
