@@ -66,11 +66,24 @@ def _descendants(pid):
     return found
 
 
-class WebCpu:
-    """CPU time of a process and its descendants (gunicorn's master and workers) over a window, as a share of one core."""
+def _named(pid, prefix):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().startswith(prefix)
+    except OSError:
+        return False
 
-    def __init__(self, master_pid, itself=True):
-        self.pids = [master_pid] * itself + _descendants(master_pid)
+
+class WebCpu:
+    """CPU time of a process and its descendants (gunicorn's master and workers) over a window, as a share of one core.
+
+    ``only``: just the descendants whose command name starts so (``chrom``: Chromium's processes among this
+    process's children, which also include the stack: web, workers, sandbox, Redis).
+    """
+
+    def __init__(self, master_pid, only=None):
+        found = _descendants(master_pid)
+        self.pids = [p for p in found if _named(p, only)] if only else [master_pid] + found
         self.hz = os.sysconf("SC_CLK_TCK")
 
     def __enter__(self):
@@ -147,10 +160,10 @@ def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_p
     context, pages = _open_pages(browser, portal_url, email, password, count)
     try:
         time.sleep(2.0)  # let every page's first live poll settle before the idle window
-        # The browser's share too: Playwright's driver and Chromium are this process's descendants.
-        with WebCpu(web_pid) as idle, WebCpu(os.getpid(), itself=False) as browser_idle:
+        # Chromium's share too (its processes are descendants of this one).
+        with WebCpu(web_pid) as idle, WebCpu(os.getpid(), only="chrom") as browser_idle:
             time.sleep(IDLE_SECONDS)
-        with WebCpu(web_pid) as busy, WebCpu(os.getpid(), itself=False) as browser:
+        with WebCpu(web_pid) as busy, WebCpu(os.getpid(), only="chrom") as browser:
             booked, achieved = _book(sandbox, event_type_uri, rate, seconds, first, log)
         load = round(os.getloadavg()[0], 1)
         latencies, missing = _collect(pages, booked, settle)
