@@ -30,6 +30,10 @@ def parse(argv):
                              "a calibration step (at most 8), 1 with --quick")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases)")
     parser.add_argument("--output", default=results.RESULTS_DIR, help="where latest.json/latest.md go")
+    parser.add_argument("--visible-pages", default=None,
+                        help="figure 2's counts of open pages, comma-separated (default 1,50; 1,5 with --quick)")
+    parser.add_argument("--visible-seconds", type=float, default=None,
+                        help="figure 2's booking window per count of pages (default 60 s; 10 s with --quick)")
     args = parser.parse_args(argv)
     if args.backfill_scale is None and args.quick:
         args.backfill_scale = 1
@@ -64,6 +68,10 @@ def log(message):
 class Run:
     def __init__(self, args):
         self.args, self.p = args, plan(args.quick)
+        if args.visible_pages:
+            self.p["visible_pages"] = tuple(int(n) for n in args.visible_pages.split(",") if n.strip())
+        if args.visible_seconds:
+            self.p["visible_seconds"] = args.visible_seconds
         self.out = results.skeleton()
         self.notes = []
         self.workdir = tempfile.mkdtemp(prefix="calbridge-bench-")

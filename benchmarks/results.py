@@ -149,7 +149,10 @@ def figure_rows(r):
         f"p50/p95/p99 {_fmt(b.get('p50_ms'))}/{_fmt(b.get('p95_ms'))}/{_fmt(b.get('p99_ms'))} ms",
         f"{_fmt(b.get('bookings'))} bookings at {_fmt(b.get('rate_per_s'), '/s')}; not seen {_fmt(b.get('not_seen'))}"
         + (f"; {b['pages']} open pages, web CPU {_fmt(b.get('web_cpu_share_idle'))} idle / "
-           f"{_fmt(b.get('web_cpu_share_booking'))} booking (cores)" if b.get("pages") else ""),
+           f"{_fmt(b.get('web_cpu_share_booking'))} booking (cores)" if b.get("pages") else "")
+        + (f"; Chromium {_fmt(b.get('browser_cpu_share_idle'))} idle / {_fmt(b.get('browser_cpu_share_booking'))} "
+           f"booking (cores); load {_fmt(b.get('load_average_1m'))}" if b.get("browser_cpu_share_booking") is not None
+           else ""),
         b.get("goal", ""), _met(b)))
     a = r.get("apply_throughput") or {}
     by = a.get("by_workers") or {}

@@ -15,7 +15,7 @@ so the cost of many open pages is on the record.
 """
 import os
 import time
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from playwright.sync_api import sync_playwright
 
@@ -56,11 +56,33 @@ def _cpu_ticks(pid):
         return 0
 
 
-class WebCpu:
-    """CPU time of gunicorn's master and workers over a window, as a share of one core."""
+def _descendants(pid):
+    found, todo = [], [pid]
+    while todo:
+        kids = children(todo.pop())
+        found += kids
+        todo += kids
+    return found
 
-    def __init__(self, master_pid):
-        self.pids = [master_pid] + children(master_pid)
+
+def _named(pid, prefix):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().startswith(prefix)
+    except OSError:
+        return False
+
+
+class WebCpu:
+    """CPU time of a process and its descendants (gunicorn's master and workers) over a window, as a share of one core.
+
+    ``only``: just the descendants whose command name starts so (``chrom``: Chromium's processes among this
+    process's children, which also include the stack: web, workers, sandbox, Redis).
+    """
+
+    def __init__(self, master_pid, only=None):
+        found = _descendants(master_pid)
+        self.pids = [p for p in found if _named(p, only)] if only else [master_pid] + found
         self.hz = os.sysconf("SC_CLK_TCK")
 
     def __enter__(self):
@@ -119,27 +141,47 @@ def _collect(pages, booked, settle):
     return latencies, missing
 
 
+def _applied(booked):
+    """Booking call → appointment committed (its ``created_at``), per booking: the server's share of the wait."""
+    from portal.extensions import db
+    from portal.models import Appointment, Contact
+
+    with db.connection_context():
+        rows = (Appointment.select(Contact.name, Appointment.created_at).join(Contact)
+                .where(Contact.name.in_(list(booked))).tuples())
+        written = {name: created.replace(tzinfo=timezone.utc).timestamp() for name, created in rows}
+    return [max(0.0, written[name] - at) for name, at in booked.items() if name in written]
+
+
 def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_pid, count, rate, seconds,
             first=0, settle=20.0, log=print):
     log(f"  {count} open Calendars page{'s' * (count > 1)} ...")
     context, pages = _open_pages(browser, portal_url, email, password, count)
     try:
         time.sleep(2.0)  # let every page's first live poll settle before the idle window
-        with WebCpu(web_pid) as idle:
+        # Chromium's share too (its processes are descendants of this one).
+        with WebCpu(web_pid) as idle, WebCpu(os.getpid(), only="chrom") as browser_idle:
             time.sleep(IDLE_SECONDS)
-        with WebCpu(web_pid) as busy:
+        with WebCpu(web_pid) as busy, WebCpu(os.getpid(), only="chrom") as browser:
             booked, achieved = _book(sandbox, event_type_uri, rate, seconds, first, log)
+        load = round(os.getloadavg()[0], 1)
         latencies, missing = _collect(pages, booked, settle)
     finally:
         context.close()
     summary = stats.latency_summary(latencies)
+    applied = stats.latency_summary(_applied(booked))
     result = {
         "pages": count, "p50_ms": summary["p50_ms"], "p95_ms": summary["p95_ms"], "p99_ms": summary["p99_ms"],
         "max_ms": summary["max_ms"], "bookings": len(booked), "samples": len(latencies), "not_seen": missing,
         "rate_per_s": achieved, "web_cpu_share_idle": idle.share, "web_cpu_share_booking": busy.share,
+        "applied_p50_ms": applied["p50_ms"], "applied_p95_ms": applied["p95_ms"],
+        "browser_cpu_share_idle": browser_idle.share, "browser_cpu_share_booking": browser.share, "load_average_1m": load,
     }
     log(f"    p50/p95/p99 {result['p50_ms']}/{result['p95_ms']}/{result['p99_ms']} ms; not seen {missing}; "
-        f"web CPU idle {idle.share:.0%}, booking {busy.share:.0%} of a core")
+        f"written p50/p95 {applied['p50_ms']}/{applied['p95_ms']} ms; "
+        f"web CPU idle {idle.share:.0%}, booking {busy.share:.0%} of a core; browser idle {browser_idle.share:.0%}, "
+        f"booking {browser.share:.0%}; "
+        f"load {load}")
     return result, first + len(booked)
 
 
@@ -163,7 +205,12 @@ def run(sandbox, event_type_uri, *, portal_url, email, password, web_pid, pages=
         "p50_ms": top["p50_ms"], "p95_ms": top["p95_ms"], "p99_ms": top["p99_ms"], "max_ms": top["max_ms"],
         "bookings": top["bookings"], "not_seen": top["not_seen"], "rate_per_s": top["rate_per_s"],
         "poll_ms": POLL_MS, "goal": GOAL,
-        "measured": "browser: booking call returned → row in an open Calendars page's DOM (MutationObserver)",
+        "measured": (f"in Chromium on the bench machine, {top['pages']} Calendars pages (All) open at once: the "
+                     f"sandbox's booking API call returned → that guest's row entered each page's DOM "
+                     f"(MutationObserver), one sample per booking per page, bookings at {rate:g}/s"),
+        "applied_p50_ms": top["applied_p50_ms"], "applied_p95_ms": top["applied_p95_ms"],
+        "browser_cpu_share_idle": top["browser_cpu_share_idle"],
+        "browser_cpu_share_booking": top["browser_cpu_share_booking"], "load_average_1m": top["load_average_1m"],
         "pages": top["pages"], "samples": top["samples"],
         "web_cpu_share_idle": top["web_cpu_share_idle"], "web_cpu_share_booking": top["web_cpu_share_booking"],
         "by_pages": by_pages,

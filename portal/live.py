@@ -1,4 +1,4 @@
-"""Live pages (issue 19): a 450 ms poll answered 204 from a Redis counter, chosen over SSE because open pages hold no gunicorn thread and 50 pages cost ~2% of a core.
+"""Live pages (issue 19): a 450 ms poll answered 204 from a Redis counter, chosen over SSE because open pages hold no gunicorn thread (and 50 pages cost the web processes a fifth of a core).
 
 Every change an open page shows (an appointment booked, changed, cancelled
 or deleted; a booking received by a connection) calls ``touch(subaccount_id)``.
@@ -12,7 +12,10 @@ token signed for this user and subaccount). static/app.js asks it every
 same (no database query, no template), else 200 with the new version, and
 the page fires the DOM event ``calbridge:changed`` on ``document``. Regions
 listen with ``hx-trigger="calbridge:changed from:document"`` and fetch
-themselves again. When the server is down the page keeps asking (backing
+themselves again. A page whose only live region is the Calendars list also
+sends the list's key ``k``: then a new version is answered as JSON with the
+list itself when any page has drawn it at that version already
+(portal/live_fragments.py), so that page needs no second request. When the server is down the page keeps asking (backing
 off to a few seconds) and refreshes its regions once it answers again, so
 it recovers from a restart by itself.
 
@@ -151,6 +154,15 @@ def poll():
     headers = {"Cache-Control": "no-store"}
     if request.args.get("v") == current:
         return "", 204, headers
+    if request.args.get("k"):  # a live list's key: hand over the list if a page has drawn it at this version
+        from portal import live_fragments
+
+        try:
+            found = live_fragments.kept(subaccount_id, current, request.args["k"])
+        except Exception:
+            found = None
+        fingerprint, html = found or (None, None)
+        return {"version": current, "fingerprint": fingerprint, "html": html}, 200, headers
     return current, 200, dict(headers, **{"Content-Type": "text/plain; charset=utf-8"})
 
 

@@ -115,6 +115,15 @@
 // the regions (and any other script) listen to. A failed ask (the server is
 // restarting) backs off to a few seconds and, once answered, fires the event
 // too, so the page catches up by itself.
+//
+// Live lists ([data-live-list], the Calendars list) are drawn once per version for every open page
+// (portal/live_fragments.py). A page whose only live region is a list names its data-live-key in the
+// poll; the answer to a new version carries the list when some page has drawn it already, so most
+// pages make one request per poll and never a second (issue 19, figure 2: with 50 open pages each
+// browser request costs ~5 ms of Chromium's CPU, which was most of the machine). Otherwise the list
+// asks data-live-list (204 while its fingerprint holds). A changed list is merged row by row (rows
+// keyed by data-id): unchanged rows stay in the DOM, a new one is inserted, a changed one replaced,
+// a gone one removed, instead of the whole table built again.
 (function () {
   var POLL = 450, HIDDEN = 3000, MAX_BACKOFF = 4000;
   var url = document.body && document.body.getAttribute("data-live-url");
@@ -122,6 +131,78 @@
   // The version the page was drawn at: a change between drawing and the first ask still counts.
   var version = document.body.getAttribute("data-live-version"), failing = false, backoff = POLL, timer = null, inFlight = false;
 
+  // ------------------------------------------------------------ live lists
+  var lists = {};  // id -> {busy, again}: at most one request per list in flight; a change meanwhile asks once more
+
+  function rowsById(tbody) {
+    var found = {};
+    Array.prototype.forEach.call(tbody.children, function (tr) {
+      if (tr.getAttribute("data-id")) found[tr.getAttribute("data-id")] = tr;
+    });
+    return found;
+  }
+
+  function mergeRows(tbody, fresh) {
+    var kept = rowsById(tbody);
+    Array.prototype.slice.call(fresh.children).forEach(function (tr, i) {
+      var id = tr.getAttribute("data-id"), was = id && kept[id];
+      var use = was && was.outerHTML === tr.outerHTML ? was : tr;
+      if (was) delete kept[id];
+      if (was && use !== was) was.remove();
+      if (tbody.children[i] !== use) tbody.insertBefore(use, tbody.children[i] || null);
+    });
+    Object.keys(kept).forEach(function (id) { kept[id].remove(); });
+  }
+
+  function merge(list, fresh) {
+    var tbody = list.querySelector("tbody"), freshBody = fresh.querySelector("tbody");
+    // Anything but the rows differs (the pager, the empty state, the caption): take the server's list whole.
+    if (!tbody || !freshBody ||
+        list.innerHTML.replace(tbody.outerHTML, "") !== fresh.innerHTML.replace(freshBody.outerHTML, "")) {
+      list.replaceWith(fresh);
+      return;
+    }
+    mergeRows(tbody, freshBody);
+    Array.prototype.forEach.call(fresh.attributes, function (a) { list.setAttribute(a.name, a.value); });
+  }
+
+  // Resolves once the list is current (or gone); rejects when the server could not answer.
+  function refreshList(id) {
+    var s = lists[id] || (lists[id] = {busy: false, again: false});
+    var list = document.getElementById(id);
+    if (!list || !list.hasAttribute("data-live-list")) return Promise.resolve();
+    if (s.busy) { s.again = true; return Promise.resolve(); }
+    s.busy = true;
+    return fetch(list.getAttribute("data-live-list"), {credentials: "same-origin", cache: "no-store",
+                                                       headers: {"HX-Request": "true"}})
+      .then(function (r) {
+        // The session ended: go to the sign-in page for real instead of drawing it inside the list.
+        if (r.redirected && r.url.indexOf("/signin") !== -1) { window.location.assign(r.url); return null; }
+        if (r.status === 204) return null;
+        if (r.status !== 200) throw new Error("live list " + r.status);
+        return r.text();
+      })
+      .then(function (text) {
+        if (!text) return;
+        var holder = document.createElement("template");
+        holder.innerHTML = text;
+        var fresh = holder.content.getElementById(id), current = document.getElementById(id);
+        if (fresh && current) merge(current, fresh);
+      })
+      .then(function () { s.busy = false; }, function (err) { s.busy = false; s.again = false; throw err; })
+      .then(function () {
+        if (s.again) { s.again = false; return refreshList(id); }
+      });
+  }
+
+  function refreshLists() {
+    var ids = Array.prototype.map.call(document.querySelectorAll("[data-live-list]"), function (l) { return l.id; });
+    return Promise.all(ids.filter(Boolean).map(refreshList));
+  }
+
+  document.addEventListener("calbridge:changed", function () { refreshLists().catch(function () {}); });
+
+  // ------------------------------------------------------------ the poll
   function changed(reason) {
     document.dispatchEvent(new CustomEvent("calbridge:changed", {detail: {version: version, reason: reason}}));
   }
@@ -131,31 +212,56 @@
     timer = setTimeout(ask, ms);
   }
 
-  function ask() {
-    if (!document.querySelector("[data-live]")) { schedule(HIDDEN); return; }
-    if (inFlight) return;
-    inFlight = true;
-    var q = url + (version === null ? "" : "&v=" + encodeURIComponent(version));
-    fetch(q, {credentials: "same-origin", cache: "no-store"})
+  // The list whose key goes with the poll: a page whose only live regions are lists (the Calendars list).
+  function keyedList() {
+    if (document.querySelector("[data-live]:not([data-live-list])")) return null;
+    return document.querySelector("[data-live-list][data-live-key]");
+  }
+
+  function fromPoll(list, answer) {
+    if (answer.html === null) return refreshList(list.id);  // no page has drawn it at this version yet
+    if (answer.fingerprint === list.getAttribute("data-live-fingerprint")) return null;
+    var holder = document.createElement("template");
+    holder.innerHTML = answer.html;
+    var fresh = holder.content.getElementById(list.id);
+    if (fresh) merge(list, fresh);
+    return null;
+  }
+
+  function askVersion() {
+    var list = keyedList();
+    var q = url + (version === null ? "" : "&v=" + encodeURIComponent(version)) +
+      (list ? "&k=" + encodeURIComponent(list.getAttribute("data-live-key")) : "");
+    return fetch(q, {credentials: "same-origin", cache: "no-store"})
       .then(function (r) {
         if (r.status === 204) return null;
-        if (r.status === 200) return r.text();
+        if (r.status === 200) return list ? r.json() : r.text().then(function (v) { return {version: v}; });
         // Signed out (the session ended): the regions ask again, land on the sign-in page and go there.
         if (r.status === 401 && !failing) changed("signed-out");
         throw new Error("live " + r.status);
       })
-      .then(function (text) {
+      .then(function (answer) {
         var recovered = failing;
-        failing = false;
-        backoff = POLL;
-        if (text !== null && text !== version) {
+        if (answer !== null && answer.version !== version) {
           var first = version === null;
-          version = text;
+          version = answer.version;
+          if (list && answer.html !== undefined) return fromPoll(list, answer);
           if (!first) changed("version");
           else if (recovered) changed("recovered");
         } else if (recovered) {
           changed("recovered");
         }
+      });
+  }
+
+  function ask() {
+    if (!document.querySelector("[data-live]")) { schedule(HIDDEN); return; }
+    if (inFlight) return;
+    inFlight = true;
+    askVersion()
+      .then(function () {
+        failing = false;
+        backoff = POLL;
       }, function () {
         failing = true;
         backoff = Math.min(MAX_BACKOFF, Math.max(1000, backoff * 2));

@@ -26,6 +26,8 @@ from portal.sync.status import PORTAL_SETTABLE
 from portal.appointments import bp, details, queries, service
 from portal.appointments.forms import AppointmentForm
 from portal.extensions import htmx
+from portal import live_fragments
+from portal.localtime import zone_name
 from portal.error_responses import error_response, wants_json
 from portal.models import Appointment
 from portal.switching import get_scoped_or_offer
@@ -43,23 +45,33 @@ def _list_args():
 @bp.route("/")
 @subaccount_required
 def index():
-    """The appointments list; HTMX polls it and gets 204 while nothing changed."""
+    """The appointments list; a live page asks again for its list and gets 204 while what it shows is unchanged."""
     sub = current_subaccount()
     args = _list_args()
     after, before = request.args.get("after"), request.args.get("before")
-    page = queries.appointment_page(sub, after=after, before=before, now=utcnow(), **args)
-    has_any = bool(page.rows) or queries.has_any(sub)
-    version = queries.fingerprint(page, has_any)
-    if htmx and request.args.get("v") == version:
-        return "", 204
-    context = {"page": page, "version": version, "args": args, "after": after, "before": before,
-               "paged": bool(after or before), "has_any": has_any}
-    if htmx:
-        return render_template("appointments/_appointments.html", **context)
+
+    parts = ("appointments", args["when"], args["calendar"], after, before, zone_name())
+
+    def context():
+        page = queries.appointment_page(sub, after=after, before=before, now=utcnow(), **args)
+        has_any = bool(page.rows) or queries.has_any(sub)
+        return {"page": page, "version": queries.fingerprint(page, has_any), "args": args, "after": after,
+                "before": before, "paged": bool(after or before), "has_any": has_any,
+                "live_key": live_fragments.list_key(parts)}
+
+    if htmx:  # a live page asking again: drawn once per version for every page that shows the same list
+        def draw():
+            drawn = context()
+            return drawn["version"], render_template("appointments/_appointments.html", **drawn)
+
+        version, html = live_fragments.cached(sub.id, parts, draw, clock_bound=args["when"] != "all")
+        if request.args.get("v") == version:
+            return "", 204
+        return html
     calendars = queries.calendar_options(sub)
     calendar_names = dict(calendars)
     return render_template("appointments/index.html", calendars=calendars,
-                           calendar_label=calendar_names.get(args["calendar"]), **context)
+                           calendar_label=calendar_names.get(args["calendar"]), **context())
 
 
 # ------------------------------------------------------------------ one appointment

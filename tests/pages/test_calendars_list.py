@@ -2,6 +2,7 @@
 import re
 from datetime import datetime, timedelta
 
+from portal import live
 from portal.extensions import db
 from portal.models import Appointment, AppointmentStatus, Source
 from portal.timeutil import utcnow
@@ -141,20 +142,66 @@ def test_pages_never_use_offset(client, signed_in, rows, app):
     assert not any("OFFSET" in s.upper() or "COUNT(" in s.upper() for s in appointment_queries)
 
 
-def test_live_poll_answers_204_until_something_changes(client, signed_in, rows):
+def _live_list_url(html):
+    return re.search(r'data-live-list="(/calendars/\?[^"]*v=[0-9a-f]+[^"]*)"', html).group(1).replace("&amp;", "&")
+
+
+def live_version(app, subaccount_id):
+    with app.app_context(), db.connection_context():
+        return live.version(subaccount_id)
+
+
+def _announce(app, appointment):
+    """What the sync and the services do after a write: bump the subaccount's live version (portal/live.py)."""
+    with app.app_context(), db.connection_context():
+        live.touch(appointment.subaccount_id)
+
+
+def test_live_poll_answers_204_until_something_changes(app, client, signed_in, rows):
     html = client.get("/calendars/").get_data(as_text=True)
-    assert 'hx-trigger="calbridge:changed from:document"' in html
-    poll = re.search(r'hx-get="(/calendars/\?[^"]*v=[0-9a-f]+[^"]*)"', html).group(1).replace("&amp;", "&")
+    poll = _live_list_url(html)
     hx = {"HX-Request": "true"}
     assert client.get(poll, headers=hx).status_code == 204
-    rows.appointment(title="Booked a moment ago")
+    _announce(app, rows.appointment(title="Booked a moment ago"))
     resp = client.get(poll, headers=hx)
     fragment = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "Booked a moment ago" in fragment
     assert "<html" not in fragment and 'id="appointments"' in fragment
     # The fresh fragment carries the new fingerprint: polling is quiet again.
-    poll = re.search(r'hx-get="([^"]+)"', fragment).group(1).replace("&amp;", "&")
-    assert client.get(poll, headers=hx).status_code == 204
+    assert client.get(_live_list_url(fragment), headers=hx).status_code == 204
+
+
+def test_every_open_page_at_one_version_gets_the_list_drawn_once(app, client, signed_in, rows, monkeypatch):
+    from portal.appointments import views
+
+    drawn = []
+    real = views.render_template
+    monkeypatch.setattr(views, "render_template", lambda name, **kw: drawn.append(name) or real(name, **kw))
+    poll = _live_list_url(client.get("/calendars/?when=all").get_data(as_text=True))
+    _announce(app, rows.appointment(title="Seen by every tab"))
+    hx = {"HX-Request": "true"}
+    answers = [client.get(poll, headers=hx) for _ in range(5)]
+    assert all(r.status_code == 200 and "Seen by every tab" in r.get_data(as_text=True) for r in answers)
+    assert drawn.count("appointments/_appointments.html") == 1
+    # The next change is drawn afresh, not served from the kept list.
+    _announce(app, rows.appointment(title="Booked after that"))
+    assert "Booked after that" in client.get(poll, headers=hx).get_data(as_text=True)
+    assert drawn.count("appointments/_appointments.html") == 2
+
+
+def test_a_kept_list_is_never_served_to_another_subaccount(app, client, signed_in, rows, people, auth):
+    other = people.subaccount("Other Clinic")
+    people.user("olga@other.test", name="Olga", subaccount="Other Clinic")
+    _announce(app, rows.appointment(title="Acme only"))
+    with app.app_context(), db.connection_context():
+        live.touch(other.id)  # both subaccounts now at the same version number, in the same zone
+    assert live_version(app, other.id) == live_version(app, people.subaccount("Acme Dental").id)
+    hx = {"HX-Request": "true"}
+    assert "Acme only" in client.get("/calendars/?when=all", headers=hx).get_data(as_text=True)
+    client.post("/signout")
+    auth.login("olga@other.test")
+    theirs = client.get("/calendars/?when=all", headers=hx).get_data(as_text=True)
+    assert 'id="appointments"' in theirs and "Acme only" not in theirs
 
 
 def test_another_subaccounts_appointments_are_not_listed(client, signed_in, rows, people):

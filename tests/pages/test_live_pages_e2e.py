@@ -1,6 +1,7 @@
 """Live pages in a real browser (issue 19): a booking made on the sandbox's booking page shows up on
-the open Calendars list, week view and dashboard without a reload, and an open page catches up by
-itself after the portal's server goes away and comes back."""
+the open Calendars list, week view and dashboard without a reload; an open list shows new, cancelled,
+edited and deleted appointments in place, keeping the rows that did not change; and an open page
+catches up by itself after the portal's server goes away and comes back."""
 import re
 import threading
 from datetime import datetime
@@ -130,8 +131,10 @@ def test_an_open_page_catches_up_by_itself_after_the_portal_restarts(
     page.wait_for_load_state()
     _mark_document(page)
 
-    # The portal's server goes away; the open page's asks fail.
-    with page.expect_event("requestfailed", lambda r: "/live?" in r.url, timeout=ARRIVES):
+    # The portal's server goes away; the open page's asks fail (the Calendars list asks its own URL,
+    # /calendars/?…&v=<fingerprint>; other live pages ask /live?…).
+    with page.expect_event("requestfailed", lambda r: "/live?" in r.url or "/calendars/?" in r.url,
+                           timeout=ARRIVES):
         _live_http.shutdown()
         _live_http.server_close()
     try:
@@ -146,3 +149,50 @@ def test_an_open_page_catches_up_by_itself_after_the_portal_restarts(
     _book_on_the_booking_page(invitee, intro["scheduling_url"], "Ada Lovelace", "ada@example.com")
     expect(page.get_by_role("link", name="Ada Lovelace")).to_be_visible(timeout=ARRIVES)
     assert _same_document(page), "the page was reloaded instead of catching up in place"
+
+
+def test_an_open_calendars_list_shows_a_new_a_cancelled_an_edited_and_a_deleted_appointment_in_place(
+        page, live_server, people, rows):
+    people.user("ann@acme.test", name="Ann Owner")
+    rows.appointment(title="Already listed")
+    sign_in(page, live_server, "ann@acme.test")
+    listing = page
+    listing.goto(f"{live_server}/calendars/?when=all")
+    expect(listing.get_by_role("link", name="Already listed")).to_be_visible()
+    listing.wait_for_load_state()
+    _mark_document(listing)
+    # The row already shown is kept as it is (merged by row), not drawn again with the whole table.
+    listing.get_by_role("row", name=re.compile("Already listed")).evaluate("tr => { tr.__kept = true; }")
+
+    other = listing.context.new_page()
+    other.goto(f"{live_server}/calendars/appointments/new")
+    other.get_by_label("Title").fill("Check-up by phone")
+    other.get_by_label("Start (UTC)").fill("2030-02-04T10:00")
+    other.get_by_label("End (UTC)").fill("2030-02-04T10:30")
+    other.get_by_label("Contact email").fill("pat@example.com")
+    other.get_by_role("button", name="Create appointment").click()
+    expect(other.get_by_role("heading", name="Check-up by phone")).to_be_visible()
+    row = listing.get_by_role("row", name=re.compile("Check-up"))
+    expect(row.get_by_role("link", name="Check-up by phone")).to_be_visible(timeout=ARRIVES)
+
+    other.get_by_label("Set status").select_option(label="Cancelled")
+    other.get_by_role("button", name="Set status").click()
+    expect(other.get_by_text("Status: Cancelled.")).to_be_visible()
+    expect(row.get_by_text("Cancelled")).to_be_visible(timeout=ARRIVES)
+
+    other.get_by_role("link", name="Edit").click()
+    other.get_by_label("Title").fill("Check-up (moved)")
+    other.get_by_role("button", name="Save changes").click()
+    expect(other.get_by_role("heading", name="Check-up (moved)")).to_be_visible()
+    expect(listing.get_by_role("link", name="Check-up (moved)")).to_be_visible(timeout=ARRIVES)
+    expect(listing.get_by_role("link", name="Check-up by phone")).to_have_count(0)
+
+    other.get_by_role("link", name="Delete").click()
+    other.get_by_role("dialog", name="Delete this appointment?").get_by_role(
+        "button", name="Delete appointment").click()
+    expect(other.get_by_text("Appointment “Check-up (moved)” deleted.")).to_be_visible()
+    expect(listing.get_by_role("link", name="Check-up (moved)")).to_have_count(0, timeout=ARRIVES)
+
+    expect(listing.get_by_role("link", name="Already listed")).to_be_visible()
+    assert listing.get_by_role("row", name=re.compile("Already listed")).evaluate("tr => tr.__kept === true")
+    assert _same_document(listing), "the list page was reloaded instead of updated in place"
