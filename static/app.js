@@ -1,30 +1,9 @@
-// Small behaviour HTMX does not cover: closing the modal, showing the server's
-// message when an HTMX request is refused (409) instead of dropping it, and the
-// pages' few handlers. They live here, not inline, because the Content-Security-Policy
-// allows no inline script, no inline style and no eval (so no hx-on attributes).
+// Small behaviour HTMX does not cover: showing the server's message when an
+// HTMX request is refused (409) instead of dropping it, and the pages' few
+// handlers; modals and announcements have their own blocks below. They live
+// here, not inline, because the Content-Security-Policy allows no inline
+// script, no inline style and no eval (so no hx-on attributes).
 (function () {
-  function closeModal() {
-    var modal = document.getElementById("modal");
-    if (modal && modal.firstElementChild) {
-      modal.innerHTML = "";
-      return true;
-    }
-    return false;
-  }
-
-  document.addEventListener("keydown", function (e) {
-    if (e.key === "Escape") closeModal();
-  });
-
-  // [data-close-modal]: a Cancel/close control, or the backdrop itself (clicks inside the dialog don't count).
-  document.addEventListener("click", function (e) {
-    var el = e.target.closest("[data-close-modal]");
-    if (!el || !el.closest("#modal")) return;
-    if (el.classList.contains("modal-backdrop") && e.target !== el) return;
-    e.preventDefault();
-    closeModal();
-  });
-
   // A background request that ended on the sign-in page (the session expired):
   // go there for real instead of drawing the sign-in form inside a list.
   document.addEventListener("htmx:beforeSwap", function (e) {
@@ -107,6 +86,191 @@
   } else {
     document.addEventListener("DOMContentLoaded", function () { drawProgress(document); });
   }
+})();
+
+// Modals (issue 16): each is a <dialog data-modal> that HTMX loads into #modal
+// (or a page draws open). showModal() makes the page behind inert, keeps Tab
+// inside and closes on Escape; this block moves focus in (the first field, else
+// the heading), remembers the control that opened it and gives focus back to it
+// on close, also after a Save that reloads the page (sessionStorage carries it).
+(function () {
+  var RETURN_KEY = "calbridge:return-focus";
+  var opener = null, openerSelector = null, lastTrigger = null;
+
+  function focusable(el) {
+    return !!el && el.isConnected && el !== document.body && typeof el.focus === "function";
+  }
+
+  // How to find the opener again once the page is drawn anew (a live refresh, a reload).
+  function selectorFor(el) {
+    if (!el || !el.getAttribute) return null;
+    if (el.id) return "#" + CSS.escape(el.id);
+    var attrs = ["hx-get", "href"];
+    for (var i = 0; i < attrs.length; i++) {
+      var v = el.getAttribute(attrs[i]);
+      if (v) return el.tagName.toLowerCase() + "[" + attrs[i] + "=\"" + CSS.escape(v) + "\"]";
+    }
+    return null;
+  }
+
+  function findBySelector(sel) {
+    if (!sel) return null;
+    try {
+      var found = document.querySelector(sel);
+      return found && !found.closest("dialog[data-modal]") ? found : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function firstField(d) {
+    var auto = d.querySelector("[autofocus]");
+    if (auto) return auto;
+    var field = d.querySelector("input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled])");
+    if (field) return field;
+    var heading = d.querySelector("#" + CSS.escape(d.getAttribute("aria-labelledby") || "")) || d.querySelector("h1, h2");
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      return heading;
+    }
+    return d;
+  }
+
+  function show(d) {
+    if (d.matches(":modal")) return;
+    var before = document.activeElement;
+    if (!opener) {
+      opener = focusable(lastTrigger) ? lastTrigger : (focusable(before) && !d.contains(before) ? before : null);
+      openerSelector = selectorFor(opener);
+    }
+    lastTrigger = null;
+    if (d.open) d.close();  // drawn open by the page (works without script): reopen it as a modal
+    d.showModal();
+    // A dialog drawn again (a form's answer) keeps the field the user was in; a new one starts at its first field.
+    (before && before.id && d.contains(before) ? before : firstField(d)).focus();
+  }
+
+  function giveFocusBack() {
+    var back = focusable(opener) ? opener : findBySelector(openerSelector);
+    opener = null;
+    openerSelector = null;
+    (back || document.getElementById("content") || document.body).focus();
+  }
+
+  function close(d) {
+    if (d.open) d.close();  // the "close" listener below removes it and gives focus back
+    else d.remove();
+  }
+
+  function each(root, fn) {
+    if (!root || !root.querySelectorAll) return;
+    if (root.matches && root.matches("dialog[data-modal]")) fn(root);
+    Array.prototype.forEach.call(root.querySelectorAll("dialog[data-modal]"), fn);
+  }
+
+  // Escape, a Close/Cancel control or the backdrop: the dialog goes and focus returns to its opener.
+  document.addEventListener("close", function (e) {
+    var d = e.target;
+    if (!d.matches || !d.matches("dialog[data-modal]") || d.open) return;
+    if (d.isConnected) d.remove();
+    if (!document.querySelector("dialog[data-modal][open]")) giveFocusBack();
+  }, true);
+
+  // [data-close-modal]: a Cancel/close control, or on the dialog itself a click on its backdrop.
+  document.addEventListener("click", function (e) {
+    var el = e.target.closest && e.target.closest("[data-close-modal]");
+    var d = el && el.closest("dialog[data-modal]");
+    if (!d) return;
+    if (el === d) {
+      var r = d.getBoundingClientRect();
+      var inside = e.clientX >= r.left && e.clientX <= r.right && e.clientY >= r.top && e.clientY <= r.bottom;
+      if (e.target !== d || inside) return;
+    }
+    e.preventDefault();
+    close(d);
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (e.detail.target && e.detail.target.id === "modal") lastTrigger = e.detail.elt;
+  });
+
+  // Leaving the page from a dialog (a Save that redirects, a plain form post): remember where to come back.
+  function rememberReturn(elt) {
+    if (!elt || !elt.closest || !elt.closest("dialog[data-modal]") || !openerSelector) return;
+    try { sessionStorage.setItem(RETURN_KEY, openerSelector); } catch (err) { /* private mode: no return */ }
+  }
+  document.addEventListener("htmx:beforeOnLoad", function (e) {
+    if (e.detail.xhr.getResponseHeader("HX-Redirect") || e.detail.xhr.getResponseHeader("HX-Refresh")) rememberReturn(e.detail.elt);
+  });
+  document.addEventListener("submit", function (e) {
+    if (!e.defaultPrevented && !e.target.hasAttribute("hx-post")) rememberReturn(e.target);
+  });
+
+  function start() {
+    var sel = null;
+    try {
+      sel = sessionStorage.getItem(RETURN_KEY);
+      sessionStorage.removeItem(RETURN_KEY);
+    } catch (err) { /* no storage */ }
+    var back = findBySelector(sel);
+    if (back) {
+      opener = back;
+      openerSelector = sel;
+    }
+    each(document, show);
+    if (back && !document.querySelector("dialog[data-modal][open]")) giveFocusBack();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+  document.addEventListener("htmx:load", function (e) {
+    if (e.target !== document.body) each(e.target, show);
+  });
+})();
+
+// New bookings in a live region ([data-live]) are announced politely in
+// #live-announcer ("1 new booking: Intro call with Ann at 9:00 AM on …"), from
+// the rows' data-announce text, instead of the whole list being read again.
+(function () {
+  var seen = null, MAX_NAMED = 3;
+
+  function mark(root, fresh) {
+    var items = root.querySelectorAll ? root.querySelectorAll("[data-announce-id]") : [];
+    if (root.hasAttribute && root.hasAttribute("data-announce-id")) items = [root].concat(Array.prototype.slice.call(items));
+    Array.prototype.forEach.call(items, function (el) {
+      var id = el.getAttribute("data-announce-id");
+      if (seen[id]) return;
+      seen[id] = true;
+      if (fresh) fresh.push(el.getAttribute("data-announce"));
+    });
+  }
+
+  function say(texts) {
+    var box = document.getElementById("live-announcer");
+    if (!box || !texts.length) return;
+    var n = texts.length;
+    var named = texts.slice(0, MAX_NAMED).join("; ");
+    var more = n > MAX_NAMED ? "; and " + (n - MAX_NAMED) + " more" : "";
+    var text = n + (n === 1 ? " new booking: " : " new bookings: ") + named + more + ".";
+    // A polite region announces a change of its text; emptying it first makes the same words count again.
+    box.textContent = "";
+    window.requestAnimationFrame(function () { box.textContent = text; });
+  }
+
+  function start() {
+    seen = {};
+    mark(document, null);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+
+  document.addEventListener("htmx:load", function (e) {
+    if (seen === null || e.target === document.body) return;
+    var live = e.target.closest && e.target.closest("[data-live]");
+    var fresh = live ? [] : null;  // rows drawn by the user's own navigation are not news
+    mark(e.target, fresh);
+    if (fresh) say(fresh.filter(Boolean));
+  });
 })();
 
 // Live pages (portal/live.py): while the page has a [data-live] region, ask the
