@@ -190,6 +190,27 @@
     close(d);
   });
 
+  // A modal dialog keeps Tab off the page behind, but past its last control Chromium hands focus to
+  // the browser's own toolbar: wrap around instead, so Tab and Shift+Tab cycle inside the dialog.
+  var TABBABLE = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), " +
+    "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Tab") return;
+    var d = document.querySelector("dialog[data-modal]:modal");
+    if (!d) return;
+    var all = Array.prototype.filter.call(d.querySelectorAll(TABBABLE), function (el) {
+      return el.getClientRects().length > 0;
+    });
+    if (!all.length) { e.preventDefault(); return; }
+    var first = all[0], last = all[all.length - 1], active = document.activeElement;
+    var before = active === first || !d.contains(active) ||
+      !!(first.compareDocumentPosition(active) & Node.DOCUMENT_POSITION_PRECEDING);
+    var after = active === last || !d.contains(active) ||
+      !!(last.compareDocumentPosition(active) & Node.DOCUMENT_POSITION_FOLLOWING);
+    if (e.shiftKey && before) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && after) { e.preventDefault(); first.focus(); }
+  });
+
   document.addEventListener("htmx:beforeRequest", function (e) {
     if (e.detail.target && e.detail.target.id === "modal") lastTrigger = e.detail.elt;
   });
