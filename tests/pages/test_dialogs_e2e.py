@@ -71,7 +71,7 @@ def test_the_invite_dialog_takes_focus_keeps_tab_inside_and_escape_gives_focus_b
     expect(opener).to_be_focused()
 
 
-def test_a_refused_invitation_reopens_the_dialog_as_a_modal_and_closing_it_returns_to_invite_member(
+def test_a_refused_invitation_reopens_the_dialog_as_a_modal_and_focus_returns_to_invite_member_after_send(
         page, live_server, admin):
     sign_in(page, live_server, "ann@acme.test")
     page.goto(live_server + TEAM)
@@ -87,6 +87,14 @@ def test_a_refused_invitation_reopens_the_dialog_as_a_modal_and_closing_it_retur
     _tab_around(page, dialog, presses=8)
     page.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
+    expect(page.get_by_role("link", name="Invite member")).to_be_focused()
+
+    # A successful Send reloads the page: focus comes back to Invite member there too.
+    page.get_by_role("link", name="Invite member").click()
+    dialog.get_by_label("Email").fill("vera@example.com")
+    dialog.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_role("status").filter(has_text="Invitation sent to vera@example.com")).to_be_visible()
+    expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.get_by_role("link", name="Invite member")).to_be_focused()
 
 
