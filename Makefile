@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HTMX_VERSION := 2.0.11
+AXE_VERSION := 4.14.1
 
-.PHONY: run test test-postgres bench bench-quick venv redis chromium system-deps vendor-htmx calendar-css clean
+.PHONY: run test test-postgres bench bench-quick venv redis chromium system-deps vendor-htmx vendor-axe calendar-css clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -54,6 +55,12 @@ bench-quick: venv system-deps
 vendor-htmx:
 	cd /tmp && npm pack htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-$(HTMX_VERSION).tgz
 	cp /tmp/package/dist/htmx.min.js static/htmx.min.js
+
+# Refresh the vendored axe-core (the accessibility sweep injects it; committed so the tests need no network).
+vendor-axe:
+	rm -rf /tmp/axe-core-pack && mkdir -p /tmp/axe-core-pack
+	cd /tmp/axe-core-pack && npm pack axe-core@$(AXE_VERSION) >/dev/null && tar xzf axe-core-$(AXE_VERSION).tgz
+	mkdir -p tests/vendor && cp /tmp/axe-core-pack/package/axe.min.js tests/vendor/axe.min.js
 
 # The calendar grid's placement classes (CSS classes, not inline styles: the CSP forbids those).
 calendar-css: $(STAMP)

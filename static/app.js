@@ -1,30 +1,10 @@
-// Small behaviour HTMX does not cover: closing the modal, showing the server's
-// message when an HTMX request is refused (409) instead of dropping it, and the
-// pages' few handlers. They live here, not inline, because the Content-Security-Policy
-// allows no inline script, no inline style and no eval (so no hx-on attributes).
+// Small behaviour HTMX does not cover: showing the server's message when an
+// HTMX request is refused (409) instead of dropping it, and the pages' few
+// handlers; the announcement of new bookings and the live poll are below,
+// the modals in dialogs.js. They live here, not inline, because the
+// Content-Security-Policy allows no inline script, no inline style and no
+// eval (so no hx-on attributes).
 (function () {
-  function closeModal() {
-    var modal = document.getElementById("modal");
-    if (modal && modal.firstElementChild) {
-      modal.innerHTML = "";
-      return true;
-    }
-    return false;
-  }
-
-  document.addEventListener("keydown", function (e) {
-    if (e.key === "Escape") closeModal();
-  });
-
-  // [data-close-modal]: a Cancel/close control, or the backdrop itself (clicks inside the dialog don't count).
-  document.addEventListener("click", function (e) {
-    var el = e.target.closest("[data-close-modal]");
-    if (!el || !el.closest("#modal")) return;
-    if (el.classList.contains("modal-backdrop") && e.target !== el) return;
-    e.preventDefault();
-    closeModal();
-  });
-
   // A background request that ended on the sign-in page (the session expired):
   // go there for real instead of drawing the sign-in form inside a list.
   document.addEventListener("htmx:beforeSwap", function (e) {
@@ -109,6 +89,58 @@
   }
 })();
 
+// New bookings in a live region ([data-live]) are announced politely in
+// #live-announcer ("1 new booking: Intro call with Ann at 9:00 AM on …"), from
+// the rows' data-announce text, instead of the whole list being read again.
+(function () {
+  var seen = null, MAX_NAMED = 3;
+
+  function mark(root, fresh) {
+    var items = root.querySelectorAll ? root.querySelectorAll("[data-announce-id]") : [];
+    if (root.hasAttribute && root.hasAttribute("data-announce-id")) items = [root].concat(Array.prototype.slice.call(items));
+    Array.prototype.forEach.call(items, function (el) {
+      var id = el.getAttribute("data-announce-id");
+      if (seen[id]) return;
+      seen[id] = true;
+      if (fresh) fresh.push(el.getAttribute("data-announce"));
+    });
+  }
+
+  function say(texts) {
+    var box = document.getElementById("live-announcer");
+    if (!box || !texts.length) return;
+    var n = texts.length;
+    var named = texts.slice(0, MAX_NAMED).join("; ");
+    var more = n > MAX_NAMED ? "; and " + (n - MAX_NAMED) + " more" : "";
+    var text = n + (n === 1 ? " new booking: " : " new bookings: ") + named + more + ".";
+    // A polite region announces a change of its text; emptying it first makes the same words count again.
+    box.textContent = "";
+    window.requestAnimationFrame(function () { box.textContent = text; });
+  }
+
+  function start() {
+    seen = {};
+    mark(document, null);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+
+  document.addEventListener("calbridge:merged", function (e) {
+    if (seen === null) return;
+    var fresh = [];
+    mark(e.target, fresh);
+    say(fresh.filter(Boolean));
+  });
+
+  document.addEventListener("htmx:load", function (e) {
+    if (seen === null || e.target === document.body) return;
+    var live = e.target.closest && e.target.closest("[data-live]");
+    var fresh = live ? [] : null;  // rows drawn by the user's own navigation are not news
+    mark(e.target, fresh);
+    if (fresh) say(fresh.filter(Boolean));
+  });
+})();
+
 // Live pages (portal/live.py): while the page has a [data-live] region, ask the
 // body's data-live-url every POLL ms with the last version seen. 204 means
 // nothing changed; a new version fires "calbridge:changed" on document, which
@@ -157,13 +189,17 @@
   function merge(list, fresh) {
     var tbody = list.querySelector("tbody"), freshBody = fresh.querySelector("tbody");
     // Anything but the rows differs (the pager, the empty state, the caption): take the server's list whole.
+    var now = list;
     if (!tbody || !freshBody ||
         list.innerHTML.replace(tbody.outerHTML, "") !== fresh.innerHTML.replace(freshBody.outerHTML, "")) {
       list.replaceWith(fresh);
-      return;
+      now = fresh;
+    } else {
+      mergeRows(tbody, freshBody);
+      Array.prototype.forEach.call(fresh.attributes, function (a) { list.setAttribute(a.name, a.value); });
     }
-    mergeRows(tbody, freshBody);
-    Array.prototype.forEach.call(fresh.attributes, function (a) { list.setAttribute(a.name, a.value); });
+    // The announcer above says which rows are new (the merge is not an htmx swap, so no htmx:load).
+    now.dispatchEvent(new CustomEvent("calbridge:merged", {bubbles: true}));
   }
 
   // Resolves once the list is current (or gone); rejects when the server could not answer.

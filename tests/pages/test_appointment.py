@@ -165,7 +165,7 @@ def test_delete_a_portal_appointment_keeps_the_contact(client, signed_in, rows):
     confirm = client.get(f"/calendars/appointments/{a.id}/delete").get_data(as_text=True)
     assert "Delete this appointment?" in confirm and ">Delete appointment</button>" in confirm
     modal = client.get(f"/calendars/appointments/{a.id}/delete", headers={"HX-Request": "true"})
-    assert 'role="dialog"' in modal.get_data(as_text=True) and "<html" not in modal.get_data(as_text=True)
+    assert '<dialog class="modal" aria-labelledby="confirm-delete-title"' in modal.get_data(as_text=True) and "<html" not in modal.get_data(as_text=True)
     resp = client.post(f"/calendars/appointments/{a.id}/delete")
     assert resp.status_code == 303 and resp.headers["Location"].endswith("/calendars/")
     assert "deleted" in client.get("/calendars/").get_data(as_text=True)
