@@ -174,11 +174,21 @@
     return found;
   }
 
+  // Lists and rows are compared as the server drew them (static/responsive.js later adds column names
+  // and classes to the DOM, which are no change): each keeps its server HTML from when it was drawn.
+  function remember(list) {
+    var tbody = list.querySelector("tbody");
+    list.__shell = tbody ? list.innerHTML.replace(tbody.outerHTML, "") : null;
+    if (tbody) Array.prototype.forEach.call(tbody.children, function (tr) { tr.__html = tr.outerHTML; });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-live-list]"), remember);
+
   function mergeRows(tbody, fresh) {
     var kept = rowsById(tbody);
     Array.prototype.slice.call(fresh.children).forEach(function (tr, i) {
       var id = tr.getAttribute("data-id"), was = id && kept[id];
-      var use = was && was.outerHTML === tr.outerHTML ? was : tr;
+      tr.__html = tr.outerHTML;
+      var use = was && was.__html === tr.__html ? was : tr;
       if (was) delete kept[id];
       if (was && use !== was) was.remove();
       if (tbody.children[i] !== use) tbody.insertBefore(use, tbody.children[i] || null);
@@ -188,10 +198,11 @@
 
   function merge(list, fresh) {
     var tbody = list.querySelector("tbody"), freshBody = fresh.querySelector("tbody");
+    var freshShell = freshBody ? fresh.innerHTML.replace(freshBody.outerHTML, "") : null;
     // Anything but the rows differs (the pager, the empty state, the caption): take the server's list whole.
     var now = list;
-    if (!tbody || !freshBody ||
-        list.innerHTML.replace(tbody.outerHTML, "") !== fresh.innerHTML.replace(freshBody.outerHTML, "")) {
+    if (!tbody || !freshBody || list.__shell == null || list.__shell !== freshShell) {
+      remember(fresh);
       list.replaceWith(fresh);
       now = fresh;
     } else {

@@ -100,6 +100,9 @@
     watchFit(root);
   }
 
+  // A live list merged row by row (app.js) is no htmx swap: its new rows get their column names here.
+  document.addEventListener("calbridge:merged", function (e) { onLoad(e.target); });
+
   if (window.htmx) {
     window.htmx.onLoad(onLoad);  // the page, then every swapped-in fragment (live regions redraw rows)
   } else {
