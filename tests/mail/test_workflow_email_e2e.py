@@ -91,7 +91,7 @@ def test_a_booking_emails_the_guest_who_unsubscribes_and_the_next_booking_skips_
     expect(page.get_by_role("heading", name="Grace Hopper in Booking confirmation")).to_be_visible()
     step = page.get_by_role("table", name="Steps run").get_by_role("row", name=re.compile("Send email"))
     expect(step).to_contain_text("Skipped")
-    expect(step).to_contain_text("unsubscribed")
+    expect(step).to_contain_text("Unsubscribed")  # the reason in words (portal/words.py)
     shot(page, "email-workflow-step-skipped-unsubscribed")
     assert len(mailbox.to("grace@example.com")) == 1  # no second email
     with db.connection_context():
