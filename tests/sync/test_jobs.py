@@ -141,7 +141,8 @@ def test_backfill_and_reconciliation_keep_the_meeting_link_and_host_as_webhooks_
 
     earlier = book(ada, 3, created_days_ago=5, email="early@example.com")  # the backfill imports it
     conn = connect(ada)
-    later = book(ada, 4, email="late@example.com")  # no portal listens here: reconciliation finds it
+    ada.sandbox.faults(webhook_drop_rate=1)  # Calendly's webhook for the next booking never arrives
+    later = book(ada, 4, email="late@example.com")  # so only reconciliation can find it
     reconcile_connection(conn.id)
     for made, via in ((earlier, "backfill"), (later, "reconcile")):
         a = Appointment.get(Appointment.invitee_uri == made["invitee"])
