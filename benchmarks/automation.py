@@ -32,7 +32,7 @@ from portal.models import (
 from portal.pipeline import workflows as engine
 from portal.timeutil import to_iso, utcnow
 
-from . import calendly, stats
+from . import calendly, data, stats
 
 GOAL = "p95 ≤ 1 s; ≥ 0.5 of figure 3's apply rate; ≤ 10% slower with 100,000 pending Waits"
 POLL = 0.02
