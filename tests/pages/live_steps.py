@@ -41,3 +41,9 @@ def book_first_free_time(page, scheduling_url, name, email):
     page.get_by_role("button", name="Schedule Event").click()
     expect(page.get_by_role("heading", name="You are scheduled")).to_be_visible()
     return datetime.fromisoformat(start.replace("Z", "+00:00"))
+
+
+def first_free_day(page, scheduling_url):
+    """The day (YYYY-MM-DD, UTC) of the first free time on the booking page."""
+    page.goto(scheduling_url)
+    return page.get_by_role("radio").first.get_attribute("value")[:10]

@@ -7,7 +7,7 @@ from datetime import timezone
 
 import pytest
 from browser_steps import shot
-from live_steps import ARRIVES, book_first_free_time, connect_nina
+from live_steps import ARRIVES, book_first_free_time, connect_nina, first_free_day
 from playwright.sync_api import expect
 
 from portal import localtime
@@ -49,3 +49,23 @@ def test_a_new_booking_is_announced_politely_once_and_the_list_is_not_read_again
     expect(page.get_by_role("link", name="Ada Lovelace")).to_be_visible(timeout=ARRIVES)
     expect(announcer).to_have_text(re.compile(r"^1 new booking: Intro call.* with Ada Lovelace " + re.escape(said) + "$"))
     expect(announcer).not_to_contain_text("Jordan")
+
+
+def test_the_month_view_announces_a_new_booking_as_the_list_and_the_week_do(
+        page, live_server, sandbox, people, worker):
+    intro = connect_nina(page, live_server, sandbox, people, time_zone=ZONE)
+    invitee = page.context.new_page()
+    day = first_free_day(invitee, intro["scheduling_url"])
+    page.goto(f"{live_server}/calendars/month?start={day}")
+    expect(page.get_by_role("table", name=re.compile(r"\d{4}$"))).to_be_visible()
+    page.wait_for_load_state()
+    announcer = page.locator("#live-announcer")
+    expect(announcer).to_have_text("")
+    assert page.locator("#live-month").evaluate("el => el.closest('[aria-live]') === null")
+
+    said = _book(invitee, intro["scheduling_url"], "Jordan Rivera", "jordan@example.com")
+    expect(page.locator("#live-month").get_by_role("link", name=re.compile("Intro call"))).to_have_count(
+        1, timeout=ARRIVES)
+    expect(announcer).to_have_text(re.compile(r"^1 new booking: Intro call.* with Jordan Rivera " + re.escape(said) + "$"))
+    shot(page, "live-announcement-month")
+

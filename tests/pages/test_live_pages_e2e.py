@@ -10,17 +10,11 @@ import requests
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
 from browser_steps import shot, sign_in
-from live_steps import ARRIVES, book_first_free_time, connect_nina
+from live_steps import ARRIVES, book_first_free_time, connect_nina, first_free_day
 
 from portal.devstack import wait_for_http
 
 pytestmark = pytest.mark.e2e
-
-
-def _first_free_day(page, scheduling_url):
-    page.goto(scheduling_url)
-    value = page.get_by_role("radio").first.get_attribute("value")
-    return value[:10]
 
 
 def _mark_document(page):
@@ -36,7 +30,7 @@ def test_a_booking_on_the_booking_page_appears_on_open_pages_without_reloading(
     intro = connect_nina(page, live_server, sandbox, people)
     context = page.context
     invitee = context.new_page()
-    day = _first_free_day(invitee, intro["scheduling_url"])
+    day = first_free_day(invitee, intro["scheduling_url"])
 
     calendars = page
     calendars.get_by_role("navigation", name="Main").get_by_role("link", name="Calendars").click()
