@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from peewee import fn
 
+from portal import live
 from portal.models import (
     Appointment,
     AppointmentGuest,
@@ -158,6 +159,7 @@ def _hand_over(subaccount_id, user_id, successor, reason):
         owner, how = ownership.successor_for(appointment, user_id, successor)
         Appointment.update(owner=owner.id, owner_reason=f"{reason} ({how})"[:255]).where(
             Appointment.id == appointment.id).execute()
+        live.touch(subaccount_id)  # open pages show the new owner after the commit
         moved += 1
         if appointment.contact_id:
             contacts.add(appointment.contact_id)
