@@ -159,7 +159,6 @@ def _hand_over(subaccount_id, user_id, successor, reason):
         owner, how = ownership.successor_for(appointment, user_id, successor)
         Appointment.update(owner=owner.id, owner_reason=f"{reason} ({how})"[:255]).where(
             Appointment.id == appointment.id).execute()
-        live.touch(subaccount_id)  # open pages show the new owner after the commit
         moved += 1
         if appointment.contact_id:
             contacts.add(appointment.contact_id)
@@ -168,4 +167,6 @@ def _hand_over(subaccount_id, user_id, successor, reason):
     contacts.update(c.id for c in Contact.select(Contact.id).where(
         (Contact.subaccount == subaccount_id) & (Contact.assigned_user == user_id)))
     ownership.refresh_assigned_users(contacts)
+    if moved:
+        live.touch(subaccount_id)  # open pages show the new owners after the commit
     return moved, contacts
