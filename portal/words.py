@@ -84,23 +84,31 @@ def connection_problem(connection):
     return SYNC_FAILED
 
 
-_CHOSEN_AMONG = re.compile(r"^O2: round robin, chosen among (\d+) (?:member|members)$")
 _NOBODY_SELECTS = re.compile(r"^O2: round robin, no member has it selected now; owner is (.+)$")
-_PERSONAL = re.compile(r"^O1: personal calendar of (.+)$")
+_PERSONAL = re.compile(r"^O1: personal calendar(?: of (.+))?$")
 
 
-def owner_reason(reason):
-    """Why an appointment has its owner (O1, O2), in words; other reasons read as written, rule ids removed."""
+def owner_reason(reason, owner=None, calendar=None):
+    """Why an appointment has its owner (O1, O2), in words, as the tail after "Owner: <name> —".
+
+    ``owner`` and ``calendar`` are the names the page knows; without them the
+    reason's own names are used. Other reasons (member removal's "reassigned:
+    owner removed by … (round robin, …)", "Created in the portal by …") read
+    as written, rule ids removed ("Created …" lowered to follow the dash).
+    """
     reason = reason or ""
-    if m := _PERSONAL.match(reason):
-        return f"{m.group(1)}'s personal calendar, so {m.group(1)} owns its bookings."
-    if m := _CHOSEN_AMONG.match(reason):
-        n = int(m.group(1))
-        among = "the only member who imports it" if n == 1 else f"the {n} members who import it"
-        return f"Round robin calendar: the owner was drawn at random among {among}."
-    if m := _NOBODY_SELECTS.match(reason):
-        return f"Round robin calendar that no member imports now, so it went to {m.group(1)}."
-    return plain(reason, capitalize=False)  # "reassigned: owner removed by … (round robin, …)" as written
+    calendar = calendar or "this calendar"
+    if reason.startswith("O1:"):
+        m = _PERSONAL.match(reason)
+        return f"the booking came through {owner or (m and m.group(1)) or 'the owner'}’s Calendly connection"
+    if reason.startswith("O2: round robin, chosen among"):
+        return f"chosen at random among the members who import {calendar}"
+    if reason.startswith("O2:"):
+        m = _NOBODY_SELECTS.match(reason)
+        return (f"no member imports {calendar} now, so it went to {owner or (m and m.group(1)) or 'the owner'}, "
+                "whose Calendly connection brought it")
+    text = plain(reason, capitalize=False)
+    return text[:1].lower() + text[1:] if text.startswith("Created in the portal") else text
 
 
 def web_answer(status_code, error=None):

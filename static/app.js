@@ -324,3 +324,16 @@
   });
   schedule(POLL);
 })();
+
+// A search answer swapped in by htmx ([data-announce-found], the contacts search) says its count in
+// #live-announcer ("12 contacts found"), so a screen reader hears that on each search, not the whole list.
+(function () {
+  document.addEventListener("htmx:load", function (e) {
+    var el = e.target.closest && e.target.closest("[data-announce-found]");
+    var box = document.getElementById("live-announcer");
+    if (!el || !box || e.target === document.body) return;
+    var text = el.getAttribute("data-announce-found");
+    box.textContent = "";  // emptied first, so the same count said again is announced again
+    window.requestAnimationFrame(function () { box.textContent = text; });
+  });
+})();

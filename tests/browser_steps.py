@@ -1,5 +1,6 @@
 """Steps the browser tests share: signing in and reaching pages as a person would."""
 import os
+import re
 
 from playwright.sync_api import expect
 
@@ -37,6 +38,22 @@ def connect_at_calendly(page, calendly_email, decision="Allow"):
     page.get_by_label("Password").fill("calendly-pass")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name=decision).click()
+
+
+def import_calendars(page, calendars):
+    """In the open "Choose calendars to import" modal: tick ``calendars`` and the consent box, then Save (C1)."""
+    select = page.get_by_role("dialog", name="Choose calendars to import")
+    for name in calendars:
+        select.get_by_label(name).check()
+    select.get_by_label(re.compile("consent")).check()
+    select.get_by_role("button", name="Save").click()
+
+
+def connected_row(page, calendly_email, timeout=30_000):
+    """The Connections row of ``calendly_email`` once it says Connected (the import is done)."""
+    row = page.get_by_role("row", name=re.compile(re.escape(calendly_email)))
+    expect(row.get_by_text("Connected", exact=True)).to_be_visible(timeout=timeout)
+    return row
 
 
 def shot(page, name):

@@ -102,7 +102,7 @@ def month():
     chosen, calendars, owners = _filters(sub)
     weeks = grid.month_weeks(first)
     begin, end = localtime.local_days_utc(weeks[0][0], 7 * len(weeks), tz)
-    rows, truncated = queries.in_range(sub, begin, end, limit=queries.MONTH_LIMIT, people=False, **chosen)
+    rows, truncated = queries.in_range(sub, begin, end, limit=queries.MONTH_LIMIT, **chosen)  # names: announcements
     per_day = grid.by_local_day(rows, weeks[0][0], 7 * len(weeks), tz)
     prev_month = (first - timedelta(days=1)).replace(day=1)
     next_month = (first + timedelta(days=31)).replace(day=1)

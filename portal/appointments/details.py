@@ -4,10 +4,10 @@ The sync stores Calendly's codes (location kinds, rule-tagged owner reasons,
 status origins); this module turns them into what a person reads. Rule ids
 stay in the support console.
 """
-import re
 from collections import namedtuple
 from urllib.parse import urlencode, urlsplit
 
+from portal import words
 from portal.models import AppointmentStatus, Origin, User, Workflow
 from portal.sync.meeting import PHONE_KINDS, decode_hosts, web_link
 
@@ -85,24 +85,10 @@ def hosts(appointment):
     return decode_hosts(appointment.calendly_hosts) if appointment.is_managed_in_calendly else []
 
 
-_RULE_ID = re.compile(r"\b[A-Z][0-9]+:\s*")
-
-
 def owner_reason(appointment):
-    """Why the owner owns the appointment, as a sentence fragment after "Owner: <name> —"."""
-    reason = appointment.owner_reason or ""
-    owner = appointment.owner.display_name if appointment.owner_id and appointment.owner else "the owner"
-    calendar = appointment.calendar_name or "this calendar"
-    if reason.startswith("O1:"):
-        return f"the booking came through {owner}’s Calendly connection"
-    if reason.startswith("O2: round robin, chosen among"):
-        return f"chosen at random among the members who import {calendar}"
-    if reason.startswith("O2:"):
-        return f"no member imports {calendar} now, so it went to {owner}, whose Calendly connection brought it"
-    if reason.startswith("Created in the portal"):
-        return reason[0].lower() + reason[1:]
-    # Other reasons are already words, e.g. "reassigned: owner removed by Ada Admin (round robin, …)".
-    return _RULE_ID.sub("", reason)
+    """Why the owner owns the appointment (``words.owner_reason``, with this appointment's names)."""
+    owner = appointment.owner.display_name if appointment.owner_id and appointment.owner else None
+    return words.owner_reason(appointment.owner_reason, owner=owner, calendar=appointment.calendar_name)
 
 
 # ------------------------------------------------------------------ status history

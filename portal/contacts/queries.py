@@ -9,14 +9,12 @@ PER_PAGE = 25
 APPOINTMENTS_SHOWN = 50
 
 
-def contact_page(subaccount, *, q="", tag="", after=None, before=None, per_page=PER_PAGE):
-    """One page of contacts by (name, id), seeking through the (subaccount, name, id) index."""
-    assigned = User.alias("assigned")
-    query = (
-        Contact.select(Contact, assigned)
-        .join(assigned, JOIN.LEFT_OUTER, on=(Contact.assigned_user == assigned.id), attr="assigned_user")
-        .where(Contact.subaccount == subaccount)
-    )
+# The search answer counts its matches up to here and then says "more than" (a count of a large
+# subaccount's every match on each keystroke would cost what keyset paging saves).
+FOUND_CAP = 1000
+
+
+def _matching(query, q, tag):
     q = (q or "").strip()
     if q:
         # contains(): case-insensitive, and "%" or "_" typed by the user match themselves.
@@ -24,10 +22,31 @@ def contact_page(subaccount, *, q="", tag="", after=None, before=None, per_page=
     if tag:
         query = query.where(fn.EXISTS(ContactTag.select(ContactTag.id).where(
             (ContactTag.contact == Contact.id) & (ContactTag.tag == tag.strip().lower()))))
+    return query
+
+
+def contact_page(subaccount, *, q="", tag="", after=None, before=None, per_page=PER_PAGE):
+    """One page of contacts by (name, id), seeking through the (subaccount, name, id) index."""
+    assigned = User.alias("assigned")
+    query = _matching(
+        Contact.select(Contact, assigned)
+        .join(assigned, JOIN.LEFT_OUTER, on=(Contact.assigned_user == assigned.id), attr="assigned_user")
+        .where(Contact.subaccount == subaccount), q, tag)
     page = paginate(query, Contact.name, Contact.id, per_page=per_page, after=after, before=before)
     page.extra["counts"] = appointment_counts([c.id for c in page.rows])
     page.extra["tags"] = tags_of([c.id for c in page.rows])
     return page
+
+
+def found_words(subaccount, *, q="", tag=""):
+    """How many contacts match, in words for the page's announcer: "12 contacts found"."""
+    query = _matching(Contact.select(Contact.id).where(Contact.subaccount == subaccount), q, tag)
+    n = query.limit(FOUND_CAP + 1).count()
+    if n > FOUND_CAP:
+        return f"More than {FOUND_CAP:,} contacts found"
+    if n == 0:
+        return "No contacts found"
+    return f"{n:,} contact found" if n == 1 else f"{n:,} contacts found"
 
 
 def tags_of(contact_ids):

@@ -27,6 +27,8 @@ def index():
     page = queries.contact_page(current_subaccount(), q=q, tag=tag, after=after, before=before)
     context = {"page": page, "q": q, "tag": tag, "paged": bool(after or before)}
     if htmx:
+        # Typed into the search box: the page's announcer says the count, not the whole list.
+        context["found"] = queries.found_words(current_subaccount(), q=q, tag=tag)
         return render_template("contacts/_results.html", **context)
     return render_template("contacts/index.html", **context)
 

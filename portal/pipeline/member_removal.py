@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from peewee import fn
 
+from portal import live
 from portal.models import (
     Appointment,
     AppointmentGuest,
@@ -166,4 +167,6 @@ def _hand_over(subaccount_id, user_id, successor, reason):
     contacts.update(c.id for c in Contact.select(Contact.id).where(
         (Contact.subaccount == subaccount_id) & (Contact.assigned_user == user_id)))
     ownership.refresh_assigned_users(contacts)
+    if moved:
+        live.touch(subaccount_id)  # open pages show the new owners after the commit
     return moved, contacts

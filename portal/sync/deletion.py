@@ -14,6 +14,7 @@ transaction; running the batches in the background (D5) is
 """
 from collections import namedtuple
 
+from portal import live
 from portal.extensions import db
 from portal.models import (
     Appointment,
@@ -137,6 +138,7 @@ def purge_batch(subaccount_id, event_type_uri, batch_size):
         AppointmentSource.delete().where(AppointmentSource.appointment.in_(ids)).execute()
         deleted = Appointment.delete().where(Appointment.id.in_(ids)).execute()
         refresh_assigned_users(contact_ids | guest_contact_ids)
+        live.touch(subaccount_id)  # open pages drop this batch once it is committed, not only at the end
     return deleted
 
 

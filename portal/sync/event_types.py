@@ -9,6 +9,7 @@ appointments stay); an event type active again clears the mark.
 """
 from dataclasses import dataclass
 
+from portal import live
 from portal.models import Appointment, CalendarSelection, Source
 from portal.models.audit import record
 from portal.timeutil import utcnow
@@ -58,6 +59,8 @@ def follow_event_type(connection, event_type):
     followed = Followed(selected=True, renamed_from=renamed_from, deleted=gone and changed,
                         restored=not gone and changed)
     _note(connection, name or latest.name, followed)
+    if followed.changed:
+        live.touch(connection.subaccount_id)  # the appointments' calendar name, the Connections row
     return followed
 
 

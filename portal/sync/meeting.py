@@ -14,6 +14,7 @@ import json
 import re
 from urllib.parse import urlsplit
 
+from portal import live
 from portal.models import Appointment
 
 PHONE_KINDS = frozenset({"outbound_call", "inbound_call"})
@@ -107,4 +108,5 @@ def refresh_details(appointment, booking):
     Appointment.update(**changed).where(Appointment.id == appointment.id).execute()
     for k, v in changed.items():
         setattr(appointment, k, v)
+    live.touch(appointment.subaccount_id)  # an open appointment page shows the join link once it comes
     return True

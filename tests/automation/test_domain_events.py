@@ -1,21 +1,18 @@
 """Domain events are written with the change that causes them, once per change (issue 14, W6)."""
 import pytest
 
-from portal.models import Appointment, DomainEvent, EventKind, StatusChange, Subaccount
+from portal.models import Appointment, DomainEvent, EventKind, StatusChange
 from portal.sync.apply import BACKFILL, RECONCILE, WEBHOOK, apply_booking
-from tests.sync.helpers import booking, make_connection, select
+from tests.sync.helpers import ada_connected, booking
 
 ET = "https://api.calendly.com/event_types/INTRO"
 
 
 @pytest.fixture
 def acme(app_ctx, people):
-    ada = people.user("ada@acme.test")
-    sub = Subaccount.get(name="Acme Dental")
+    sub, ada, conn = ada_connected(people, ET, "Intro Call")
     sub.reflect_cancellations = True
     sub.save()
-    conn = make_connection(ada, sub)
-    select(conn, ET, "Intro Call")
     return sub, ada, conn
 
 

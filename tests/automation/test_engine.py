@@ -6,25 +6,20 @@ from portal.models import (
     Enrolment,
     FollowUpTask,
     StepRun,
-    Subaccount,
     WebhookAttempt,
     WorkflowStep,
 )
 from portal.pipeline import workflows
 from portal.sync.apply import BACKFILL, RECONCILE, WEBHOOK, apply_booking
 from tests.automation.helpers import Receiver, drain, published
-from tests.sync.helpers import booking, make_connection, select
+from tests.sync.helpers import ada_connected, booking
 
 ET = "https://api.calendly.com/event_types/INTRO"
 
 
 @pytest.fixture
 def acme(app_ctx, people):
-    ada = people.user("ada@acme.test", role="admin")
-    sub = Subaccount.get(name="Acme Dental")
-    conn = make_connection(ada, sub)
-    select(conn, ET, "Intro Call")
-    return sub, ada, conn
+    return ada_connected(people, ET, "Intro Call", role="admin")
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from jobs.automation import run_step
-from portal.models import ContactTag, Enrolment, Subaccount
+from portal.models import ContactTag, Enrolment
 from portal.pipeline import step_batches, workflows
 from portal.queues import get_redis
 from portal.sync.apply import WEBHOOK, apply_booking
 from tests.automation.helpers import published
-from tests.sync.helpers import booking, make_connection, select
+from tests.sync.helpers import ada_connected, booking
 
 ET = "https://api.calendly.com/event_types/INTRO"
 
@@ -25,10 +25,7 @@ ET = "https://api.calendly.com/event_types/INTRO"
 @pytest.fixture
 def enrolled(app_ctx, people):
     """Three bookings matched into a one-step "add a tag" workflow; returns the enrolment ids in queue order."""
-    ada = people.user("ada@acme.test", role="admin")
-    sub = Subaccount.get(name="Acme Dental")
-    conn = make_connection(ada, sub)
-    select(conn, ET, "Intro Call")
+    sub, _, conn = ada_connected(people, ET, "Intro Call", role="admin")
     published(sub, [("add_tag", {"tag": "calendly-lead"})])
     for n in range(3):
         apply_booking(conn, booking(ET, invitee=f"I{n}", event=f"E{n}", email=f"guest{n}@example.com"), WEBHOOK)

@@ -4,7 +4,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from browser_steps import connect_at_calendly, open_connections, sign_in
+from browser_steps import connect_at_calendly, connected_row, import_calendars, open_connections, sign_in
 from browser_steps import shot as _shot
 
 from portal.extensions import db
@@ -134,15 +134,11 @@ def test_import_progress_updates_in_place_until_connected(page, live_server, san
     sign_in(page, live_server, "nina@acme.test")
     open_connections(page)
     connect_at_calendly(page, "nina@calendly.test")
-    select = page.get_by_role("dialog", name="Choose calendars to import")
-    select.get_by_label("Intro call").check()
-    select.get_by_label(re.compile("consent")).check()
-    select.get_by_role("button", name="Save").click()
+    import_calendars(page, ["Intro call"])
     expect(page.get_by_text("Calendly connected. Importing your events…")).to_be_visible()
-    row = page.get_by_role("row", name=re.compile("nina@calendly.test"))
     page.evaluate("window.__sameDocument = true")
     # The worker runs the backfill; the status cell polls and settles on Connected.
-    expect(row.get_by_text("Connected", exact=True)).to_be_visible(timeout=30_000)
+    row = connected_row(page, "nina@calendly.test")
     expect(row.get_by_role("progressbar")).to_have_count(0)
     assert page.evaluate("window.__sameDocument === true")  # updated in place, no reload
     (conn,) = connections()

@@ -48,10 +48,14 @@ class Team:
                                  created_at=iso(created_at) if created_at else None)
         return made["invitee"]
 
-    def connect(self, user, calendly_email, calendars):
-        """Connect through the sandbox's OAuth and the first Save; wait until the import is done."""
+    def connect(self, user, calendly_email, calendars, imported=()):
+        """Connect through the sandbox's OAuth and the first Save; wait until the import is done and the
+        ``imported`` bookings (invitee URIs) are appointments."""
         conn = connect_via_sandbox(self.stack, user, self.sub, calendly_email, calendars)
-        return wait_for(lambda: _connected(conn.id), timeout=20, message="the import to finish")
+        conn = wait_for(lambda: _connected(conn.id), timeout=20, message="the import to finish")
+        for invitee in imported:
+            wait_for_appointment(invitee)
+        return conn
 
 
 def _connected(connection_id):
@@ -115,3 +119,25 @@ def fill(team, conn):
         ids = Appointment.select(Appointment.id).where(Appointment.event_type_uri == team.cleaning["uri"])
         AppointmentSource.insert_from(ids.select(Appointment.id, conn.id, now), [
             AppointmentSource.appointment, AppointmentSource.connection, AppointmentSource.created_at]).execute()
+
+
+# ---------------------------------------------------------------- in the browser
+def open_edit(page, row=None):
+    """Click Edit on ``row`` (else the page's only Edit): the "Edit imported calendars" modal."""
+    (row or page).get_by_role("button", name="Edit").click()
+    return page.get_by_role("dialog", name="Edit imported calendars")
+
+
+def untick_and_save(page, calendar, row=None, dialog=None):
+    """In Edit (``dialog`` if open, else opened on ``row``): untick ``calendar`` and Save; returns the question
+    that asks what happens to its events ("Remove <calendar>")."""
+    dialog = dialog or open_edit(page, row)
+    dialog.get_by_label(calendar).uncheck()
+    dialog.get_by_role("button", name="Save").click()
+    return page.get_by_role("dialog", name=f"Remove {calendar}")
+
+
+def answer(question, choice):
+    """Answer the Keep / Delete permanently question and Save."""
+    question.get_by_label(choice).check()
+    question.get_by_role("button", name="Save").click()

@@ -10,7 +10,7 @@ from sync.helpers import wait_for
 
 from portal.extensions import db
 from portal.models import Appointment, CalendlyConnection, Contact, Status
-from deletion_helpers import appointment, count, fill, wait_for_appointment
+from deletion_helpers import answer, appointment, count, fill, open_edit, untick_and_save, wait_for_appointment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -41,35 +41,28 @@ def test_edit_keep_delete_and_disconnect(page, live_server, team, worker, sandbo
     expect(row).to_contain_text("Whitening")
 
     # 1. Edit, remove Whitening, Keep.
-    row.get_by_role("button", name="Edit").click()
-    dialog = page.get_by_role("dialog", name="Edit imported calendars")
+    dialog = open_edit(page, row)
     expect(dialog.get_by_label("Cleaning")).to_be_checked()
     expect(dialog.get_by_label("Whitening")).to_be_checked()
     expect(dialog.get_by_label("Team intake")).to_be_checked()
     shot(page, "edit-modal")
-    dialog.get_by_label("Whitening").uncheck()
-    dialog.get_by_role("button", name="Save").click()
-    question = page.get_by_role("dialog", name="Remove Whitening")
+    question = untick_and_save(page, "Whitening", dialog=dialog)
     expect(question.get_by_role("group", name="Whitening · 1 event")).to_be_visible()
     expect(question.get_by_role("button", name="Save")).to_be_disabled()
     question.get_by_label("Keep").check()
     shot(page, "keep-delete-question")
-    question.get_by_role("button", name="Save").click()
+    answer(question, "Keep")
     expect(page.get_by_text("Whitening removed. Its 1 event stays in Calbridge.")).to_be_visible()
     row = page.get_by_role("row", name=re.compile("ann@cal.test"))
     expect(row.get_by_text("Whitening")).to_have_count(0)
     assert appointment(whitening) is not None
 
     # 2. Edit, remove Cleaning, Delete permanently.
-    row.get_by_role("button", name="Edit").click()
-    dialog = page.get_by_role("dialog", name="Edit imported calendars")
+    dialog = open_edit(page, row)
     expect(dialog.get_by_label("Whitening")).not_to_be_checked()
-    dialog.get_by_label("Cleaning").uncheck()
-    dialog.get_by_role("button", name="Save").click()
-    question = page.get_by_role("dialog", name="Remove Cleaning")
+    question = untick_and_save(page, "Cleaning", dialog=dialog)
     expect(question).to_contain_text("Cleaning · 2 events")
-    question.get_by_label("Delete permanently").check()
-    question.get_by_role("button", name="Save").click()
+    answer(question, "Delete permanently")
     expect(page.get_by_text("Cleaning removed. Its 2 events are deleted in batches: Deletions below shows the progress.")).to_be_visible()
     deletions = page.get_by_role("region", name="Deletions")
     cleaning_task = deletions.get_by_role("group", name="Deleting events of Cleaning")
@@ -123,14 +116,9 @@ def test_a_large_deletion_shows_its_progress_on_the_page(page, live_server, team
         fill(team, conn)
     sign_in(page, live_server, "ann@acme.test")
     open_connections(page)
-    page.get_by_role("button", name="Edit").click()
-    dialog = page.get_by_role("dialog", name="Edit imported calendars")
-    dialog.get_by_label("Cleaning").uncheck()
-    dialog.get_by_role("button", name="Save").click()
-    question = page.get_by_role("dialog", name="Remove Cleaning")
+    question = untick_and_save(page, "Cleaning")
     expect(question).to_contain_text("Cleaning · 10,000 events")
-    question.get_by_label("Delete permanently").check()
-    question.get_by_role("button", name="Save").click()
+    answer(question, "Delete permanently")
 
     bar = page.get_by_role("progressbar", name="Deletion progress of Cleaning")
     expect(bar).to_be_visible()
@@ -153,21 +141,15 @@ def test_shared_calendar_waits_for_the_other_member_and_admins_see_the_activity(
     people.user("boss@acme.test", name="Boss Admin", role="admin")
     team.connect(team.bob, "bob@cal.test", ["Consult", "Team intake"])
     intake = [team.book(team.intake), team.book(team.intake), team.book(team.intake)]
-    team.connect(team.ann, "ann@cal.test", ["Cleaning", "Team intake"])
-    for invitee in intake:
-        wait_for_appointment(invitee)
+    team.connect(team.ann, "ann@cal.test", ["Cleaning", "Team intake"], imported=intake)
 
     sign_in(page, live_server, "ann@acme.test")
     open_connections(page)
-    page.get_by_role("button", name="Edit").click()
-    dialog = page.get_by_role("dialog", name="Edit imported calendars")
-    dialog.get_by_label("Team intake").uncheck()
-    dialog.get_by_role("button", name="Save").click()
-    question = page.get_by_role("dialog", name="Remove Team intake")
+    question = untick_and_save(page, "Team intake")
     expect(question).to_contain_text("1 other member still has it selected or chose Keep")
     question.get_by_label("Delete permanently").check()
     shot(page, "shared-question")
-    question.get_by_role("button", name="Save").click()
+    answer(question, "Delete permanently")
     waiting = ("Team intake is a shared calendar: its 3 events stay visible until the 1 other member who "
                "connected it also chooses Delete.")
     expect(page.get_by_text("Team intake removed.")).to_be_visible()

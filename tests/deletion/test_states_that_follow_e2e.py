@@ -13,7 +13,7 @@ from browser_steps import open_connections, sign_in
 
 from portal.extensions import db
 from portal.models import Appointment
-from deletion_helpers import save_edit, wait_for_appointment
+from deletion_helpers import answer, save_edit, untick_and_save, wait_for_appointment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -22,9 +22,7 @@ GREEN, AMBER, BLUE = "rgb(236, 253, 245)", "rgb(255, 251, 235)", "rgb(239, 246, 
 
 def test_last_sync_counts_the_import_and_the_deletion_notice_ends_with_done(page, live_server, team, worker):
     booked = [team.book(team.cleaning), team.book(team.cleaning), team.book(team.cleaning)]
-    team.connect(team.ann, "ann@cal.test", ["Cleaning", "Whitening"])
-    for invitee in booked:
-        wait_for_appointment(invitee)
+    team.connect(team.ann, "ann@cal.test", ["Cleaning", "Whitening"], imported=booked)
 
     sign_in(page, live_server, "ann@acme.test")
     open_connections(page)
@@ -32,13 +30,7 @@ def test_last_sync_counts_the_import_and_the_deletion_notice_ends_with_done(page
     expect(row).to_contain_text("Imported 3 bookings")
     expect(row.get_by_text("No bookings received yet")).to_have_count(0)
 
-    row.get_by_role("button", name="Edit").click()
-    dialog = page.get_by_role("dialog", name="Edit imported calendars")
-    dialog.get_by_label("Cleaning").uncheck()
-    dialog.get_by_role("button", name="Save").click()
-    question = page.get_by_role("dialog", name="Remove Cleaning")
-    question.get_by_label("Delete permanently").check()
-    question.get_by_role("button", name="Save").click()
+    answer(untick_and_save(page, "Cleaning", row=row), "Delete permanently")
     notice = page.get_by_role("status").filter(has_text="Cleaning removed.")
     expect(notice).to_be_visible()
     expect(notice).to_have_css("background-color", GREEN)  # a success
@@ -52,18 +44,11 @@ def test_last_sync_counts_the_import_and_the_deletion_notice_ends_with_done(page
 def test_the_shared_calendar_notice_follows_the_other_members_keep(page, live_server, team, worker, client, auth):
     bob_conn = team.connect(team.bob, "bob@cal.test", ["Consult", "Team intake"])
     intake = [team.book(team.intake), team.book(team.intake)]
-    team.connect(team.ann, "ann@cal.test", ["Cleaning", "Team intake"])
-    for invitee in intake:
-        wait_for_appointment(invitee)
+    team.connect(team.ann, "ann@cal.test", ["Cleaning", "Team intake"], imported=intake)
 
     sign_in(page, live_server, "ann@acme.test")
     open_connections(page)
-    page.get_by_role("button", name="Edit").click()
-    dialog = page.get_by_role("dialog", name="Edit imported calendars")
-    dialog.get_by_label("Team intake").uncheck()
-    dialog.get_by_role("button", name="Save").click()
-    page.get_by_role("dialog", name="Remove Team intake").get_by_label("Delete permanently").check()
-    page.get_by_role("dialog", name="Remove Team intake").get_by_role("button", name="Save").click()
+    answer(untick_and_save(page, "Team intake"), "Delete permanently")
     waiting = page.get_by_role("status").filter(has_text="stay visible until the 1 other member who connected it "
                                                           "also chooses Delete")
     expect(waiting).to_be_visible()

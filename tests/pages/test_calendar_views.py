@@ -87,6 +87,19 @@ def test_month_lists_three_a_day_and_links_the_rest_to_the_day(client, signed_in
     assert '<a class="month-more" href="/calendars/day?start=2030-05-07">+2 more</a>' in html
 
 
+def test_month_marks_every_booking_of_a_day_for_the_announcer_even_behind_more(client, signed_in, rows):
+    from datetime import timedelta
+    grace = rows.contact(name="Grace Hopper")
+    made = [rows.appointment(title=f"Visit {i}", start=datetime(2030, 5, 7, 9) + timedelta(hours=i), contact=grace)
+            for i in range(5)]
+    cancelled = rows.appointment(title="Called off", start=datetime(2030, 5, 7, 16), status="cancelled")
+    html = client.get("/calendars/month?start=2030-05-20").get_data(as_text=True)
+    announced = dict(re.findall(r'data-announce-id="(\d+)" data-announce="([^"]*)"', html))
+    assert sorted(announced) == sorted(str(a.id) for a in made)  # the two behind "+2 more" too, not the cancelled
+    assert announced[str(made[4].id)] == "Visit 4 with Grace Hopper at 13:00 on Tue 7 May 2030"
+    assert str(cancelled.id) not in announced
+
+
 def test_the_calendars_page_says_when_none_are_imported(client, signed_in):
     html = client.get("/calendars/calendars").get_data(as_text=True)
     assert "No calendars imported yet." in html

@@ -42,6 +42,31 @@ def test_search_by_name_or_email_and_the_htmx_fragment(client, signed_in, rows):
     assert "No contacts match “100%_”." in none
 
 
+def test_the_search_answer_carries_its_count_in_words_and_the_list_is_not_a_live_region(client, signed_in, rows):
+    rows.contact(name="Grace Hopper", email="grace@navy.example")
+    rows.contact(name="", email="hopper.fan@example.com")
+    rows.contact(name="Alan Turing", email="alan@bletchley.example")
+    found = {q: client.get(f"/contacts/?q={q}", headers={"HX-Request": "true"}).get_data(as_text=True)
+             for q in ("hopper", "alan", "nobody")}
+    assert 'data-announce-found="2 contacts found"' in found["hopper"]
+    assert 'data-announce-found="1 contact found"' in found["alan"]
+    assert 'data-announce-found="No contacts found"' in found["nobody"]
+    page = client.get("/contacts/").get_data(as_text=True)
+    results = page[page.index('<div id="contact-results"'):]
+    assert "aria-live" not in results.split(">", 1)[0] and "data-announce-found" not in results.split(">", 1)[0]
+
+
+def test_a_search_of_many_contacts_says_more_than_the_cap(client, signed_in, app_ctx, monkeypatch):
+    from portal.contacts import queries
+
+    monkeypatch.setattr(queries, "FOUND_CAP", 3)
+    sub = Subaccount.get(Subaccount.name == "Acme Dental")
+    Contact.insert_many([{"subaccount": sub, "name": f"Person {i}", "email": f"p{i}@example.com",
+                          "email_normalized": f"p{i}@example.com"} for i in range(5)]).execute()
+    fragment = client.get("/contacts/?q=person", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'data-announce-found="More than 3 contacts found"' in fragment
+
+
 def test_keyset_pagination_by_name(client, signed_in, app_ctx):
     sub = Subaccount.get(Subaccount.name == "Acme Dental")
     with db.atomic():

@@ -5,7 +5,7 @@ the page."""
 import re
 
 import pytest
-from browser_steps import connect_at_calendly, open_connections, shot, sign_in
+from browser_steps import connect_at_calendly, connected_row, import_calendars, open_connections, shot, sign_in
 from playwright.sync_api import expect
 
 from sync.helpers import one_of_each
@@ -25,6 +25,21 @@ def _tab_around(page, dialog, presses=12):
     for key in ["Tab"] * presses + ["Shift+Tab"] * presses:
         page.keyboard.press(key)
         assert _focus_is_inside(page, dialog), f"after {key} focus left the dialog"
+
+
+def _escape_gives_focus_back(page, dialog, opener):
+    """Escape closes ``dialog`` and focus goes back to the control that opened it."""
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(opener).to_be_focused()
+
+
+def _focus_goes_in_stays_and_comes_back(page, opener, dialog, first, presses=5):
+    """``opener`` opens ``dialog`` with ``first`` focused; Tab stays inside; Escape gives focus back to ``opener``."""
+    opener.click()
+    expect(first).to_be_focused()
+    _tab_around(page, dialog, presses=presses)
+    _escape_gives_focus_back(page, dialog, opener)
 
 
 @pytest.fixture
@@ -50,9 +65,7 @@ def test_the_invite_dialog_takes_focus_keeps_tab_inside_and_escape_gives_focus_b
     assert dialog.evaluate("d => d.matches(':modal')")
     _tab_around(page, dialog)
     shot(page, "dialog-invite-focus")
-    page.keyboard.press("Escape")
-    expect(dialog).to_have_count(0)
-    expect(opener).to_be_focused()
+    _escape_gives_focus_back(page, dialog, opener)
 
     # Cancel closes it the same way.
     opener.click()
@@ -102,28 +115,18 @@ def test_the_delete_confirmation_focuses_cancel_and_gives_focus_back_to_delete(p
     sign_in(page, live_server, "ann@acme.test")
     page.goto(f"{live_server}/calendars/appointments/{admin['appointment_id']}")
     page.wait_for_load_state()
-    opener = page.get_by_role("link", name="Delete")
-    opener.click()
     dialog = page.get_by_role("dialog", name="Delete this appointment?")
-    expect(dialog.get_by_role("link", name="Cancel")).to_be_focused()
-    _tab_around(page, dialog, presses=5)
-    page.keyboard.press("Escape")
-    expect(dialog).to_have_count(0)
-    expect(opener).to_be_focused()
+    _focus_goes_in_stays_and_comes_back(page, page.get_by_role("link", name="Delete"), dialog,
+                                        dialog.get_by_role("link", name="Cancel"))
 
 
 def test_the_provider_chooser_focuses_its_heading_and_escape_returns_to_add_new(page, live_server, admin):
     sign_in(page, live_server, "ann@acme.test")
     open_connections(page)
-    opener = page.get_by_role("button", name="Add New")
-    opener.click()
     dialog = page.get_by_role("dialog", name="Add a calendar connection")
     # No field to fill: the heading that names the dialog takes focus, so a screen reader starts there.
-    expect(dialog.get_by_role("heading", name="Add a calendar connection")).to_be_focused()
-    _tab_around(page, dialog, presses=5)
-    page.keyboard.press("Escape")
-    expect(dialog).to_have_count(0)
-    expect(opener).to_be_focused()
+    _focus_goes_in_stays_and_comes_back(page, page.get_by_role("button", name="Add New"), dialog,
+                                        dialog.get_by_role("heading", name="Add a calendar connection"))
 
 
 def test_edit_then_save_returns_focus_to_the_edit_button_after_the_page_reloads(
@@ -136,11 +139,8 @@ def test_edit_then_save_returns_focus_to_the_edit_button_after_the_page_reloads(
     connect_at_calendly(page, "nina@calendly.test")
     select = page.get_by_role("dialog", name="Choose calendars to import")
     expect(select.get_by_label("Intro call")).to_be_focused()  # the first field
-    select.get_by_label("Intro call").check()
-    select.get_by_label(re.compile("consent")).check()
-    select.get_by_role("button", name="Save").click()
-    row = page.get_by_role("row", name=re.compile("nina@calendly.test"))
-    expect(row.get_by_text("Connected", exact=True)).to_be_visible(timeout=30_000)
+    import_calendars(page, ["Intro call"])
+    row = connected_row(page, "nina@calendly.test")
     page.wait_for_load_state()
 
     edit = row.get_by_role("button", name="Edit")

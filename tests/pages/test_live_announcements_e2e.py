@@ -3,58 +3,30 @@ booking page while the Calendars list is open is said once, politely, in words a
 ("1 new booking: Intro call with Jordan Rivera at 9:00 AM on …"), and the list itself is not a live
 region, so it is not read out again."""
 import re
-from datetime import datetime, timezone
+from datetime import timezone
 
 import pytest
-from browser_steps import connect_at_calendly, open_connections, shot, sign_in
+from browser_steps import shot
+from live_steps import ARRIVES, book_first_free_time, connect_nina, first_free_day
 from playwright.sync_api import expect
 
 from portal import localtime
-from portal.extensions import db
-from portal.models import Subaccount
 
 pytestmark = pytest.mark.e2e
 
-ARRIVES = 20_000  # sandbox -> webhook -> worker -> page on a busy 2-core machine
 ZONE = "America/Chicago"
-
-
-def _connect_nina(page, live_server, sandbox, people):
-    people.user("nina@acme.test", name="Nina Owner")
-    with db.connection_context():
-        Subaccount.update(time_zone=ZONE).where(Subaccount.name == "Acme Dental").execute()
-    sandbox.create_user("nina@calendly.test")
-    intro = sandbox.create_event_type("Intro call", hosts=["nina@calendly.test"])
-    sign_in(page, live_server, "nina@acme.test")
-    open_connections(page)
-    connect_at_calendly(page, "nina@calendly.test")
-    select = page.get_by_role("dialog", name="Choose calendars to import")
-    select.get_by_label("Intro call").check()
-    select.get_by_label(re.compile("consent")).check()
-    select.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("row", name=re.compile("nina@calendly.test")).get_by_text("Connected", exact=True)
-           ).to_be_visible(timeout=30_000)
-    return intro
 
 
 def _book(page, scheduling_url, name, email):
     """The first free time on the booking page; returns what the announcement says of its start."""
-    page.goto(scheduling_url)
-    slot = page.get_by_role("radio").first
-    start = datetime.fromisoformat(slot.get_attribute("value").replace("Z", "+00:00"))
-    slot.check()
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Schedule Event").click()
-    expect(page.get_by_role("heading", name="You are scheduled")).to_be_visible()
-    utc = start.astimezone(timezone.utc).replace(tzinfo=None)
+    utc = book_first_free_time(page, scheduling_url, name, email).astimezone(timezone.utc).replace(tzinfo=None)
     tz = localtime.zone(ZONE)
     return f"at {localtime.clock(utc, tz)} on {localtime.day(utc, tz)}."
 
 
 def test_a_new_booking_is_announced_politely_once_and_the_list_is_not_read_again(
         page, live_server, sandbox, people, worker):
-    intro = _connect_nina(page, live_server, sandbox, people)
+    intro = connect_nina(page, live_server, sandbox, people, time_zone=ZONE)
     invitee = page.context.new_page()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendars").click()
     expect(page.get_by_text("No appointments yet.")).to_be_visible()
@@ -77,3 +49,23 @@ def test_a_new_booking_is_announced_politely_once_and_the_list_is_not_read_again
     expect(page.get_by_role("link", name="Ada Lovelace")).to_be_visible(timeout=ARRIVES)
     expect(announcer).to_have_text(re.compile(r"^1 new booking: Intro call.* with Ada Lovelace " + re.escape(said) + "$"))
     expect(announcer).not_to_contain_text("Jordan")
+
+
+def test_the_month_view_announces_a_new_booking_as_the_list_and_the_week_do(
+        page, live_server, sandbox, people, worker):
+    intro = connect_nina(page, live_server, sandbox, people, time_zone=ZONE)
+    invitee = page.context.new_page()
+    day = first_free_day(invitee, intro["scheduling_url"])
+    page.goto(f"{live_server}/calendars/month?start={day}")
+    expect(page.get_by_role("table", name=re.compile(r"\d{4}$"))).to_be_visible()
+    page.wait_for_load_state()
+    announcer = page.locator("#live-announcer")
+    expect(announcer).to_have_text("")
+    assert page.locator("#live-month").evaluate("el => el.closest('[aria-live]') === null")
+
+    said = _book(invitee, intro["scheduling_url"], "Jordan Rivera", "jordan@example.com")
+    expect(page.locator("#live-month").get_by_role("link", name=re.compile("Intro call"))).to_have_count(
+        1, timeout=ARRIVES)
+    expect(announcer).to_have_text(re.compile(r"^1 new booking: Intro call.* with Jordan Rivera " + re.escape(said) + "$"))
+    shot(page, "live-announcement-month")
+

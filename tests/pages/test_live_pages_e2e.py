@@ -4,57 +4,17 @@ edited and deleted appointments in place, keeping the rows that did not change; 
 catches up by itself after the portal's server goes away and comes back."""
 import re
 import threading
-from datetime import datetime
 
 import pytest
 import requests
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
-from browser_steps import connect_at_calendly, open_connections, shot, sign_in
+from browser_steps import shot, sign_in
+from live_steps import ARRIVES, book_first_free_time, connect_nina, first_free_day
 
 from portal.devstack import wait_for_http
 
 pytestmark = pytest.mark.e2e
-
-# Generous: a booking goes sandbox -> webhook -> worker -> page on a busy 2-core machine.
-ARRIVES = 20_000
-
-
-def _connect(page, live_server, sandbox, people):
-    """Nina's portal account connected to her Calendly (the sandbox) with Intro call chosen."""
-    people.user("nina@acme.test", name="Nina Owner")
-    sandbox.create_user("nina@calendly.test")
-    intro = sandbox.create_event_type("Intro call", hosts=["nina@calendly.test"])
-    sign_in(page, live_server, "nina@acme.test")
-    open_connections(page)
-    connect_at_calendly(page, "nina@calendly.test")
-    select = page.get_by_role("dialog", name="Choose calendars to import")
-    select.get_by_label("Intro call").check()
-    select.get_by_label(re.compile("consent")).check()
-    select.get_by_role("button", name="Save").click()
-    row = page.get_by_role("row", name=re.compile("nina@calendly.test"))
-    expect(row.get_by_text("Connected", exact=True)).to_be_visible(timeout=30_000)
-    return intro
-
-
-def _book_on_the_booking_page(page, scheduling_url, name, email):
-    """An invitee books the first free time on the sandbox's booking page; returns its start (UTC)."""
-    page.goto(scheduling_url)
-    expect(page.get_by_role("heading", name="Intro call")).to_be_visible()
-    slot = page.get_by_role("radio").first
-    start = slot.get_attribute("value")
-    slot.check()
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Schedule Event").click()
-    expect(page.get_by_role("heading", name="You are scheduled")).to_be_visible()
-    return datetime.fromisoformat(start.replace("Z", "+00:00"))
-
-
-def _first_free_day(page, scheduling_url):
-    page.goto(scheduling_url)
-    value = page.get_by_role("radio").first.get_attribute("value")
-    return value[:10]
 
 
 def _mark_document(page):
@@ -67,10 +27,10 @@ def _same_document(page):
 
 def test_a_booking_on_the_booking_page_appears_on_open_pages_without_reloading(
         page, live_server, sandbox, people, worker):
-    intro = _connect(page, live_server, sandbox, people)
+    intro = connect_nina(page, live_server, sandbox, people)
     context = page.context
     invitee = context.new_page()
-    day = _first_free_day(invitee, intro["scheduling_url"])
+    day = first_free_day(invitee, intro["scheduling_url"])
 
     calendars = page
     calendars.get_by_role("navigation", name="Main").get_by_role("link", name="Calendars").click()
@@ -90,7 +50,7 @@ def test_a_booking_on_the_booking_page_appears_on_open_pages_without_reloading(
         p.wait_for_load_state()
         _mark_document(p)
 
-    _book_on_the_booking_page(invitee, intro["scheduling_url"], "Jordan Rivera", "jordan@example.com")
+    book_first_free_time(invitee, intro["scheduling_url"], "Jordan Rivera", "jordan@example.com")
 
     expect(calendars.get_by_role("link", name="Jordan Rivera")).to_be_visible(timeout=ARRIVES)
     expect(calendars.get_by_text("No appointments yet.")).to_have_count(0)
@@ -111,7 +71,7 @@ def test_a_booking_on_the_booking_page_appears_on_open_pages_without_reloading(
     expect(booked.get_by_role("link", name=re.compile("Intro call"))).to_have_count(1)
     calendars.wait_for_load_state()
     _mark_document(calendars)
-    _book_on_the_booking_page(invitee, intro["scheduling_url"], "Jordan Rivera", "jordan@example.com")
+    book_first_free_time(invitee, intro["scheduling_url"], "Jordan Rivera", "jordan@example.com")
     expect(booked.get_by_role("link", name=re.compile("Intro call"))).to_have_count(2, timeout=ARRIVES)
     assert _same_document(calendars)
 
@@ -124,7 +84,7 @@ def _serve(app, port):
 
 def test_an_open_page_catches_up_by_itself_after_the_portal_restarts(
         page, live_server, sandbox, people, worker, _live_http, live_app, stack):
-    intro = _connect(page, live_server, sandbox, people)
+    intro = connect_nina(page, live_server, sandbox, people)
     invitee = page.context.new_page()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendars").click()
     expect(page.get_by_text("No appointments yet.")).to_be_visible()
@@ -146,7 +106,7 @@ def test_an_open_page_catches_up_by_itself_after_the_portal_restarts(
     _serve(live_app, stack["portal_port"])
     wait_for_http(live_server + "/signin")
 
-    _book_on_the_booking_page(invitee, intro["scheduling_url"], "Ada Lovelace", "ada@example.com")
+    book_first_free_time(invitee, intro["scheduling_url"], "Ada Lovelace", "ada@example.com")
     expect(page.get_by_role("link", name="Ada Lovelace")).to_be_visible(timeout=ARRIVES)
     assert _same_document(page), "the page was reloaded instead of catching up in place"
 

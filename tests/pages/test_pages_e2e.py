@@ -94,6 +94,13 @@ def test_contact_search_as_you_type(page, live_server, people, rows):
     expect(page.get_by_role("link", name="Alan Turing")).to_have_count(0)
     expect(page.get_by_role("link", name="Grace Hopper")).to_be_visible()
     assert "q=grace" in page.url
+    # A screen reader hears the count, politely, not the whole list again (the list is no live region).
+    announcer = page.locator("#live-announcer")
+    expect(announcer).to_have_text("1 contact found")
+    assert page.locator("#contact-results").evaluate("el => el.closest('[aria-live]') === null")
+    page.get_by_label("Search contacts").fill("example")
+    expect(page.get_by_role("link", name="Alan Turing")).to_be_visible()
+    expect(announcer).to_have_text("2 contacts found")
 
 
 def test_screenshots_of_every_page(page, live_server, people, rows):

@@ -33,12 +33,17 @@ def test_rate_limits_and_outages_are_told_without_http_statuses():
 
 
 def test_owner_reasons_in_words_without_rule_ids():
-    assert words.owner_reason("O1: personal calendar of Ann") == "Ann's personal calendar, so Ann owns its bookings."
-    assert words.owner_reason("O2: round robin, chosen among 3 members") == (
-        "Round robin calendar: the owner was drawn at random among the 3 members who import it.")
+    # The page's names when it knows them, else the reason's own; the same words as the appointment page's.
+    assert words.owner_reason("O1: personal calendar of Ann") == "the booking came through Ann’s Calendly connection"
+    assert words.owner_reason("O1: personal calendar of Ann", owner="Ann Archer") == (
+        "the booking came through Ann Archer’s Calendly connection")
+    assert words.owner_reason("O2: round robin, chosen among 3 members", calendar="Team Intro") == (
+        "chosen at random among the members who import Team Intro")
     assert words.owner_reason("O2: round robin, no member has it selected now; owner is Bo") == (
-        "Round robin calendar that no member imports now, so it went to Bo.")
-    assert words.owner_reason("Created in the portal by Ann") == "Created in the portal by Ann"
+        "no member imports this calendar now, so it went to Bo, whose Calendly connection brought it")
+    assert words.owner_reason("Created in the portal by Ann") == "created in the portal by Ann"
+    assert words.owner_reason("reassigned: owner removed by Ada (O2: round robin, drawn among 2)") == (
+        "reassigned: owner removed by Ada (round robin, drawn among 2)")
 
 
 def test_plain_removes_rule_ids_and_status_codes_but_keeps_ordinary_words():

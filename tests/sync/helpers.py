@@ -83,6 +83,17 @@ def select(connection, event_type_uri, name="Cleaning", *, shared=False, selecte
     )
 
 
+def ada_connected(people, event_type_uri, calendar, role="user"):
+    """Ada of Acme Dental with a Calendly connection importing one calendar: ``(subaccount, ada, connection)``."""
+    from portal.models import Subaccount
+
+    ada = people.user("ada@acme.test", role=role)
+    sub = Subaccount.get(name="Acme Dental")
+    conn = make_connection(ada, sub)
+    select(conn, event_type_uri, calendar)
+    return sub, ada, conn
+
+
 def booking(event_type_uri, *, invitee="I1", event="E1", email="ada@example.com", name="Ada Lovelace",
             created_at=None, start=None, **fields):
     created_at = created_at or utcnow() - timedelta(minutes=5)
@@ -119,6 +130,13 @@ def one_of_each(owner, subaccount, **connection_fields):
             "follow_up_id": follow_up.id, "notification_id": note.id, "token": "not-a-signed-link", "subaccount_id": subaccount.id,
             "membership_id": Membership.get(user=owner, subaccount=subaccount).id,
             "invitation_id": Invitation.create(subaccount=subaccount, email="new@acme.test", invited_by=owner).id}
+
+
+def get_pages(app, ids, skipped=("static",)):
+    """The path of every GET route of ``app`` but the ``skipped`` endpoints, in URL order, built with ``ids``."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if "GET" in rule.methods and rule.endpoint not in skipped:
+            yield rule.build(ids, append_unknown=False)[1]
 
 
 # ---------------------------------------------------------------- deliveries

@@ -21,7 +21,7 @@ from portal.models import (
 from portal.sync import ownership
 from portal.sync.apply import BACKFILL, RECONCILE, WEBHOOK, apply_booking
 from portal.timeutil import utcnow
-from .helpers import booking, make_connection, select
+from .helpers import ada_connected, booking, make_connection, select
 
 ET = "https://api.calendly.com/event_types/CLEANING"
 RR = "https://api.calendly.com/event_types/ROUND-ROBIN"
@@ -29,11 +29,7 @@ RR = "https://api.calendly.com/event_types/ROUND-ROBIN"
 
 @pytest.fixture
 def acme(app_ctx, people):
-    ada = people.user("ada@acme.test")
-    sub = Subaccount.get(name="Acme Dental")
-    conn = make_connection(ada, sub)
-    select(conn, ET, "Cleaning")
-    return sub, ada, conn
+    return ada_connected(people, ET, "Cleaning")
 
 
 def test_booking_becomes_appointment_and_contact_with_name_and_email_only(acme):

@@ -3,11 +3,11 @@ import json
 
 import pytest
 
-from portal.models import Appointment, Subaccount
+from portal.models import Appointment
 from portal.sync.apply import BACKFILL, RECONCILE, WEBHOOK, apply_booking
 from portal.sync.booking import minimize, parse_booking, parse_delivery
 from portal.sync.meeting import decode_hosts, location_of
-from .helpers import booking, envelope, make_connection, select
+from .helpers import ada_connected, booking, envelope
 
 API = "https://api.calendly.com"
 ET = f"{API}/event_types/CLEANING"
@@ -68,10 +68,7 @@ def test_the_inbox_copy_reads_back_as_the_same_booking():
 
 @pytest.fixture
 def acme(app_ctx, people):
-    ada = people.user("ada@acme.test")
-    sub = Subaccount.get(name="Acme Dental")
-    conn = make_connection(ada, sub)
-    select(conn, ET, "Cleaning")
+    sub, _, conn = ada_connected(people, ET, "Cleaning")
     return sub, conn
 
 

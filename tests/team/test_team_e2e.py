@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser_steps import connect_at_calendly, open_connections, shot, sign_in
+from browser_steps import connect_at_calendly, connected_row, import_calendars, open_connections, shot, sign_in
 from mailcatcher.mailbox import body
 from sync.helpers import connect_via_sandbox, wait_for
 
@@ -89,12 +89,8 @@ def test_an_invited_member_joins_connects_the_round_robin_and_shares_its_booking
 
     open_connections(page)
     connect_at_calendly(page, "ben@cal.test")
-    select = page.get_by_role("dialog", name="Choose calendars to import")
-    select.get_by_label("Team intake").check()
-    select.get_by_label(re.compile("consent")).check()
-    select.get_by_role("button", name="Save").click()
-    row = page.get_by_role("row", name=re.compile("ben@cal.test"))
-    expect(row.get_by_text("Connected", exact=True)).to_be_visible(timeout=30_000)
+    import_calendars(page, ["Team intake"])
+    connected_row(page, "ben@cal.test")
 
     invitee = sandbox.book(office["intake"]["uri"], iso(upcoming(3, hour=11)), "Gail Guest", "gail@example.com")
     with db.connection_context():
