@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask import flash, render_template, request, url_for
 
 from portal import localtime, params
-from portal.appointments import bp, calendar_list, grid, queries
+from portal.appointments import bp, calendar_list, grid, grid_html, queries
 from portal.tenancy import current_subaccount, subaccount_required
 
 BAD_DATE = "That isn't a date we understand (YYYY-MM-DD, years 1900 to 2999), so here is {what}."
@@ -58,7 +58,8 @@ def _columns(sub, first, days, chosen, tz, max_lanes):
 def _grid_context(columns):
     # One url_for for the whole grid: "/calendars/appointments/" + id (~500 events a week).
     appointment_url = url_for("appointments.appointment", appointment_id=1)[:-1]
-    return {"columns": columns, "scroll_row": grid.scroll_row(columns), "appointment_url": appointment_url}
+    return {"columns": columns, "scroll_row": grid.scroll_row(columns),
+            "event_links": {c.day: grid_html.column_links(c, appointment_url) for c in columns}}
 
 
 @bp.route("/week")
