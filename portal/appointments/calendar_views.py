@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask import flash, render_template, request, url_for
 
 from portal import localtime, params
-from portal.appointments import bp, calendar_list, grid, queries
+from portal.appointments import bp, calendar_list, grid, grid_html, queries
 from portal.tenancy import current_subaccount, subaccount_required
 
 BAD_DATE = "That isn't a date we understand (YYYY-MM-DD, years 1900 to 2999), so here is {what}."
@@ -55,10 +55,15 @@ def _columns(sub, first, days, chosen, tz, max_lanes):
     return [grid.lay_out_day(d, items, tz, max_lanes) for d, items in per_day.items()], truncated
 
 
+def _appointment_url():
+    """``/calendars/appointments/``: where an id goes; one url_for per page, not per event (~500 a week)."""
+    return url_for("appointments.appointment", appointment_id=1)[:-1]
+
+
 def _grid_context(columns):
-    # One url_for for the whole grid: "/calendars/appointments/" + id (~500 events a week).
-    appointment_url = url_for("appointments.appointment", appointment_id=1)[:-1]
-    return {"columns": columns, "scroll_row": grid.scroll_row(columns), "appointment_url": appointment_url}
+    appointment_url = _appointment_url()
+    return {"columns": columns, "scroll_row": grid.scroll_row(columns),
+            "event_links": {c.day: grid_html.column_links(c, appointment_url) for c in columns}}
 
 
 @bp.route("/week")
@@ -108,6 +113,7 @@ def month():
     next_month = (first + timedelta(days=31)).replace(day=1)
     return render_template(
         "appointments/month.html", weeks=weeks, per_day=per_day, shown=grid.MONTH_SHOWN,
+        appointment_url=_appointment_url(),
         prev_day=prev_month, next_day=next_month, today_day=today.replace(day=1),
         day_is_current=first == today.replace(day=1),
         **_context("month", first, weeks[0][0], chosen, calendars, owners, truncated, tz))

@@ -7,6 +7,7 @@ columns; an appointment gets the classes ``r-<first row>``, ``h-<rows>``,
 because the Content-Security-Policy forbids inline styles. Times are laid
 out on the local wall clock of the person's zone.
 """
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -137,12 +138,19 @@ def _place_group(column, group, max_lanes, texts):
 
 
 def by_local_day(appointments, first_day, days, tz):
-    """``{date: [appointments]}`` for the ``days`` local days from ``first_day`` (by local start)."""
-    out = {first_day + timedelta(days=i): [] for i in range(days)}
+    """``{date: [appointments]}`` for the ``days`` local days from ``first_day`` (by local start).
+
+    Each (naive UTC) start is sorted among the days' local midnights in UTC, which the
+    zone's clock changes already move: a month's ~2,000 appointments need no conversion.
+    """
+    dates = [first_day + timedelta(days=i) for i in range(days)]
+    out = {d: [] for d in dates}
+    midnights = [localtime.local_midnight_utc(d, tz) for d in dates]
+    midnights.append(localtime.local_midnight_utc(dates[-1] + timedelta(days=1), tz))
     for a in appointments:
-        d = localtime.localize(a.start, tz).date()
-        if d in out:
-            out[d].append(a)
+        i = bisect_right(midnights, a.start) - 1
+        if 0 <= i < days:
+            out[dates[i]].append(a)
     return out
 
 

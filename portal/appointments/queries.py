@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from peewee import JOIN, fn
 
 from portal.appointment_listing import IN_PROGRESS_LOOKBACK, with_people
+from portal.extensions import db
 from portal.keyset import paginate
 from portal.models import (
     Appointment,
@@ -123,7 +124,12 @@ def in_range(subaccount, begin, end, *, calendar=None, owner=None, limit=WEEK_LI
         query = query.where(Appointment.event_type_uri == calendar)
     if owner:
         query = query.where(Appointment.owner == owner)
-    rows = [CalendarItem(*row) for row in query.order_by(Appointment.start, Appointment.id).limit(limit + 1).tuples()]
+    # The driver's rows as they come: only the two times need reading (text on SQLite); Peewee's result
+    # wrapper would convert all seven columns of ~500 rows (a week) or ~2,000 (a month).
+    moment = Appointment.start.python_value
+    cursor = db.execute(query.order_by(Appointment.start, Appointment.id).limit(limit + 1))
+    rows = [CalendarItem(i, title, moment(start), moment(finish), status, source, *name)
+            for i, title, start, finish, status, source, *name in cursor]
     return rows[:limit], len(rows) > limit
 
 

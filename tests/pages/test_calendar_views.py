@@ -109,3 +109,40 @@ def test_bad_dates_fall_back_with_a_message(client, signed_in):
     for view, what in (("day", "today"), ("month", "this month"), ("week", "this week")):
         html = client.get(f"/calendars/{view}?start=someday").get_data(as_text=True)
         assert f"so here is {what}." in html
+
+
+def test_days_are_found_by_local_midnight_through_clock_changes():
+    """Every start lands on the day its local clock shows, at midnight exactly too, in zones whose clocks change."""
+    from datetime import timedelta
+    for name, first in (("America/Chicago", date(2026, 3, 2)), ("America/Santiago", date(2026, 9, 1)),
+                        ("Australia/Lord_Howe", date(2026, 10, 1)), ("Asia/Kolkata", date(2026, 1, 5))):
+        tz = localtime.zone(name)
+        begin = localtime.local_midnight_utc(first, tz)
+        starts = [begin + timedelta(minutes=15 * n) for n in range(-8, 7 * 96 + 8)]
+        starts += [localtime.local_midnight_utc(first + timedelta(days=n), tz) for n in range(7)]
+        found = grid.by_local_day([item(i, s) for i, s in enumerate(starts)], first, 7, tz)
+        for d, items in found.items():
+            assert all(localtime.localize(a.start, tz).date() == d for a in items), (name, d)
+        expected = sum(first <= localtime.localize(s, tz).date() < first + timedelta(days=7) for s in starts)
+        assert sum(len(items) for items in found.values()) == expected, name
+
+
+def test_an_event_link_escapes_the_booking_and_announces_only_live_ones():
+    from markupsafe import Markup
+
+    from portal.appointments import grid_html
+    booked = SimpleNamespace(**vars(item(7, datetime(2030, 1, 15, 15, 0))), title='<b>"Intro" & co</b>',
+                             contact_name="Ann O'Neil")
+    cancelled = SimpleNamespace(**vars(item(8, datetime(2030, 1, 15, 17, 0))), title="Check-up", contact_name=None)
+    cancelled.status = "cancelled"
+    col = grid.lay_out_day(date(2030, 1, 15), [booked, cancelled], CHICAGO, grid.WEEK_LANES)
+    html = grid_html.column_links(col, "/calendars/appointments/")
+    assert isinstance(html, Markup)
+    live, off = re.findall(r"<a [^>]*>.*?</a>", html)
+    assert 'href="/calendars/appointments/7"' in live and "<b>" not in live
+    assert 'title="&lt;b&gt;&#34;Intro&#34; &amp; co&lt;/b&gt;"' in live
+    assert ('data-announce="&lt;b&gt;&#34;Intro&#34; &amp; co&lt;/b&gt; with Ann O&#39;Neil at 9:00 AM '
+            'on Tue 15 Jan 2030"') in live
+    assert '<span class="sr-only">9:00 AM–9:30 AM (Calendly)</span>' in live
+    assert "cancelled" in off.split('"')[1] and "data-announce" not in off and "event-contact" not in off
+    assert "(Calendly, cancelled)" in off
