@@ -4,17 +4,17 @@ Options shrink the run for a quick look (``--quick``) or leave figures out
 (``--skip intake,backfill``); the full run is what the README reports.
 """
 import argparse
+import os
 import shutil
 import signal
 import sys
 import tempfile
-import time
 import traceback
 
 from portal import create_app
 from portal.extensions import db
 
-from . import apply, automation, backfill, calendly, data, intake, reconcile, results, scale, visible
+from . import apply, automation, backfill, budget, calendly, data, intake, reconcile, results, scale, visible
 from .stack import Postgres, Stack, interrupt_safe_stop
 
 STEPS = ("intake", "apply", "visible", "automation", "backfill", "reconcile", "pages", "growth", "postgresql")
@@ -77,6 +77,8 @@ class Run:
         self.workdir = tempfile.mkdtemp(prefix="calbridge-bench-")
         self.stack = Stack(self.workdir)
         self.pg = None
+        self.clock = budget.Clock(extra_pids=lambda: [self.pg.postmaster_pid()] if self.pg and self.pg.started
+                                  else [])
 
     def wants(self, step):
         return step not in self.args.skip
@@ -85,7 +87,7 @@ class Run:
         """Run one figure; a failure is recorded and the others still run."""
         if not self.wants(name):
             return None
-        began = time.monotonic()
+        mark = self.clock.start(name)
         log(f"\n== {name}")
         try:
             return func()
@@ -94,7 +96,8 @@ class Run:
             self.notes.append(f"{name} failed: {exc.__class__.__name__}: {exc}")
             return None
         finally:
-            log(f"   ({time.monotonic() - began:.0f} s)")
+            took = self.clock.stop(mark)
+            log(f"   ({took['seconds']:.0f} s)  CPU {took['cpu_seconds']:.0f} s, load {took['load_average'][1]:.1f}")
 
     # ------------------------------------------------------------ figures
     def intake(self):
@@ -233,7 +236,15 @@ class Run:
     def postgres(self):
         if not (self.wants("postgresql") and self.wants("pages")):
             return
+        mark = self.clock.start("postgresql")
         log("\n== pages on PostgreSQL")
+        try:
+            self._postgres()
+        finally:
+            took = self.clock.stop(mark)
+            log(f"   (PostgreSQL {took['seconds']:.0f} s)  CPU {took['cpu_seconds']:.0f} s")
+
+    def _postgres(self):
         try:
             self.pg = Postgres(self.workdir).start()
         except RuntimeError as exc:
@@ -263,11 +274,14 @@ class Run:
 
     # ------------------------------------------------------------ whole run
     def go(self):
-        began = time.monotonic()
         log(f"Calbridge benchmarks (work directory {self.workdir})")
         try:
-            self.stack.start()
-            app = create_app(self.stack.app_config())
+            mark = self.clock.start("start")
+            try:
+                self.stack.start()
+                app = create_app(self.stack.app_config())
+            finally:
+                self.clock.stop(mark)
             with app.app_context():
                 self.step("intake", self.intake)
                 self.step("apply", self.apply)
@@ -280,15 +294,24 @@ class Run:
             if self.out["memory"].get("worker_mb") is None:
                 self.snapshot_memory()
         finally:
+            mark = self.clock.start("stop")
             interrupt_safe_stop(self.stack, self.pg)
             if not self.args.keep:
                 shutil.rmtree(self.workdir, ignore_errors=True)
-        self.out["run"] = {"seconds": round(time.monotonic() - began), "quick": self.args.quick,
-                           "skipped": sorted(self.args.skip), "notes": self.notes}
+            self.clock.stop(mark)
+        took = self.clock.summary()
+        # "seconds" is the whole run; "steps" each step's wall and CPU seconds and the load around it.
+        self.out["run"] = {"seconds": round(took["seconds"]), "quick": self.args.quick,
+                           "skipped": sorted(self.args.skip), "notes": self.notes,
+                           "cpu_seconds": took["cpu_seconds"], "steps": took["steps"],
+                           "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
         self.out["goals_missed"] = missed(self.out)
         json_path, md_path = results.write(self.out, self.args.output)
         print()
         print(results.render(self.out))
+        log("Time per step (wall and CPU seconds; CPU counts the bench and every process it started):")
+        for line in self.clock.table():
+            log(line)
         log(f"Written {json_path} and {md_path}.")
         # Only a full run is the README's: a quick or partial one would publish smoke figures or gaps.
         if not self.args.quick and not self.args.skip and self.args.output == results.RESULTS_DIR:
