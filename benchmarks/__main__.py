@@ -47,14 +47,15 @@ def parse(argv):
 def plan(quick):
     """Counts and durations of each figure (the issue's numbers, or a quick smoke run)."""
     if quick:
-        # Smoke counts: each step still runs its whole path; on a loaded machine every one is many times slower.
-        return dict(intake_seconds=5, intake_reference=3, inbox=1_000, noop=2_000, single=250, visible_rate=10,
-                    visible_seconds=10, visible_pages=(1, 5), backfill_events=300, quiet_events=200,
-                    sizes=(2_000, 10_000),
-                    fig5_size=10_000,
-                    growth_apply=250, pg_apply=250, samples=15, history_up_to=10_000,
-                    automation_seconds=5, automation_events=400, automation_waits=5_000)
-    return dict(intake_seconds=30, intake_reference=10, inbox=20_000, noop=8_000, single=4_000, visible_rate=20,
+        # Smoke counts (CI runs this): each step still runs its whole path, in under 3 minutes on a quiet
+        # machine; on a loaded one every step is many times slower.
+        return dict(intake_seconds=4, intake_reference=2, intake_probe=1, inbox=1_000, noop=1_000, single=250,
+                    visible_rate=10, visible_seconds=5, visible_pages=(1, 5), backfill_events=200,
+                    quiet_events=100, sizes=(1_000, 5_000), fig5_size=5_000,
+                    growth_apply=200, pg_apply=200, samples=10, history_up_to=5_000,
+                    automation_seconds=3, automation_events=300, automation_waits=2_000)
+    return dict(intake_seconds=30, intake_reference=10, intake_probe=intake.PROBE_SECONDS, inbox=20_000,
+                noop=8_000, single=4_000, visible_rate=20,
                 visible_seconds=60, visible_pages=(1, 50), backfill_events=10_000, quiet_events=1_000,
                 sizes=(10_000, 100_000, 1_000_000),
                 fig5_size=100_000, growth_apply=2_000, pg_apply=2_000, samples=40, history_up_to=100_000,
@@ -105,7 +106,8 @@ class Run:
             sub, owner = data.tenant("Intake Dental", "intake@bench.example")
             conn = data.connection(sub, owner)
         result = intake.run(self.stack, conn, seconds=self.p["intake_seconds"],
-                            reference_seconds=self.p["intake_reference"], log=log)
+                            reference_seconds=self.p["intake_reference"], probe_seconds=self.p["intake_probe"],
+                            log=log)
         intake.discard(conn)
         self.out["webhook_intake"] = result
         self.notes.append("Figure 1 runs with no RQ worker, so the two cores serve the intake and the load "
