@@ -59,7 +59,7 @@ def plan(quick):
                 visible_seconds=60, visible_pages=(1, 50), backfill_events=10_000, quiet_events=1_000,
                 sizes=(10_000, 100_000, 1_000_000),
                 fig5_size=100_000, growth_apply=2_000, pg_apply=2_000, samples=40, history_up_to=100_000,
-                automation_seconds=30, automation_events=10_000, automation_waits=100_000)
+                automation_seconds=20, automation_events=5_000, automation_waits=100_000)
 
 
 def log(message):
