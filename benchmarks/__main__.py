@@ -4,17 +4,17 @@ Options shrink the run for a quick look (``--quick``) or leave figures out
 (``--skip intake,backfill``); the full run is what the README reports.
 """
 import argparse
+import os
 import shutil
 import signal
 import sys
 import tempfile
-import time
 import traceback
 
 from portal import create_app
 from portal.extensions import db
 
-from . import apply, automation, backfill, calendly, data, intake, reconcile, results, scale, visible
+from . import apply, automation, backfill, budget, calendly, data, intake, reconcile, results, scale, visible
 from .stack import Postgres, Stack, interrupt_safe_stop
 
 STEPS = ("intake", "apply", "visible", "automation", "backfill", "reconcile", "pages", "growth", "postgresql")
@@ -47,18 +47,19 @@ def parse(argv):
 def plan(quick):
     """Counts and durations of each figure (the issue's numbers, or a quick smoke run)."""
     if quick:
-        # Smoke counts: each step still runs its whole path; on a loaded machine every one is many times slower.
-        return dict(intake_seconds=5, intake_reference=3, inbox=1_000, noop=2_000, single=250, visible_rate=10,
-                    visible_seconds=10, visible_pages=(1, 5), backfill_events=300, quiet_events=200,
-                    sizes=(2_000, 10_000),
-                    fig5_size=10_000,
-                    growth_apply=250, pg_apply=250, samples=15, history_up_to=10_000,
-                    automation_seconds=5, automation_events=400, automation_waits=5_000)
-    return dict(intake_seconds=30, intake_reference=10, inbox=20_000, noop=8_000, single=4_000, visible_rate=20,
+        # Smoke counts (CI runs this): each step still runs its whole path, in under 3 minutes on a quiet
+        # machine; on a loaded one every step is many times slower.
+        return dict(intake_seconds=4, intake_reference=2, intake_probe=1, inbox=1_000, noop=1_000, single=250,
+                    visible_rate=10, visible_seconds=5, visible_pages=(1, 5), backfill_events=200,
+                    quiet_events=100, sizes=(1_000, 5_000), fig5_size=5_000,
+                    growth_apply=200, pg_apply=200, samples=10, history_up_to=5_000,
+                    automation_seconds=3, automation_events=300, automation_waits=2_000)
+    return dict(intake_seconds=30, intake_reference=10, intake_probe=intake.PROBE_SECONDS, inbox=20_000,
+                noop=8_000, single=4_000, visible_rate=20,
                 visible_seconds=60, visible_pages=(1, 50), backfill_events=10_000, quiet_events=1_000,
                 sizes=(10_000, 100_000, 1_000_000),
                 fig5_size=100_000, growth_apply=2_000, pg_apply=2_000, samples=40, history_up_to=100_000,
-                automation_seconds=30, automation_events=10_000, automation_waits=100_000)
+                automation_seconds=20, automation_events=5_000, automation_waits=100_000)
 
 
 def log(message):
@@ -77,6 +78,8 @@ class Run:
         self.workdir = tempfile.mkdtemp(prefix="calbridge-bench-")
         self.stack = Stack(self.workdir)
         self.pg = None
+        self.clock = budget.Clock(extra_pids=lambda: [self.pg.postmaster_pid()] if self.pg and self.pg.started
+                                  else [])
 
     def wants(self, step):
         return step not in self.args.skip
@@ -85,7 +88,7 @@ class Run:
         """Run one figure; a failure is recorded and the others still run."""
         if not self.wants(name):
             return None
-        began = time.monotonic()
+        mark = self.clock.start(name)
         log(f"\n== {name}")
         try:
             return func()
@@ -94,7 +97,8 @@ class Run:
             self.notes.append(f"{name} failed: {exc.__class__.__name__}: {exc}")
             return None
         finally:
-            log(f"   ({time.monotonic() - began:.0f} s)")
+            took = self.clock.stop(mark)
+            log(f"   ({took['seconds']:.0f} s)  CPU {took['cpu_seconds']:.0f} s, load {took['load_average'][1]:.1f}")
 
     # ------------------------------------------------------------ figures
     def intake(self):
@@ -102,7 +106,8 @@ class Run:
             sub, owner = data.tenant("Intake Dental", "intake@bench.example")
             conn = data.connection(sub, owner)
         result = intake.run(self.stack, conn, seconds=self.p["intake_seconds"],
-                            reference_seconds=self.p["intake_reference"], log=log)
+                            reference_seconds=self.p["intake_reference"], probe_seconds=self.p["intake_probe"],
+                            log=log)
         intake.discard(conn)
         self.out["webhook_intake"] = result
         self.notes.append("Figure 1 runs with no RQ worker, so the two cores serve the intake and the load "
@@ -233,7 +238,15 @@ class Run:
     def postgres(self):
         if not (self.wants("postgresql") and self.wants("pages")):
             return
+        mark = self.clock.start("postgresql")
         log("\n== pages on PostgreSQL")
+        try:
+            self._postgres()
+        finally:
+            took = self.clock.stop(mark)
+            log(f"   (PostgreSQL {took['seconds']:.0f} s)  CPU {took['cpu_seconds']:.0f} s")
+
+    def _postgres(self):
         try:
             self.pg = Postgres(self.workdir).start()
         except RuntimeError as exc:
@@ -263,11 +276,14 @@ class Run:
 
     # ------------------------------------------------------------ whole run
     def go(self):
-        began = time.monotonic()
         log(f"Calbridge benchmarks (work directory {self.workdir})")
         try:
-            self.stack.start()
-            app = create_app(self.stack.app_config())
+            mark = self.clock.start("start")
+            try:
+                self.stack.start()
+                app = create_app(self.stack.app_config())
+            finally:
+                self.clock.stop(mark)
             with app.app_context():
                 self.step("intake", self.intake)
                 self.step("apply", self.apply)
@@ -280,15 +296,24 @@ class Run:
             if self.out["memory"].get("worker_mb") is None:
                 self.snapshot_memory()
         finally:
+            mark = self.clock.start("stop")
             interrupt_safe_stop(self.stack, self.pg)
             if not self.args.keep:
                 shutil.rmtree(self.workdir, ignore_errors=True)
-        self.out["run"] = {"seconds": round(time.monotonic() - began), "quick": self.args.quick,
-                           "skipped": sorted(self.args.skip), "notes": self.notes}
+            self.clock.stop(mark)
+        took = self.clock.summary()
+        # "seconds" is the whole run; "steps" each step's wall and CPU seconds and the load around it.
+        self.out["run"] = {"seconds": round(took["seconds"]), "quick": self.args.quick,
+                           "skipped": sorted(self.args.skip), "notes": self.notes,
+                           "cpu_seconds": took["cpu_seconds"], "steps": took["steps"],
+                           "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
         self.out["goals_missed"] = missed(self.out)
         json_path, md_path = results.write(self.out, self.args.output)
         print()
         print(results.render(self.out))
+        log("Time per step (wall and CPU seconds; CPU counts the bench and every process it started):")
+        for line in self.clock.table():
+            log(line)
         log(f"Written {json_path} and {md_path}.")
         # Only a full run is the README's: a quick or partial one would publish smoke figures or gaps.
         if not self.args.quick and not self.args.skip and self.args.output == results.RESULTS_DIR:

@@ -18,6 +18,7 @@ from rq.job import Job
 
 from portal.extensions import db
 from portal.models import (
+    CalendlyConnection,
     Contact,
     ContactTag,
     DomainEvent,
@@ -203,6 +204,15 @@ def slowdown(before, after):
     return round((after / before - 1) * 100, 1)
 
 
+def backfilled(connection_id, timeout=60):
+    """Wait (polling) until the connection's first backfill is done."""
+    deadline = time.monotonic() + timeout
+    while CalendlyConnection.get_by_id(connection_id).backfilled_at is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the first backfill did not end within {timeout} s")
+        time.sleep(0.05)
+
+
 def run(stack, subaccount, owner, apply_rate, *, rate, seconds, events, waits, log=print):
     """The whole figure; ``apply_rate`` is figure 3's rate of this run (None when it was skipped)."""
     began = time.monotonic()
@@ -214,11 +224,11 @@ def run(stack, subaccount, owner, apply_rate, *, rate, seconds, events, waits, l
     email = "automation@calendly.bench"
     sandbox.create_user(email)
     event_type = sandbox.create_event_type("Discovery", [email])
-    calendly.connect(stack, owner, subaccount, email, ["Discovery"])
+    conn = calendly.connect(stack, owner, subaccount, email, ["Discovery"])
     publish(subaccount, 5)
     stack.start_workers(2)
     try:
-        time.sleep(2)  # the first Save's backfill (nothing to import) ends
+        backfilled(conn.id)  # the first Save's backfill (nothing to import) ends before the clock runs
         quiet = latency(sandbox, event_type["uri"], "lead", rate, seconds, day_offset=3, log=log)
     finally:
         stack.stop_workers()

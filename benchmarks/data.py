@@ -4,6 +4,7 @@ Bulk rows go in with ``bulk_insert`` in chunks inside one transaction;
 deliveries are stored and enqueued exactly as the intake
 leaves them (state ``queued``, job ``delivery-<id>`` on queue ``sync``).
 """
+import io
 import json
 import secrets
 from datetime import datetime, timedelta
@@ -40,7 +41,8 @@ CHUNK = 1000
 
 
 def bulk_insert(model, rows):
-    """``model.insert_many(rows).execute()``, as one parameterised statement run by the driver's executemany.
+    """``model.insert_many(rows).execute()``: one parameterised statement run by SQLite's executemany, or
+    PostgreSQL's ``COPY … FROM STDIN`` (its bulk load: several times faster than multi-row INSERTs).
 
     Hand-written because Peewee's ``insert_many`` builds the SQL value by value:
     90% of the time of filling a subaccount with 1,000,000 appointments was
@@ -64,9 +66,22 @@ def bulk_insert(model, rows):
         cursor.executemany(f'INSERT INTO "{meta.table_name}" ({columns}) VALUES '
                            f'({", ".join("?" * len(fields))})', values)
     else:
-        from psycopg2.extras import execute_values
+        text = "".join("\t".join(map(_copy_text, row)) + "\n" for row in values)
+        cursor.copy_expert(f'COPY "{meta.table_name}" ({columns}) FROM STDIN', io.StringIO(text))
 
-        execute_values(cursor, f'INSERT INTO "{meta.table_name}" ({columns}) VALUES %s', values, page_size=CHUNK)
+
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value):
+    """One value in COPY's text format (``\\N`` is NULL; backslash, tab and line ends escaped)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value).translate(COPY_ESCAPES)
 
 
 def _db_value(field, value):

@@ -25,7 +25,7 @@ PROBE_SECONDS = 5
 GOAL = "≥ 500/s, p99 ≤ 20 ms, ≥ 50% of the empty route, 0 lost"
 
 
-def run(stack, conn, seconds=30.0, reference_seconds=10.0, log=print):
+def run(stack, conn, seconds=30.0, reference_seconds=10.0, probe_seconds=PROBE_SECONDS, log=print):
     host = f"127.0.0.1:{stack.portal_port}"
     key = conn.signing_key
     path = f"/webhooks/calendly/{conn.webhook_token}"
@@ -43,7 +43,7 @@ def run(stack, conn, seconds=30.0, reference_seconds=10.0, log=print):
     run_load = dict(host="127.0.0.1", port=stack.portal_port, max_requests=10**7)
 
     def best_concurrency(target):
-        rates = {c: loadgen.run(request_to(target), seconds=PROBE_SECONDS, concurrency=c, **run_load).rate
+        rates = {c: loadgen.run(request_to(target), seconds=probe_seconds, concurrency=c, **run_load).rate
                  for c in CONCURRENCY_CHOICES}
         return max(rates, key=rates.get)
 

@@ -222,6 +222,15 @@ def figure_rows(r):
     return rows
 
 
+def _step_times(run):
+    """`` (CPU … s; intake 62 s, …)``: where the bench's time went, for a reader checking its budget."""
+    steps = {n: s for n, s in (run.get("steps") or {}).items() if not s.get("within")}
+    if not steps:
+        return ""
+    return (f" (CPU {_fmt(run.get('cpu_seconds'), ' s')}; by step, wall/CPU: "
+            + ", ".join(f"{n} {s['seconds']:.0f}/{s['cpu_seconds']:.0f} s" for n, s in steps.items()) + ")")
+
+
 def render(r, level=1, title=True):
     """The readable table (``latest.md``); ``level`` and ``title`` fit it under a heading of the README."""
     m = r.get("machine") or {}
@@ -232,7 +241,7 @@ def render(r, level=1, title=True):
         f"{m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB RAM, {m.get('os', '?')}; Python "
         f"{m.get('python', '?')}, SQLite {m.get('sqlite', '?')}, Redis {m.get('redis', '?')}, PostgreSQL "
         f"{m.get('postgresql', '?')}. Load average at start: {m.get('load_average_at_start')}. "
-        f"Total bench time: {_fmt((r.get('run') or {}).get('seconds'), ' s')}.",
+        f"Total bench time: {_fmt((r.get('run') or {}).get('seconds'), ' s')}{_step_times(r.get('run') or {})}.",
         "",
         "| Figure | Result | Reference (same run) | Goal | Met |",
         "|---|---|---|---|---|",

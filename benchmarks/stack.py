@@ -262,6 +262,14 @@ class Postgres:
                            "-U", "postgres", "calbridge"])
         return self
 
+    def postmaster_pid(self):
+        """The server's pid (pg_ctl daemonises it, so it is not the bench's child); None before it runs."""
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline())
+        except (OSError, ValueError):
+            return None
+
     def stop(self):
         if self.started:
             try:

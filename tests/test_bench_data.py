@@ -35,3 +35,15 @@ def test_bulk_insert_stores_what_insert_many_stores_defaults_included(app_ctx, p
     for mine in ours:
         assert _columns(mine) == _columns(peewee_row)
     assert ours[0].start == start and ours[0].status == peewee_row.status and ours[0].contact.name == "Grace"
+
+
+def test_bulk_insert_keeps_tabs_line_ends_backslashes_empty_strings_and_nulls(app_ctx):
+    # On PostgreSQL the rows travel in COPY's text format, where these characters are the syntax.
+    sub = Subaccount.create(name="Escapes Dental")
+    odd = ["tab\there", "line\nend\r\n", "back\\slash \\N", "", "\\."]
+    bulk_insert(Contact, [{"subaccount": sub.id, "name": name, "email": f"odd{n}@example.com",
+                           "email_normalized": f"odd{n}@example.com", "assigned_user": None}
+                          for n, name in enumerate(odd)])
+    stored = list(Contact.select().where(Contact.subaccount == sub).order_by(Contact.id))
+    assert [c.name for c in stored] == odd
+    assert all(c.assigned_user_id is None and c.created_at is not None for c in stored)

@@ -178,3 +178,16 @@ def test_the_project_readme_has_the_markers_the_bench_writes_between():
     text = open(results.README).read()
     assert text.count(results.BEGIN) == 1 and text.count(results.END) == 1
     assert text.index(results.BEGIN) > text.index("### Latest figures")
+
+
+def test_the_backfill_starts_in_the_open_window_only_when_the_calibrated_rate_can_fill_it():
+    from benchmarks.backfill import WINDOW_SECONDS, seconds_to_fill, wait_for_window
+
+    limit, capacity = 2_000, 4_000  # the calibration's worst case: the limit is half what the machine does
+    need = seconds_to_fill(limit, capacity)
+    assert 40 < need < WINDOW_SECONDS  # 95% of the limit at half the rate is ~29 s, with margin and connect
+    minute = 1_800_000_000 - 1_800_000_000 % WINDOW_SECONDS
+    assert wait_for_window(limit, capacity, now=minute + 5) == 0  # 55 s left: fills it
+    assert wait_for_window(limit, capacity, now=minute + 30) == pytest.approx(30.05)  # 30 s left: next one
+    assert wait_for_window(limit, capacity * 4, now=minute + 30) == 0  # a faster machine fills 30 s
+    assert wait_for_window(limit, None, now=minute + 5) == pytest.approx(55.05)  # no calibration: a fresh one
