@@ -89,6 +89,15 @@
   }
 })();
 
+// Says ``text`` politely in #live-announcer. A polite region announces a change of its text;
+// emptying it first makes the same words count again.
+function announce(text) {
+  var box = document.getElementById("live-announcer");
+  if (!box) return;
+  box.textContent = "";
+  window.requestAnimationFrame(function () { box.textContent = text; });
+}
+
 // New bookings in a live region ([data-live]) are announced politely in
 // #live-announcer ("1 new booking: Intro call with Ann at 9:00 AM on …"), from
 // the rows' data-announce text, instead of the whole list being read again.
@@ -107,15 +116,11 @@
   }
 
   function say(texts) {
-    var box = document.getElementById("live-announcer");
-    if (!box || !texts.length) return;
+    if (!texts.length) return;
     var n = texts.length;
     var named = texts.slice(0, MAX_NAMED).join("; ");
     var more = n > MAX_NAMED ? "; and " + (n - MAX_NAMED) + " more" : "";
-    var text = n + (n === 1 ? " new booking: " : " new bookings: ") + named + more + ".";
-    // A polite region announces a change of its text; emptying it first makes the same words count again.
-    box.textContent = "";
-    window.requestAnimationFrame(function () { box.textContent = text; });
+    announce(n + (n === 1 ? " new booking: " : " new bookings: ") + named + more + ".");
   }
 
   function start() {
@@ -330,10 +335,7 @@
 (function () {
   document.addEventListener("htmx:load", function (e) {
     var el = e.target.closest && e.target.closest("[data-announce-found]");
-    var box = document.getElementById("live-announcer");
-    if (!el || !box || e.target === document.body) return;
-    var text = el.getAttribute("data-announce-found");
-    box.textContent = "";  // emptied first, so the same count said again is announced again
-    window.requestAnimationFrame(function () { box.textContent = text; });
+    if (!el || e.target === document.body) return;
+    announce(el.getAttribute("data-announce-found"));
   });
 })();
