@@ -17,7 +17,7 @@ import time
 from cryptography.fernet import Fernet
 
 from portal.database import migrate_url
-from portal.devstack import PROJECT_ROOT, RedisServer, Service, free_port, gunicorn_argv, stack_env
+from portal.devstack import PROJECT_ROOT, RedisServer, Service, free_port, gunicorn_argv, live_argv, stack_env
 
 
 def bin_path(name):
@@ -59,7 +59,7 @@ class Stack:
         os.makedirs(self.instance, exist_ok=True)
         self.redis = RedisServer(directory=os.path.join(workdir, "redis"))
         os.makedirs(self.redis.directory, exist_ok=True)
-        self.portal_port, self.sandbox_port = free_port(), free_port()
+        self.portal_port, self.sandbox_port, self.live_port = free_port(), free_port(), free_port()
         self.database_url = database_url or "sqlite:///" + os.path.join(workdir, "portal.db")
         self.creds = {"client_id": "calbridge-bench", "client_secret": secrets.token_urlsafe(24),
                       "webhook_signing_key": secrets.token_urlsafe(24)}
@@ -67,6 +67,7 @@ class Stack:
                         "CALBRIDGE_ENCRYPTION_KEY": Fernet.generate_key().decode()}
         self.sandbox_db = os.path.join(workdir, "sandbox.db")
         self.sandbox = None
+        self.live = None
         self.webs = {}
         self.workers = []
         self.peaks = {"worker": None, "web": None}
@@ -79,7 +80,7 @@ class Stack:
             portal_port=portal_port or self.portal_port, sandbox_port=self.sandbox_port,
             redis_url=self.redis.url, database_url=database_url or self.database_url,
             instance_dir=self.instance, sandbox_db=self.sandbox_db, creds=self.creds,
-            extra=dict(self.secrets),
+            extra=dict(self.secrets), live_port=self.live_port,
         )
         env["PYTHONPATH"] = PROJECT_ROOT + os.pathsep + env.get("PYTHONPATH", "")
         return env
@@ -119,6 +120,8 @@ class Stack:
         ).start()
         migrate_url(self.database_url)  # as `make run` does, before the portal and the workers open it
         self.start_web()
+        self.live = Service("live", live_argv("127.0.0.1", self.live_port), self.env(), self.log_dir,
+                            health_url=f"http://127.0.0.1:{self.live_port}/live/health").start()
         return self
 
     def start_web(self, name="web", database_url=None, port=None):
@@ -201,6 +204,8 @@ class Stack:
         self.stop_workers()
         for name in list(self.webs):
             self.stop_web(name)
+        if self.live is not None:
+            self.live.stop()
         if self.sandbox is not None:
             self.sandbox.stop()
         self.redis.stop()

@@ -3,15 +3,18 @@
 Measured where the user is: Chromium (Playwright) keeps N Calendars pages
 open (``/calendars/?when=all``, newest first), the bench books through the
 sandbox's API at a steady rate, the sandbox signs and POSTs each webhook to
-the portal's gunicorn, a worker applies it, the page's live poll
-(portal/live.py) sees the new version and the list fetches itself again. A
+the portal's gunicorn, a worker applies it and bumps the live counter, and
+the live process (portal/live_stream.py) sends every open page an event
+with its list drawn again (at most one per page each GAP_SECONDS). Each page
+is in its own browser context, as each person has their own browser. A
 ``MutationObserver`` in every page stamps each "Visitor n" row the moment it
 enters the DOM (``performance.timeOrigin + performance.now()``, the same
 clock as the bench's ``time.time()``). One sample per booking per page.
 
-Beside the latencies: the web processes' CPU share (gunicorn master and
-workers, from /proc) while the N pages sit idle and while bookings arrive,
-so the cost of many open pages is on the record.
+Beside the latencies: the CPU share (from /proc) of the web processes
+(gunicorn master and workers) and of the live process, while the N pages
+sit idle and while bookings arrive, so the cost of many open pages is on the
+record; and Chromium's, which is on this machine only because the bench is.
 """
 import os
 import time
@@ -20,6 +23,7 @@ from datetime import timedelta, timezone
 from playwright.sync_api import sync_playwright
 
 from portal.live import POLL_MS
+from portal.live_stream import GAP_SECONDS
 from portal.timeutil import to_iso, utcnow
 
 from . import stats
@@ -81,8 +85,8 @@ class WebCpu:
     """
 
     def __init__(self, master_pid, only=None):
-        found = _descendants(master_pid)
-        self.pids = [p for p in found if _named(p, only)] if only else [master_pid] + found
+        found = _descendants(master_pid) if master_pid else []
+        self.pids = [p for p in found if _named(p, only)] if only else [master_pid] * bool(master_pid) + found
         self.hz = os.sysconf("SC_CLK_TCK")
 
     def __enter__(self):
@@ -96,18 +100,39 @@ class WebCpu:
 
 
 def _open_pages(browser, portal_url, email, password, count):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.add_init_script(OBSERVER)
-    first = context.new_page()
+    """``count`` Calendars pages, each in its own browser context: as many people's browsers, each with its
+    own connections and its own stream (tabs of one browser would share 6 connections per host)."""
+    signing_in = browser.new_context(viewport={"width": 1280, "height": 800})
+    first = signing_in.new_page()
     first.goto(portal_url + "/signin")
     first.get_by_label("Email").fill(email)
     first.get_by_label("Password").fill(password)
     first.get_by_role("button", name="Sign in").click()
     first.wait_for_url("**/dashboard**", timeout=60_000)
-    pages = [first] + [context.new_page() for _ in range(count - 1)]
+    signed_in = signing_in.storage_state()
+    signing_in.close()
+    contexts, pages = [], []
+    for _ in range(count):
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, storage_state=signed_in)
+        context.add_init_script(OBSERVER)
+        contexts.append(context)
+        pages.append(context.new_page())
     for page in pages:
         page.goto(portal_url + "/calendars/?when=all", wait_until="load", timeout=60_000)
-    return context, pages
+    return contexts, pages
+
+
+# Chromium's own account of each page's main-thread time (CDP Performance metrics, seconds).
+METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+
+
+def _page_metrics(sessions):
+    totals = dict.fromkeys(METRICS, 0.0)
+    for cdp in sessions:
+        found = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        for name in METRICS:
+            totals[name] += found.get(name, 0.0)
+    return totals
 
 
 def _book(sandbox, event_type_uri, rate, seconds, first, log):
@@ -154,20 +179,30 @@ def _applied(booked):
 
 
 def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_pid, count, rate, seconds,
-            first=0, settle=20.0, log=print):
+            first=0, settle=20.0, log=print, live_pid=None):
     log(f"  {count} open Calendars page{'s' * (count > 1)} ...")
-    context, pages = _open_pages(browser, portal_url, email, password, count)
+    contexts, pages = _open_pages(browser, portal_url, email, password, count)
     try:
+        sessions = []
+        for page in pages:
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            sessions.append(cdp)
         time.sleep(2.0)  # let every page's first live poll settle before the idle window
         # Chromium's share too (its processes are descendants of this one).
-        with WebCpu(web_pid) as idle, WebCpu(os.getpid(), only="chrom") as browser_idle:
+        with WebCpu(web_pid) as idle, WebCpu(live_pid) as live_idle, \
+                WebCpu(os.getpid(), only="chrom") as browser_idle:
             time.sleep(IDLE_SECONDS)
-        with WebCpu(web_pid) as busy, WebCpu(os.getpid(), only="chrom") as browser:
+        before = _page_metrics(sessions)
+        with WebCpu(web_pid) as busy, WebCpu(live_pid) as live_busy, WebCpu(os.getpid(), only="chrom") as browser:
             booked, achieved = _book(sandbox, event_type_uri, rate, seconds, first, log)
+        after = _page_metrics(sessions)
+        main_thread = {name: round((after[name] - before[name]) / (count * seconds) * 1000, 1) for name in METRICS}
         load = round(os.getloadavg()[0], 1)
         latencies, missing = _collect(pages, booked, settle)
     finally:
-        context.close()
+        for context in contexts:
+            context.close()
     summary = stats.latency_summary(latencies)
     applied = stats.latency_summary(_applied(booked))
     result = {
@@ -176,17 +211,21 @@ def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_p
         "rate_per_s": achieved, "web_cpu_share_idle": idle.share, "web_cpu_share_booking": busy.share,
         "applied_p50_ms": applied["p50_ms"], "applied_p95_ms": applied["p95_ms"],
         "browser_cpu_share_idle": browser_idle.share, "browser_cpu_share_booking": browser.share, "load_average_1m": load,
+        "live_cpu_share_idle": live_idle.share, "live_cpu_share_booking": live_busy.share,
+        "page_main_thread_ms_per_s": main_thread,
     }
     log(f"    p50/p95/p99 {result['p50_ms']}/{result['p95_ms']}/{result['p99_ms']} ms; not seen {missing}; "
         f"written p50/p95 {applied['p50_ms']}/{applied['p95_ms']} ms; "
-        f"web CPU idle {idle.share:.0%}, booking {busy.share:.0%} of a core; browser idle {browser_idle.share:.0%}, "
+        f"web CPU idle {idle.share:.0%}, booking {busy.share:.0%} of a core; live process idle {live_idle.share:.0%}, "
+        f"booking {live_busy.share:.0%}; browser idle {browser_idle.share:.0%}, "
         f"booking {browser.share:.0%}; "
         f"load {load}")
+    log(f"    each page's main thread while booking, ms per second: {main_thread}")
     return result, first + len(booked)
 
 
 def run(sandbox, event_type_uri, *, portal_url, email, password, web_pid, pages=(1, 50), rate=20.0,
-        seconds=60.0, log=print):
+        seconds=60.0, log=print, live_pid=None):
     """Figure 2 at each count of open pages; the headline figures are those of the largest count."""
     by_pages, first = {}, 0
     with sync_playwright() as pw:
@@ -197,7 +236,8 @@ def run(sandbox, event_type_uri, *, portal_url, email, password, web_pid, pages=
         try:
             for count in pages:
                 by_pages[str(count)], first = measure(browser, sandbox, event_type_uri, portal_url, email, password,
-                                                      web_pid, count, rate, seconds, first=first, log=log)
+                                                      web_pid, count, rate, seconds, first=first, log=log,
+                                                      live_pid=live_pid)
         finally:
             browser.close()
     top = by_pages[str(max(pages))]
@@ -207,12 +247,15 @@ def run(sandbox, event_type_uri, *, portal_url, email, password, web_pid, pages=
         "poll_ms": POLL_MS, "goal": GOAL,
         "measured": (f"in Chromium on the bench machine, {top['pages']} Calendars pages (All) open at once: the "
                      f"sandbox's booking API call returned → that guest's row entered each page's DOM "
-                     f"(MutationObserver), one sample per booking per page, bookings at {rate:g}/s"),
+                     f"(MutationObserver), one sample per booking per page, bookings at {rate:g}/s; each page in its "
+                     f"own browser context (as {top['pages']} people's browsers), all on this machine"),
         "applied_p50_ms": top["applied_p50_ms"], "applied_p95_ms": top["applied_p95_ms"],
         "browser_cpu_share_idle": top["browser_cpu_share_idle"],
         "browser_cpu_share_booking": top["browser_cpu_share_booking"], "load_average_1m": top["load_average_1m"],
         "pages": top["pages"], "samples": top["samples"],
         "web_cpu_share_idle": top["web_cpu_share_idle"], "web_cpu_share_booking": top["web_cpu_share_booking"],
+        "live_cpu_share_idle": top["live_cpu_share_idle"], "live_cpu_share_booking": top["live_cpu_share_booking"],
+        "gap_ms": int(GAP_SECONDS * 1000),
         "by_pages": by_pages,
     }
     result["met"] = bool(all(r["not_seen"] == 0 for r in by_pages.values()) and top["p95_ms"] is not None

@@ -10,14 +10,14 @@ and query, before anyone signs in keeps the whole visit on one cookie.
 Only GET and HEAD are redirected (a form posted to the other name fails its
 CSRF check as before, and a redirect would drop its body). Machines calling
 the portal keep working on any trusted name: Calendly's and the sandbox's
-webhooks, the pages' live poll, the support console's JSON for monitoring,
+webhooks, the pages' live poll and stream (the stream is on the live process's port), the support console's JSON for monitoring,
 and the static files.
 """
 from urllib.parse import urlsplit
 
 from flask import redirect, request
 
-NOT_REDIRECTED = {"webhooks.calendly", "live.poll", "support.api_connections", "static"}
+NOT_REDIRECTED = {"webhooks.calendly", "live.poll", "live.stream", "live.health", "support.api_connections", "static"}
 DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 

@@ -78,6 +78,10 @@ DEFAULTS = {
     # A page asked for on another name of this portal (127.0.0.1 for localhost) is redirected to
     # PORTAL_BASE_URL's, where the session cookie and the OAuth callback are (portal/canonical_host.py).
     "CANONICAL_HOST_REDIRECT": True,
+    # Live pages (issue 19): where browsers open their event stream (the live process, live_wsgi.py;
+    # "" = pages poll portal/live.py), and whether this process serves streams (only the gevent one does).
+    "LIVE_STREAM_URL": "",
+    "LIVE_STREAM_SERVER": False,
 }
 
 PLAIN_ENV_NAMES = ("DATABASE_URL", "REDIS_URL")

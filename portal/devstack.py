@@ -20,7 +20,7 @@ import time
 
 from portal.supervisor import PROJECT_ROOT, ProcessSpec, Service, Supervisor, wait_for_http
 
-__all__ = ["PROJECT_ROOT", "RedisServer", "Service", "WEB_THREADS", "WEB_WORKERS", "free_port", "gunicorn_argv", "process_table", "run_stack",
+__all__ = ["PROJECT_ROOT", "RedisServer", "Service", "WEB_THREADS", "WEB_WORKERS", "free_port", "gunicorn_argv", "live_argv", "process_table", "run_stack",
            "stack_env", "wait_for_http"]
 
 
@@ -91,8 +91,8 @@ def local_credentials(instance_dir):
 
 
 def stack_env(*, portal_port, sandbox_port, redis_url, database_url, instance_dir, sandbox_db, creds,
-              extra=None, host="127.0.0.1"):
-    """The environment every process of one stack shares."""
+              extra=None, host="127.0.0.1", live_port=None):
+    """The environment every process of one stack shares (``live_port``: pages open their streams there)."""
     portal_base = f"http://{host}:{portal_port}"
     sandbox_base = f"http://{host}:{sandbox_port}"
     env = dict(os.environ)
@@ -128,6 +128,8 @@ def stack_env(*, portal_port, sandbox_port, redis_url, database_url, instance_di
             "CALBRIDGE_WEBHOOK_ALLOW_PRIVATE": "true",
         }
     )
+    if live_port:
+        env["CALBRIDGE_LIVE_STREAM_URL"] = f"http://{host}:{live_port}/live/stream"
     if extra:
         env.update(extra)
     return env
@@ -149,11 +151,23 @@ def gunicorn_argv(bind, port, *extra, app="wsgi:app"):
             "--access-logfile", "-", *extra, app]
 
 
+LIVE_CONNECTIONS = 2000  # open pages one live process holds (a stream is a greenlet, not a thread)
+
+
+def live_argv(bind, port):
+    """The live process: gunicorn with the gevent worker serving only the pages' event streams (live_wsgi.py)."""
+    return [os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+            "-c", os.path.join(PROJECT_ROOT, "portal", "gunicorn_conf.py"),
+            "--worker-class", "gevent", "--workers", "1", "--worker-connections", str(LIVE_CONNECTIONS),
+            "--graceful-timeout", "3", "--bind", f"{bind}:{port}", "--access-logfile", "-", "live_wsgi:app"]
+
+
 def _local_address(bind):
     return "127.0.0.1" if bind in ("0.0.0.0", "", "*") else bind
 
 
-def process_table(*, portal_port, sandbox_port, bind="127.0.0.1", workers=2, mail_port=None, mail_dir=None):
+def process_table(*, portal_port, sandbox_port, bind="127.0.0.1", workers=2, mail_port=None, mail_dir=None,
+                  live_port=None):
     """Every long-running process of ``make run``, in start order.
 
     Production runs the same rows but the sandbox and the mail catcher
@@ -169,6 +183,9 @@ def process_table(*, portal_port, sandbox_port, bind="127.0.0.1", workers=2, mai
         *catcher,
         ProcessSpec("portal", tuple(gunicorn_argv(bind, portal_port)),  # the web app and the webhook intake
                     health_url=f"http://{_local_address(bind)}:{portal_port}/signin"),
+        *([] if live_port is None else [  # the open pages' event streams
+            ProcessSpec("live", tuple(live_argv(bind, live_port)),
+                        health_url=f"http://{_local_address(bind)}:{live_port}/live/health")]),
         *(ProcessSpec(f"worker-{n}", (py, "-m", "jobs.worker")) for n in range(1, workers + 1)),  # RQ jobs
         ProcessSpec("scheduler", (py, "-m", "jobs.scheduler")),  # reconcile and inbox sweep, one per Redis
     ]
@@ -192,6 +209,7 @@ def run_stack():
     portal_port = int(os.environ.get("PORTAL_PORT", 5000))
     sandbox_port = int(os.environ.get("SANDBOX_PORT", 5001))
     mail_port = int(os.environ.get("MAIL_PORT", 1025))
+    live_port = int(os.environ.get("LIVE_PORT", 5002))
     parent = os.getppid()  # make: if it goes (SIGTERM to make alone), so does the stack
 
     signal.signal(signal.SIGTERM, _stop_on_signal)
@@ -207,7 +225,7 @@ def run_stack():
         env = stack_env(
             portal_port=portal_port, sandbox_port=sandbox_port, redis_url=redis_url, database_url=database_url,
             instance_dir=instance, sandbox_db=os.path.join(instance, "sandbox.db"),
-            creds=local_credentials(instance), host="localhost",
+            creds=local_credentials(instance), host="localhost", live_port=live_port,
             extra={"SANDBOX_DEMO": "1", "CALBRIDGE_SMTP_URL": os.environ.get("CALBRIDGE_SMTP_URL") or f"smtp://127.0.0.1:{mail_port}"},
         )
         # Both idempotent; the portal and the workers refuse to start on a schema not migrated.
@@ -217,7 +235,7 @@ def run_stack():
         table = process_table(portal_port=portal_port, sandbox_port=sandbox_port,
                               bind=os.environ.get("PORTAL_BIND", "127.0.0.1"),
                               workers=int(os.environ.get("WORKERS", 2)),
-                              mail_port=mail_port, mail_dir=os.path.join(instance, "mail"))
+                              mail_port=mail_port, mail_dir=os.path.join(instance, "mail"), live_port=live_port)
         supervisor = Supervisor(table, env, log_dir, instance)
         supervisor.start()
         print("\n".join(banner_lines(env["CALBRIDGE_PORTAL_BASE_URL"], env["SANDBOX_BASE_URL"], redis_url,

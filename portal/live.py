@@ -51,13 +51,23 @@ def _key(subaccount_id):
     return _KEY.format(int(subaccount_id))
 
 
+# The counter and the news of it in one round trip: open streams (portal/live_stream.py) hear "<id> <version>".
+_BUMP = """local v = redis.call('INCR', KEYS[1]) redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. v) return v"""
+_bump_script = None
+
+
 def _bump(ids):
+    global _bump_script
+    from portal.live_stream import CHANNEL
     from portal.queues import get_redis
 
     try:
-        pipe = get_redis().pipeline(transaction=False)
+        redis = get_redis()
+        if _bump_script is None:
+            _bump_script = redis.register_script(_BUMP)
+        pipe = redis.pipeline(transaction=False)
         for sub_id in ids:
-            pipe.incr(_key(sub_id))
+            _bump_script(keys=[_key(sub_id)], args=[CHANNEL, int(sub_id)], client=pipe)
         pipe.execute()
     except Exception:  # a page that misses one bump refreshes at the next; the change itself is committed
         log.warning("live: could not bump %d subaccount counter(s)", len(ids), exc_info=True)
@@ -166,7 +176,35 @@ def poll():
     return current, 200, dict(headers, **{"Content-Type": "text/plain; charset=utf-8"})
 
 
+def portal_origin():
+    """``scheme://host[:port]`` of PORTAL_BASE_URL: the one origin whose pages may read a live stream."""
+    from portal.security import _origin
+
+    return _origin(current_app.config["PORTAL_BASE_URL"])
+
+
+def stream_origin(config):
+    """The live process's origin when it is not the portal's (its pages' CSP must allow it), else None."""
+    from portal.security import _origin
+
+    origin = _origin(config.get("LIVE_STREAM_URL") or "")
+    return origin if origin and origin != _origin(config["PORTAL_BASE_URL"]) else None
+
+
+def stream_url_for_page(user, subaccount):
+    """Where the page opens its event stream (None: the page polls, as without the live process)."""
+    base = current_app.config.get("LIVE_STREAM_URL")
+    poll = url_for_page(user, subaccount)
+    if not base or poll is None:
+        return None
+    return base + poll[len("/live"):]
+
+
 def init_app(app):
+    from portal import live_stream
+
+    bp.add_url_rule("/live/stream", "stream", live_stream.stream)
+    bp.add_url_rule("/live/health", "health", live_stream.health)
     app.register_blueprint(bp)
 
     @app.context_processor
@@ -187,6 +225,6 @@ def init_app(app):
                 drawn_at = version(sub.id)
             except Exception:  # Redis down: the page still renders; its first ask refreshes it
                 drawn_at = ""
-            return {"url": url, "version": drawn_at}
+            return {"url": url, "version": drawn_at, "stream": stream_url_for_page(current_user, sub)}
 
         return {"live_url": live_url}

@@ -27,13 +27,16 @@ HEADERS = {
 
 def content_security_policy(app):
     """Our own files only; forms may also go to Calendly's sign-in (the Connect button redirects there)."""
+    from portal.live import stream_origin
+
     form_targets = " ".join(["'self'", _origin(app.config["CALENDLY_AUTH_BASE"])])
+    connect_to = " ".join(filter(None, ["'self'", stream_origin(app.config)]))  # the live process's port
     return "; ".join([
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
-        "connect-src 'self'",
+        f"connect-src {connect_to}",
         "object-src 'none'",
         "base-uri 'none'",
         f"form-action {form_targets}",

@@ -307,6 +307,7 @@ function announce(text) {
   }
 
   function ask() {
+    if (streaming) return;  // the stream says when something changed
     if (!document.querySelector("[data-live]")) { schedule(HIDDEN); return; }
     if (inFlight) return;
     inFlight = true;
@@ -325,9 +326,61 @@ function announce(text) {
   }
 
   document.addEventListener("visibilitychange", function () {
-    if (!document.hidden && !inFlight) schedule(0);
+    if (!document.hidden && !inFlight && !streaming) schedule(0);
   });
-  schedule(POLL);
+
+  // ------------------------------------------------------------ the stream
+  // With the live process (data-live-stream, portal/live_stream.py) the page polls only while its event
+  // stream is not open: each change arrives as one event, a live list's new rows inside it, so an open
+  // page makes no request at all to stay current. A refused or broken stream falls back to the poll and
+  // is opened again after a growing pause; once it is, the regions fetch themselves to catch up.
+  // A browser opens at most 6 connections to one host:port, so a seventh tab's stream would wait, silent,
+  // for one of them: a stream not open within STREAM_WAIT ms is given up for the poll and tried again later.
+  var STREAM_WAIT = 3000;
+  var streamUrl = document.body.getAttribute("data-live-stream"), source = null, streaming = false, streamFailures = 0;
+
+  function openStream() {
+    if (!streamUrl || !window.EventSource || !document.querySelector("[data-live]")) return false;
+    var list = keyedList();
+    var opening = new EventSource(streamUrl + "&v=" + encodeURIComponent(version || "") +
+      (list ? "&list=" + encodeURIComponent(list.getAttribute("data-live-list")) : ""), {withCredentials: true});
+    source = opening;
+    var waited = setTimeout(function () {
+      if (source === opening && !streaming) opening.dispatchEvent(new Event("error"));
+    }, STREAM_WAIT);
+    source.addEventListener("open", function () {
+      var recovered = failing || streamFailures > 0;
+      clearTimeout(waited);
+      streaming = true;
+      streamFailures = 0;
+      clearTimeout(timer);
+      if (recovered) { failing = false; changed("recovered"); }
+    });
+    source.addEventListener("changed", function (e) {
+      var answer = JSON.parse(e.data), shown = keyedList();
+      version = answer.version;
+      if (shown && typeof answer.html === "string") fromPoll(shown, answer);
+      else changed("version");
+    });
+    source.addEventListener("renew", function () {
+      source.close();
+      streaming = false;
+      if (!openStream()) schedule(0);
+    });
+    source.addEventListener("error", function () {
+      if (source !== opening) return;
+      clearTimeout(waited);
+      source.close();
+      source = null;
+      streaming = false;
+      streamFailures += 1;
+      schedule(0);
+      setTimeout(openStream, Math.min(30000, 1000 * Math.pow(2, Math.min(streamFailures, 5))));
+    });
+    return true;
+  }
+
+  if (!openStream()) schedule(POLL);
 })();
 
 // A search answer swapped in by htmx ([data-announce-found], the contacts search) says its count in

@@ -26,8 +26,7 @@ from portal.sync.status import PORTAL_SETTABLE
 from portal.appointments import bp, details, queries, service
 from portal.appointments.forms import AppointmentForm
 from portal.extensions import htmx
-from portal import live_fragments
-from portal.localtime import zone_name
+from portal.appointments.live_list import LiveList
 from portal.error_responses import error_response, wants_json
 from portal.models import Appointment
 from portal.switching import get_scoped_or_offer
@@ -35,43 +34,20 @@ from portal.tenancy import current_subaccount, get_scoped_or_404, subaccount_req
 from portal.timeutil import utcnow
 
 
-def _list_args():
-    when = request.args.get("when", "upcoming")
-    if when not in queries.WHEN_FILTERS:
-        when = "upcoming"
-    return {"when": when, "calendar": request.args.get("calendar") or None}
-
-
 @bp.route("/")
 @subaccount_required
 def index():
     """The appointments list; a live page asks again for its list and gets 204 while what it shows is unchanged."""
-    sub = current_subaccount()
-    args = _list_args()
-    after, before = request.args.get("after"), request.args.get("before")
-
-    parts = ("appointments", args["when"], args["calendar"], after, before, zone_name())
-
-    def context():
-        page = queries.appointment_page(sub, after=after, before=before, now=utcnow(), **args)
-        has_any = bool(page.rows) or queries.has_any(sub)
-        return {"page": page, "version": queries.fingerprint(page, has_any), "args": args, "after": after,
-                "before": before, "paged": bool(after or before), "has_any": has_any,
-                "live_key": live_fragments.list_key(parts)}
-
+    shown = LiveList(current_subaccount(), request.args)
     if htmx:  # a live page asking again: drawn once per version for every page that shows the same list
-        def draw():
-            drawn = context()
-            return drawn["version"], render_template("appointments/_appointments.html", **drawn)
-
-        version, html = live_fragments.cached(sub.id, parts, draw, clock_bound=args["when"] != "all")
+        version, html = shown.draw()
         if request.args.get("v") == version:
             return "", 204
         return html
-    calendars = queries.calendar_options(sub)
+    calendars = queries.calendar_options(shown.sub)
     calendar_names = dict(calendars)
     return render_template("appointments/index.html", calendars=calendars,
-                           calendar_label=calendar_names.get(args["calendar"]), **context())
+                           calendar_label=calendar_names.get(shown.args["calendar"]), **shown.context())
 
 
 # ------------------------------------------------------------------ one appointment

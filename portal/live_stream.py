@@ -1,0 +1,211 @@
+"""Live pages pushed (issue 19): one server-sent event stream per open page, served by the live process.
+
+Hand-written rather than flask-sse: that package relays every Redis message
+to every client, while a page here needs at most one event per ``GAP_SECONDS``
+(20 bookings/s would be 20 redraws/s in each of 50 pages), a signed page
+token instead of an open channel name, and the Calendars list itself in the
+event so no page makes a request to stay current.
+
+The write side is portal/live.py: each change bumps the subaccount's
+counter and publishes ``"<subaccount> <version>"`` on ``CHANNEL``. Here one
+listener thread per process hears that channel and wakes the streams of that
+subaccount; each stream answers ``event: changed`` with ``{"version": …}``,
+plus ``fingerprint`` and ``html`` when the page has a live list (drawn once
+per version for all pages through portal/live_fragments.py).
+
+Streams hold no request thread: ``make run`` serves them from their own
+gunicorn with the gevent worker (``live_wsgi.py``, ``LIVE_STREAM_SERVER``),
+where a stream is a greenlet; any other process answers 503 and the page
+keeps polling (portal/live.py). A stream ends itself after ``RENEW_SECONDS``
+with ``event: renew`` (the page opens a new one at once), so the session and
+membership are checked again at least that often.
+"""
+import json
+import logging
+import threading
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Response, current_app, request, session, stream_with_context
+from itsdangerous import BadSignature
+
+from portal import live
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "calbridge:live:changes"
+GAP_SECONDS = 0.4  # at most one event per page this often: what a page costs to redraw, against how late it may be
+KEEPALIVE_SECONDS = 15
+RENEW_SECONDS = 300
+RETRY_MS = 1000
+
+
+class Hub:
+    """The newest version heard for each subaccount, and the streams waiting for a newer one."""
+
+    def __init__(self):
+        self.changed = threading.Condition()
+        self.versions = {}
+        self._thread = None
+        self._start = threading.Lock()
+
+    def start(self, redis_url):
+        with self._start:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._listen, args=(redis_url,), name="live-hub", daemon=True)
+                self._thread.start()
+
+    def _listen(self, redis_url):
+        from redis import Redis
+
+        while True:
+            try:
+                redis = Redis.from_url(redis_url)
+                pubsub = redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                self._catch_up(redis)  # what was published while no one listened
+                for message in pubsub.listen():
+                    sub_id, version = message["data"].decode().split()
+                    self.heard(int(sub_id), version)
+            except Exception:  # Redis went away: pages keep their stream and hear again once it is back
+                log.warning("live hub: lost Redis, listening again shortly", exc_info=True)
+                time.sleep(1.0)
+
+    def _catch_up(self, redis):
+        for sub_id in list(self.versions):
+            self.heard(sub_id, redis.get(live._key(sub_id)))
+
+    def heard(self, sub_id, version):
+        """Note ``version`` (counters only grow: an older one heard late changes nothing)."""
+        version = as_version(version)
+        with self.changed:
+            if version > self.versions.get(sub_id, -1):
+                self.versions[sub_id] = version
+                self.changed.notify_all()
+
+    def latest(self, sub_id, default):
+        return max(self.versions.get(sub_id, -1), default)
+
+    def wait(self, sub_id, seen, timeout):
+        """The subaccount's version once it is newer than ``seen``, or None after ``timeout`` seconds."""
+        with self.changed:
+            if self.changed.wait_for(lambda: self.versions.get(sub_id, -1) > seen, timeout):
+                return self.versions[sub_id]
+            return None
+
+
+def as_version(value):
+    """A counter's value (bytes, text or int) as an int; -1 for anything else (a page that never saw one)."""
+    try:
+        return int(value.decode() if isinstance(value, bytes) else value)
+    except (TypeError, ValueError, AttributeError):
+        return 0 if value is None else -1
+
+
+hub = Hub()
+_draw_locks = {}
+_draw_locks_guard = threading.Lock()
+
+
+def _draw_lock(sub_id, key):
+    with _draw_locks_guard:
+        return _draw_locks.setdefault((sub_id, key), threading.Lock())
+
+
+def _event(name, data, event_id=None):
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {name}\ndata: {data}\n\n"
+
+
+def events(sub_id, seen, live_list=None):
+    """The stream's text: a ``changed`` event whenever the version moves (at most one per GAP_SECONDS)."""
+    yield f"retry: {RETRY_MS}\n\n"
+    started, last_sent = time.monotonic(), 0.0
+    current = as_version(live.version(sub_id))
+    hub.heard(sub_id, current)
+    while True:
+        if current != seen:
+            pause = last_sent + GAP_SECONDS - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+                current = hub.latest(sub_id, current)
+            payload = {"version": str(current)}
+            if live_list is not None:
+                with _draw_lock(sub_id, live_list.key):
+                    payload["fingerprint"], payload["html"] = live_list.draw()
+            yield _event("changed", json.dumps(payload, separators=(",", ":")), current)
+            seen, last_sent = current, time.monotonic()
+        if time.monotonic() - started > RENEW_SECONDS:
+            yield _event("renew", "")
+            return
+        newer = hub.wait(sub_id, seen, KEEPALIVE_SECONDS)
+        if newer is None:
+            yield ": keep-alive\n\n"
+        else:
+            current = newer
+
+
+def _refused(message, status):
+    return Response(message, status, {"Cache-Control": "no-store", "Content-Type": "text/plain; charset=utf-8"})
+
+
+def _cors(response):
+    """The page is on the portal's origin and the live process on another port: let it read the stream."""
+    origin = request.headers.get("Origin")
+    if origin and origin == live.portal_origin():
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+def _live_list(query):
+    """The Calendars list the page shows (its ``data-live-list`` URL), or None for pages without one."""
+    if not query:
+        return None
+    from portal.appointments.live_list import LiveList
+
+    parts = urlsplit(query)
+    if parts.scheme or parts.netloc:
+        return None
+    return LiveList.for_url(parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()})
+
+
+def stream():
+    """``GET /live/stream?t=…&v=…[&list=…]``: the page's events (portal/live.py's token says whose)."""
+    if not current_app.config.get("LIVE_STREAM_SERVER"):
+        return _cors(_refused("Live updates come from the live process; this page asks again shortly.", 503))
+    try:
+        login_id, sub_id = live._serializer().loads(request.args.get("t", ""), max_age=live.TOKEN_MAX_AGE)
+        sub_id = int(sub_id)
+    except (BadSignature, ValueError, TypeError):
+        return _cors(_refused("This page is out of date; reload it.", 404))
+    if not login_id or session.get(live._SESSION_USER) != login_id:
+        return _cors(_refused("Please sign in again.", 401))
+    from flask_login import current_user
+
+    from portal.tenancy import current_subaccount
+
+    sub = current_subaccount() if current_user.is_authenticated else None
+    if sub is None or sub.id != sub_id:  # signed out everywhere, or no longer a member of that subaccount
+        return _cors(_refused("Please sign in again.", 401))
+    live_list = _live_list(request.args.get("list"))
+    seen = as_version(request.headers.get("Last-Event-ID") or request.args.get("v", ""))
+    try:
+        hub.start(current_app.config["REDIS_URL"])
+        live.version(sub_id)
+    except Exception:
+        log.warning("live stream: Redis unavailable", exc_info=True)
+        return _cors(_refused("Updates are paused for a moment.", 503))
+    from portal.extensions import db
+
+    if not db.is_closed():
+        db.close()  # a stream lasts minutes: it opens the database only to draw its list
+    response = Response(stream_with_context(events(sub_id, seen, live_list)), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # a proxy in front must pass each event on at once
+    return _cors(response)
+
+
+def health():
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
