@@ -17,6 +17,7 @@ sit idle and while bookings arrive, so the cost of many open pages is on the
 record; and Chromium's, which is on this machine only because the bench is.
 """
 import os
+import re
 import time
 from datetime import timedelta, timezone
 
@@ -37,15 +38,22 @@ IDLE_SECONDS = 8.0
 OBSERVER = """
 (() => {
   window.__seen = {};
-  const stamp = () => {
-    const now = performance.timeOrigin + performance.now();
-    document.querySelectorAll('#appointments tbody tr').forEach((tr) => {
-      const link = tr.children[2] && tr.children[2].querySelector('a');
-      const name = link && link.textContent.trim();
-      if (name && name.startsWith('Visitor ') && !(name in window.__seen)) window.__seen[name] = now;
-    });
+  // Only the rows a mutation added are read (the instrument should cost the page next to nothing).
+  const stamp = (tr, now) => {
+    const link = tr.children[2] && tr.children[2].querySelector('a');
+    const name = link && link.textContent.trim();
+    if (name && name.startsWith('Visitor ') && !(name in window.__seen)) window.__seen[name] = now;
   };
-  new MutationObserver(stamp).observe(document, {childList: true, subtree: true});
+  new MutationObserver((records) => {
+    const now = performance.timeOrigin + performance.now();
+    for (const record of records) {
+      for (const node of record.addedNodes) {
+        if (node.nodeType !== 1) continue;
+        const rows = node.tagName === 'TR' ? [node] : node.querySelectorAll('tr');
+        for (const tr of rows) if (tr.closest('#appointments')) stamp(tr, now);
+      }
+    }
+  }).observe(document, {childList: true, subtree: true});
 })();
 """
 
@@ -96,6 +104,38 @@ class WebCpu:
     def __exit__(self, *exc):
         used = (sum(_cpu_ticks(p) for p in self.pids) - self.ticks) / self.hz
         self.share = round(used / max(1e-6, time.monotonic() - self.began), 3)
+        return False
+
+
+def _chromium_kind(pid):
+    """renderer / gpu-process / utility (the network service) / browser, from the process's command line."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            found = re.search(rb"--type=([a-z-]+)", f.read())  # Chromium rewrites its title: one string, spaces
+    except OSError:
+        return "gone"
+    return found.group(1).decode() if found else "browser"
+
+
+class ChromiumByKind:
+    """Chromium's CPU share over a window, per kind of process (a share of one core each)."""
+
+    def __init__(self):
+        self.pids = [p for p in _descendants(os.getpid()) if _named(p, "chrom")]
+        self.kinds = {p: _chromium_kind(p) for p in self.pids}
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self):
+        self.ticks, self.began = {p: _cpu_ticks(p) for p in self.pids}, time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        took = max(1e-6, time.monotonic() - self.began)
+        self.shares = {}
+        for p in self.pids:
+            kind = self.kinds[p]
+            self.shares[kind] = self.shares.get(kind, 0.0) + (_cpu_ticks(p) - self.ticks[p]) / self.hz / took
+        self.shares = {k: round(v, 3) for k, v in sorted(self.shares.items())}
         return False
 
 
@@ -188,13 +228,14 @@ def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_p
             cdp = page.context.new_cdp_session(page)
             cdp.send("Performance.enable")
             sessions.append(cdp)
-        time.sleep(2.0)  # let every page's first live poll settle before the idle window
+        time.sleep(2.0)  # let every page's stream open before the idle window
         # Chromium's share too (its processes are descendants of this one).
         with WebCpu(web_pid) as idle, WebCpu(live_pid) as live_idle, \
                 WebCpu(os.getpid(), only="chrom") as browser_idle:
             time.sleep(IDLE_SECONDS)
         before = _page_metrics(sessions)
-        with WebCpu(web_pid) as busy, WebCpu(live_pid) as live_busy, WebCpu(os.getpid(), only="chrom") as browser:
+        with WebCpu(web_pid) as busy, WebCpu(live_pid) as live_busy, WebCpu(os.getpid(), only="chrom") as browser, \
+                ChromiumByKind() as by_kind:
             booked, achieved = _book(sandbox, event_type_uri, rate, seconds, first, log)
         after = _page_metrics(sessions)
         main_thread = {name: round((after[name] - before[name]) / (count * seconds) * 1000, 1) for name in METRICS}
@@ -212,7 +253,7 @@ def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_p
         "applied_p50_ms": applied["p50_ms"], "applied_p95_ms": applied["p95_ms"],
         "browser_cpu_share_idle": browser_idle.share, "browser_cpu_share_booking": browser.share, "load_average_1m": load,
         "live_cpu_share_idle": live_idle.share, "live_cpu_share_booking": live_busy.share,
-        "page_main_thread_ms_per_s": main_thread,
+        "page_main_thread_ms_per_s": main_thread, "browser_cpu_share_by_process": by_kind.shares,
     }
     log(f"    p50/p95/p99 {result['p50_ms']}/{result['p95_ms']}/{result['p99_ms']} ms; not seen {missing}; "
         f"written p50/p95 {applied['p50_ms']}/{applied['p95_ms']} ms; "
@@ -220,7 +261,8 @@ def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_p
         f"booking {live_busy.share:.0%}; browser idle {browser_idle.share:.0%}, "
         f"booking {browser.share:.0%}; "
         f"load {load}")
-    log(f"    each page's main thread while booking, ms per second: {main_thread}")
+    log(f"    each page's main thread while booking, ms per second: {main_thread}; Chromium by process: "
+        f"{by_kind.shares}")
     return result, first + len(booked)
 
 

@@ -45,6 +45,9 @@
       table.setAttribute("data-columns", names.length);
       Array.prototype.forEach.call(table.tBodies, function (body) {
         Array.prototype.forEach.call(body.rows, function (row) {
+          // A live list's merge (app.js) keeps the rows that did not change: they are labelled already.
+          if (row.__labelled === names.length) return;
+          row.__labelled = names.length;
           var col = 0;
           Array.prototype.forEach.call(row.cells, function (cell) {
             var span = cell.colSpan || 1;
@@ -65,6 +68,8 @@
   var phone = window.matchMedia("(max-width: 600px)"), narrow = window.matchMedia("(max-width: 900px)");
 
   function stack(table) {
+    // Wider than 900 px nothing stacks: no need to measure (reading the box's width forces a layout).
+    if (!narrow.matches) { if (table.classList.contains("is-stacked")) table.classList.remove("is-stacked"); return; }
     var box = table.parentElement, style = window.getComputedStyle(box);
     var room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
     table.classList.remove("is-stacked");
@@ -88,7 +93,8 @@
     if (root.tagName === "TABLE" && root.classList.contains("stackable")) tables = [root];
     Array.prototype.forEach.call(tables, function (table) {
       stack(table);
-      if (fit) {
+      if (fit && table.__fitted !== table.parentElement) {
+        table.__fitted = table.parentElement;  // a merged list keeps its table: observed once
         table.parentElement._stackWidth = null;
         fit.observe(table.parentElement);
       }
