@@ -34,7 +34,7 @@ from portal import live
 log = logging.getLogger(__name__)
 
 CHANNEL = "calbridge:live:changes"
-GAP_SECONDS = 0.4  # at most one event per page this often: what a page costs to redraw, against how late it may be
+GAP_SECONDS = 0.8  # at most one event per page this often: what a page costs to redraw, against how late it may be
 KEEPALIVE_SECONDS = 15
 RENEW_SECONDS = 300
 RETRY_MS = 1000
@@ -103,13 +103,14 @@ def as_version(value):
 
 
 hub = Hub()
-_draw_locks = {}
-_draw_locks_guard = threading.Lock()
+_drawn = {}  # (subaccount, list key) -> (version, the event's text): one draw and one text for every page
+_drawn_guard = threading.Lock()
 
 
 def _draw_lock(sub_id, key):
-    with _draw_locks_guard:
-        return _draw_locks.setdefault((sub_id, key), threading.Lock())
+    with _drawn_guard:
+        entry = _drawn.setdefault((sub_id, key), [threading.Lock(), None])
+        return entry
 
 
 def _event(name, data, event_id=None):
@@ -117,23 +118,39 @@ def _event(name, data, event_id=None):
     return f"{head}event: {name}\ndata: {data}\n\n"
 
 
+def _changed_event(sub_id, version, live_list):
+    """The ``changed`` event at ``version``; with a list, drawn once for all the pages showing it."""
+    if live_list is None:
+        return _event("changed", json.dumps({"version": str(version)}), version)
+    entry = _draw_lock(sub_id, live_list.key)
+    drawn_as = (version, int(time.time() // 60))  # lists that depend on the clock are drawn again each minute
+    with entry[0]:
+        if entry[1] is None or entry[1][0] != drawn_as:
+            fingerprint, html = live_list.draw()
+            data = json.dumps({"version": str(version), "fingerprint": fingerprint, "html": html},
+                              separators=(",", ":"))
+            entry[1] = (drawn_as, _event("changed", data, version))
+        return entry[1][1]
+
+
+def _next_tick(now):
+    """Streams send on a shared beat (multiples of GAP_SECONDS): their pages' events then share one draw."""
+    return (int(now / GAP_SECONDS) + 1) * GAP_SECONDS
+
+
 def events(sub_id, seen, live_list=None):
     """The stream's text: a ``changed`` event whenever the version moves (at most one per GAP_SECONDS)."""
     yield f"retry: {RETRY_MS}\n\n"
-    started, last_sent = time.monotonic(), 0.0
+    started, last_sent = time.monotonic(), -GAP_SECONDS
     current = as_version(live.version(sub_id))
     hub.heard(sub_id, current)
     while True:
         if current != seen:
-            pause = last_sent + GAP_SECONDS - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
+            now = time.time()
+            if time.monotonic() - last_sent < GAP_SECONDS:  # a burst: wait for the beat, then send the newest
+                time.sleep(max(0.0, _next_tick(now) - now))
                 current = hub.latest(sub_id, current)
-            payload = {"version": str(current)}
-            if live_list is not None:
-                with _draw_lock(sub_id, live_list.key):
-                    payload["fingerprint"], payload["html"] = live_list.draw()
-            yield _event("changed", json.dumps(payload, separators=(",", ":")), current)
+            yield _changed_event(sub_id, current, live_list)
             seen, last_sent = current, time.monotonic()
         if time.monotonic() - started > RENEW_SECONDS:
             yield _event("renew", "")

@@ -70,12 +70,19 @@ def init_app(app):
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
-    headers = dict(HEADERS, **{"Content-Security-Policy": content_security_policy(app)})
-    if config["SESSION_COOKIE_SECURE"]:
-        headers["Strict-Transport-Security"] = "max-age=31536000"
+    built = {}  # LIVE_STREAM_URL -> the headers (the CSP names the live process's origin)
+
+    def headers_now():
+        key = config.get("LIVE_STREAM_URL")
+        if key not in built:
+            headers = dict(HEADERS, **{"Content-Security-Policy": content_security_policy(app)})
+            if config["SESSION_COOKIE_SECURE"]:
+                headers["Strict-Transport-Security"] = "max-age=31536000"
+            built[key] = headers
+        return built[key]
 
     @app.after_request
     def _security_headers(response):
-        for name, value in headers.items():
+        for name, value in headers_now().items():
             response.headers.setdefault(name, value)
         return response
