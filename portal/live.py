@@ -200,11 +200,20 @@ def stream_url_for_page(user, subaccount):
     return base + poll[len("/live"):]
 
 
-def init_app(app):
+@bp.route("/live/stream")
+def stream():
+    """The page's event stream: served by the live process only (portal/live_stream.py)."""
     from portal import live_stream
 
-    bp.add_url_rule("/live/stream", "stream", live_stream.stream)
-    bp.add_url_rule("/live/health", "health", live_stream.health)
+    return live_stream.stream()
+
+
+@bp.route("/live/health")
+def health():
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+
+
+def init_app(app):
     app.register_blueprint(bp)
 
     @app.context_processor

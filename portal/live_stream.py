@@ -76,20 +76,25 @@ class Hub:
             self.heard(sub_id, redis.get(live._key(sub_id)))
 
     def heard(self, sub_id, version):
-        """Note ``version`` (counters only grow: an older one heard late changes nothing)."""
+        """Note what Redis says now (a Redis that lost its counters starts them again: pages follow)."""
         version = as_version(version)
         with self.changed:
-            if version > self.versions.get(sub_id, -1):
+            if self.versions.get(sub_id) != version:
                 self.versions[sub_id] = version
                 self.changed.notify_all()
 
+    def first(self, sub_id, version):
+        """A stream's own reading, kept only until the listener has heard this subaccount (it is newer)."""
+        with self.changed:
+            return self.versions.setdefault(sub_id, as_version(version))
+
     def latest(self, sub_id, default):
-        return max(self.versions.get(sub_id, -1), default)
+        return self.versions.get(sub_id, default)
 
     def wait(self, sub_id, seen, timeout):
-        """The subaccount's version once it is newer than ``seen``, or None after ``timeout`` seconds."""
+        """The subaccount's version once it differs from ``seen``, or None after ``timeout`` seconds."""
         with self.changed:
-            if self.changed.wait_for(lambda: self.versions.get(sub_id, -1) > seen, timeout):
+            if self.changed.wait_for(lambda: self.versions.get(sub_id, seen) != seen, timeout):
                 return self.versions[sub_id]
             return None
 
@@ -142,8 +147,7 @@ def events(sub_id, seen, live_list=None):
     """The stream's text: a ``changed`` event whenever the version moves (at most one per GAP_SECONDS)."""
     yield f"retry: {RETRY_MS}\n\n"
     started, last_sent = time.monotonic(), -GAP_SECONDS
-    current = as_version(live.version(sub_id))
-    hub.heard(sub_id, current)
+    current = hub.first(sub_id, live.version(sub_id))
     while True:
         if current != seen:
             now = time.time()
@@ -222,7 +226,3 @@ def stream():
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # a proxy in front must pass each event on at once
     return _cors(response)
-
-
-def health():
-    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
