@@ -75,3 +75,18 @@ def signed_in(people, auth):
     ann = people.user("ann@acme.test", name="Ann Owner")
     auth.login("ann@acme.test")
     return ann
+
+
+@pytest.fixture
+def live_process(stack, live_app, monkeypatch):
+    """The live process as ``make run`` starts it (gunicorn, gevent worker), named on the live portal's pages."""
+    from portal.devstack import free_port, live_argv
+    from portal.supervisor import Service
+
+    port = free_port()
+    service = Service("live", live_argv("127.0.0.1", port), stack["env"], str(stack["base"]),
+                      health_url=f"http://127.0.0.1:{port}/live/health").start()
+    service.port = port
+    monkeypatch.setitem(live_app.config, "LIVE_STREAM_URL", f"http://127.0.0.1:{port}/live/stream")
+    yield service
+    service.stop()
