@@ -1,10 +1,16 @@
-"""Live pages (issue 19): a 450 ms poll answered 204 from a Redis counter, chosen over SSE because open pages hold no gunicorn thread (and 50 pages cost the web processes a fifth of a core).
+"""Live pages (issue 19): a Redis counter per subaccount, pushed to open pages by the live process, polled without it.
+
+With the live process (``LIVE_STREAM_URL``; portal/live_stream.py) each page
+holds one event stream and makes no request to stay current: 50 open pages
+cost the web processes nothing and the live process a few per cent of a core.
+The 450 ms poll below is what a page uses while it has no stream (none
+configured, the live process restarting, a seventh tab of one browser).
 
 Every change an open page shows (an appointment booked, changed, cancelled
 or deleted; a booking received by a connection) calls ``touch(subaccount_id)``.
 Inside a transaction the touch waits for the commit (a rolled-back change
 bumps nothing); outside one it bumps at once. A bump is one ``INCR`` of the
-subaccount's counter.
+subaccount's counter and a ``PUBLISH`` of its new value, in one round trip.
 
 Each page of the layout carries ``data-live-url`` (``GET /live?t=…``, a
 token signed for this user and subaccount). static/app.js asks it every

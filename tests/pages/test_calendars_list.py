@@ -172,11 +172,11 @@ def test_live_poll_answers_204_until_something_changes(app, client, signed_in, r
 
 
 def test_every_open_page_at_one_version_gets_the_list_drawn_once(app, client, signed_in, rows, monkeypatch):
-    from portal.appointments import views
+    from portal.appointments import live_list
 
     drawn = []
-    real = views.render_template
-    monkeypatch.setattr(views, "render_template", lambda name, **kw: drawn.append(name) or real(name, **kw))
+    real = live_list.render_template
+    monkeypatch.setattr(live_list, "render_template", lambda name, **kw: drawn.append(name) or real(name, **kw))
     poll = _live_list_url(client.get("/calendars/?when=all").get_data(as_text=True))
     _announce(app, rows.appointment(title="Seen by every tab"))
     hx = {"HX-Request": "true"}
