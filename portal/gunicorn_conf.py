@@ -1,8 +1,10 @@
 """Gunicorn settings for the portal: ``gunicorn -c portal/gunicorn_conf.py wsgi:app``.
 
 A webhook URL carries its connection's secret token
-(``/webhooks/calendly/<token>``), so gunicorn's access and error logs
-write ``/webhooks/calendly/***`` instead: every record is masked after it
+(``/webhooks/calendly/<token>``), and a page's live poll and stream carry
+its signed live token (``/live?t=…``, ``/live/stream?t=…``), so gunicorn's
+access and error logs write ``/webhooks/calendly/***`` and ``t=***``
+instead: every record is masked after it
 is formatted, whatever ``--access-logformat`` says (request line, path,
 Referer or any environ value). Command-line options still apply on top.
 """
@@ -12,11 +14,16 @@ import re
 from gunicorn.glogging import Logger
 
 WEBHOOK_TOKEN = re.compile(r"(/webhooks/calendly/)[^/?#\s\"']+")
+LIVE_TOKEN = re.compile(r"(/live(?:/stream)?\?(?:[^\s\"'#]*&)?t=)[^&#\s\"']+")
 MASK = r"\1***"
 
 
 def mask(text):
-    return WEBHOOK_TOKEN.sub(MASK, text) if "/webhooks/calendly/" in text else text
+    if "/webhooks/calendly/" in text:
+        text = WEBHOOK_TOKEN.sub(MASK, text)
+    if "/live" in text:
+        text = LIVE_TOKEN.sub(MASK, text)
+    return text
 
 
 class MaskWebhookTokens(logging.Filter):
