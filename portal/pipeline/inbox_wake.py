@@ -15,6 +15,7 @@ and the sweep hands them on. Under test (``TESTING``) or with
 import logging
 import os
 import threading
+import time
 
 from flask import current_app
 
@@ -22,6 +23,7 @@ from portal.pipeline import inbox
 
 log = logging.getLogger(__name__)
 
+REST_SECONDS = 0.02
 _lock = threading.Lock()
 _waker = None
 
@@ -46,6 +48,7 @@ class Waker:
                     self.sent += 1
                 except Exception:  # noqa: BLE001 - the thread must outlive any one failure; the sweep is the backstop
                     log.exception("waking the inbox failed; the sweep hands the deliveries on")
+            time.sleep(REST_SECONDS)
 
 
 def signal():

@@ -5,7 +5,9 @@ to ``portal.pipeline.intake.receive`` (verify, store, enqueue) and answer. Calen
 retries anything but a 2xx for a day, so refusals are 4xx only for requests
 that are not genuine deliveries.
 """
-from flask import current_app, jsonify, request
+import json
+
+from flask import Response, current_app, request
 
 from portal.extensions import csrf
 from portal.pipeline import intake
@@ -24,9 +26,21 @@ def calendly(webhook_token):
             reply = intake.refuse_oversize(webhook_token, request.headers, len(body))
         else:
             reply = intake.receive(webhook_token, request.headers, body)
-    status = "ok" if reply.ok else "refused"
-    response = jsonify(status=status, message=reply.message)
-    response.status_code = reply.status
+    response = Response(_answer(reply.ok, reply.message), status=reply.status, mimetype="application/json")
     if reply.status == 413:
         response.headers["Connection"] = "close"  # the rest of the body is not read
     return response
+
+
+_ANSWERS = {}
+
+
+def _answer(ok, message):
+    """The JSON body Calendly reads, built once per (outcome, message): the intake's answers are a handful."""
+    key = (ok, message)
+    if key not in _ANSWERS:
+        body = json.dumps({"message": message, "status": "ok" if ok else "refused"}).encode()
+        if len(_ANSWERS) > 256:  # refusal reasons carry sizes and tolerances: keep the memo small
+            return body
+        _ANSWERS[key] = body
+    return _ANSWERS[key]
