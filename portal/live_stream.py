@@ -22,6 +22,7 @@ membership are checked again at least that often.
 """
 import json
 import logging
+import random
 import threading
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -38,6 +39,7 @@ GAP_SECONDS = 0.8  # at most one event per page this often: what a page costs to
 KEEPALIVE_SECONDS = 15
 RENEW_SECONDS = 300
 RETRY_MS = 1000
+PING = "event: ping\ndata: \n\n"
 
 
 class Hub:
@@ -48,6 +50,7 @@ class Hub:
         self.versions = {}
         self._thread = None
         self._start = threading.Lock()
+        self.ready = threading.Event()  # subscribed and caught up: a change from now on is heard
 
     def start(self, redis_url):
         with self._start:
@@ -60,14 +63,19 @@ class Hub:
 
         while True:
             try:
-                redis = Redis.from_url(redis_url)
+                # Keepalive and a PING every 30 s: a half-open connection is noticed, not waited on forever.
+                redis = Redis.from_url(redis_url, socket_keepalive=True, health_check_interval=30)
                 pubsub = redis.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
                 self._catch_up(redis)  # what was published while no one listened
-                for message in pubsub.listen():
-                    sub_id, version = message["data"].decode().split()
-                    self.heard(int(sub_id), version)
+                self.ready.set()
+                while True:
+                    message = pubsub.get_message(timeout=KEEPALIVE_SECONDS)
+                    if message is not None and message["type"] == "message":
+                        sub_id, version = message["data"].decode().split()
+                        self.heard(int(sub_id), version)
             except Exception:  # Redis went away: pages keep their stream and hear again once it is back
+                self.ready.clear()
                 log.warning("live hub: lost Redis, listening again shortly", exc_info=True)
                 time.sleep(1.0)
 
@@ -147,6 +155,7 @@ def events(sub_id, seen, live_list=None):
     """The stream's text: a ``changed`` event whenever the version moves (at most one per GAP_SECONDS)."""
     yield f"retry: {RETRY_MS}\n\n"
     started, last_sent = time.monotonic(), -GAP_SECONDS
+    renew_after = RENEW_SECONDS + random.uniform(0, RENEW_SECONDS / 5)  # pages opened together renew apart
     current = hub.first(sub_id, live.version(sub_id))
     while True:
         if current != seen:
@@ -156,12 +165,12 @@ def events(sub_id, seen, live_list=None):
                 current = hub.latest(sub_id, current)
             yield _changed_event(sub_id, current, live_list)
             seen, last_sent = current, time.monotonic()
-        if time.monotonic() - started > RENEW_SECONDS:
+        if time.monotonic() - started > renew_after:
             yield _event("renew", "")
             return
         newer = hub.wait(sub_id, seen, KEEPALIVE_SECONDS)
         if newer is None:
-            yield ": keep-alive\n\n"
+            yield PING  # an event, not a comment: the page hears it and knows its stream is alive
         else:
             current = newer
 
@@ -186,7 +195,10 @@ def _live_list(query):
         return None
     from portal.appointments.live_list import LiveList
 
-    parts = urlsplit(query)
+    try:
+        parts = urlsplit(query)
+    except ValueError:  # not a URL at all (a crafted request): a stream without the list
+        return None
     if parts.scheme or parts.netloc:
         return None
     return LiveList.for_url(parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()})
@@ -214,6 +226,7 @@ def stream():
     seen = as_version(request.headers.get("Last-Event-ID") or request.args.get("v", ""))
     try:
         hub.start(current_app.config["REDIS_URL"])
+        hub.ready.wait(timeout=2)  # a stream reading the counter before the listener subscribed could miss a change
         live.version(sub_id)
     except Exception:
         log.warning("live stream: Redis unavailable", exc_info=True)

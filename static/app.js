@@ -336,7 +336,8 @@ function announce(text) {
   // is opened again after a growing pause; once it is, the regions fetch themselves to catch up.
   // A browser opens at most 6 connections to one host:port, so a seventh tab's stream would wait, silent,
   // for one of them: a stream not open within STREAM_WAIT ms is given up for the poll and tried again later.
-  var STREAM_WAIT = 3000;
+  // The live process pings every 15 s; a stream silent for SILENT ms is dead (a half-open connection) and opened again.
+  var STREAM_WAIT = 3000, SILENT = 40000, heardAt = 0;
   var streamUrl = document.body.getAttribute("data-live-stream"), source = null, streaming = false, streamFailures = 0;
 
   function openStream() {
@@ -348,8 +349,10 @@ function announce(text) {
     var waited = setTimeout(function () {
       if (source === opening && !streaming) opening.dispatchEvent(new Event("error"));
     }, STREAM_WAIT);
+    source.addEventListener("ping", function () { heardAt = Date.now(); });
     source.addEventListener("open", function () {
       var recovered = failing || streamFailures > 0;
+      heardAt = Date.now();
       clearTimeout(waited);
       streaming = true;
       streamFailures = 0;
@@ -358,6 +361,7 @@ function announce(text) {
     });
     source.addEventListener("changed", function (e) {
       var answer = JSON.parse(e.data), shown = keyedList();
+      heardAt = Date.now();
       version = answer.version;
       if (shown && typeof answer.html === "string") fromPoll(shown, answer);
       else changed("version");
@@ -375,10 +379,16 @@ function announce(text) {
       streaming = false;
       streamFailures += 1;
       schedule(0);
-      setTimeout(openStream, Math.min(30000, 1000 * Math.pow(2, Math.min(streamFailures, 5))));
+      // Pages that lost the same live process do not all come back in the same second.
+      var pause = Math.min(30000, 1000 * Math.pow(2, Math.min(streamFailures, 5)));
+      setTimeout(openStream, pause * (0.5 + Math.random()));
     });
     return true;
   }
+
+  setInterval(function () {
+    if (streaming && source && Date.now() - heardAt > SILENT) source.dispatchEvent(new Event("error"));
+  }, 10000);
 
   if (!openStream()) schedule(POLL);
 })();

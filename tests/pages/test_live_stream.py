@@ -107,11 +107,11 @@ def test_a_stream_reopened_with_its_last_event_id_waits_for_the_next_change(stre
         sub_id = Subaccount.get(Subaccount.name == "Acme Dental").id
         live.touch(sub_id)
         now = live.version(sub_id)
-    # EventSource sends the id of the last event it got; the page is current, so only keep-alives come.
+    # EventSource sends the id of the last event it got; the page is current, so only pings come.
     stream = client.get(f"{_stream_path(html)}&v=0", headers={"Last-Event-ID": now}, buffered=False)
     chunks = iter(stream.response)
     assert next(chunks).decode().startswith("retry: ")
-    assert next(chunks).decode() == ": keep-alive\n\n"
+    assert next(chunks).decode() == live_stream.PING
     stream.close()
 
 
@@ -123,7 +123,7 @@ def test_another_subaccounts_change_is_not_sent_to_this_page(streaming, app, cli
     next(chunks)
     with app.app_context(), db.connection_context():
         live.touch(Subaccount.get(Subaccount.name == "Other Clinic").id)
-    assert next(chunks).decode() == ": keep-alive\n\n"
+    assert next(chunks).decode() == live_stream.PING
     stream.close()
 
 
@@ -173,3 +173,12 @@ def test_the_hub_follows_the_counter_even_when_a_restarted_redis_starts_it_again
     assert hub.wait(7, 12, timeout=0.01) is None
     hub.heard(7, b"0")  # Redis came back empty: pages at 12 must still hear the next change
     assert hub.wait(7, 12, timeout=0.01) == 0
+
+
+def test_a_crafted_list_address_gives_a_stream_without_the_list_not_an_error(streaming, client, signed_in):
+    html = client.get("/dashboard").get_data(as_text=True)
+    stream = client.get(f"{_stream_path(html)}&v=-5&list=//[x", buffered=False)
+    assert stream.status_code == 200
+    (name, data), = _events(stream, 1)
+    assert name == "changed" and "html" not in json.loads(data)
+    stream.close()
