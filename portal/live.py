@@ -33,7 +33,7 @@ way the poll is refused) and expires after a day.
 import logging
 import threading
 
-from flask import Blueprint, current_app, request, session
+from flask import Blueprint, Response, current_app, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from portal.extensions import db
@@ -148,25 +148,34 @@ def url_for_page(user, subaccount):
     return f"/live?t={token_for(user.get_id(), subaccount.id)}"
 
 
-def _refused(message, status):
-    return message, status, {"Cache-Control": "no-store", "Content-Type": "text/plain; charset=utf-8"}
+def refused(message, status):
+    """A poll's or a stream's refusal, in words (the page shows none of it; it signs in or reloads)."""
+    return Response(message, status, {"Cache-Control": "no-store", "Content-Type": "text/plain; charset=utf-8"})
+
+
+def page_subaccount():
+    """The subaccount id the request's ``t`` token names for this session, or the refusal to answer instead."""
+    try:
+        login_id, subaccount_id = _serializer().loads(request.args.get("t", ""), max_age=TOKEN_MAX_AGE)
+        subaccount_id = int(subaccount_id)
+    except (BadSignature, ValueError, TypeError):
+        return None, refused("This page is out of date; reload it.", 404)
+    if not login_id or session.get(_SESSION_USER) != login_id:
+        return None, refused("Please sign in again.", 401)
+    return subaccount_id, None
 
 
 @bp.route("/live")
 def poll():
     """204 while the subaccount's counter equals ``v``; else 200 with the counter (the page refreshes)."""
-    try:
-        login_id, subaccount_id = _serializer().loads(request.args.get("t", ""), max_age=TOKEN_MAX_AGE)
-        subaccount_id = int(subaccount_id)
-    except (BadSignature, ValueError, TypeError):
-        return _refused("This page is out of date; reload it.", 404)
-    if not login_id or session.get(_SESSION_USER) != login_id:
-        return _refused("Please sign in again.", 401)
+    subaccount_id, refusal = page_subaccount()
+    if refusal is not None:
+        return refusal
     try:
         current = version(subaccount_id)
     except Exception:
         log.warning("live: Redis unavailable", exc_info=True)
-        return _refused("Updates are paused for a moment.", 503)
+        return refused("Updates are paused for a moment.", 503)
     headers = {"Cache-Control": "no-store"}
     if request.args.get("v") == current:
         return "", 204, headers

@@ -27,8 +27,7 @@ import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Response, current_app, request, session, stream_with_context
-from itsdangerous import BadSignature
+from flask import Response, current_app, request, stream_with_context
 
 from portal import live
 
@@ -120,10 +119,10 @@ _drawn = {}  # (subaccount, list key) -> (version, the event's text): one draw a
 _drawn_guard = threading.Lock()
 
 
-def _draw_lock(sub_id, key):
+def _drawn_entry(sub_id, key):
+    """``[lock, (drawn_as, event text) or None]`` of one list: the first stream of a beat draws, the others wait."""
     with _drawn_guard:
-        entry = _drawn.setdefault((sub_id, key), [threading.Lock(), None])
-        return entry
+        return _drawn.setdefault((sub_id, key), [threading.Lock(), None])
 
 
 def _event(name, data, event_id=None):
@@ -135,7 +134,7 @@ def _changed_event(sub_id, version, live_list):
     """The ``changed`` event at ``version``; with a list, drawn once for all the pages showing it."""
     if live_list is None:
         return _event("changed", json.dumps({"version": str(version)}), version)
-    entry = _draw_lock(sub_id, live_list.key)
+    entry = _drawn_entry(sub_id, live_list.key)
     drawn_as = (version, int(time.time() // 60))  # lists that depend on the clock are drawn again each minute
     with entry[0]:
         if entry[1] is None or entry[1][0] != drawn_as:
@@ -175,10 +174,6 @@ def events(sub_id, seen, live_list=None):
             current = newer
 
 
-def _refused(message, status):
-    return Response(message, status, {"Cache-Control": "no-store", "Content-Type": "text/plain; charset=utf-8"})
-
-
 def _cors(response):
     """The page is on the portal's origin and the live process on another port: let it read the stream."""
     origin = request.headers.get("Origin")
@@ -207,21 +202,17 @@ def _live_list(query):
 def stream():
     """``GET /live/stream?t=…&v=…[&list=…]``: the page's events (portal/live.py's token says whose)."""
     if not current_app.config.get("LIVE_STREAM_SERVER"):
-        return _cors(_refused("Live updates come from the live process; this page asks again shortly.", 503))
-    try:
-        login_id, sub_id = live._serializer().loads(request.args.get("t", ""), max_age=live.TOKEN_MAX_AGE)
-        sub_id = int(sub_id)
-    except (BadSignature, ValueError, TypeError):
-        return _cors(_refused("This page is out of date; reload it.", 404))
-    if not login_id or session.get(live._SESSION_USER) != login_id:
-        return _cors(_refused("Please sign in again.", 401))
+        return _cors(live.refused("Live updates come from the live process; this page asks again shortly.", 503))
+    sub_id, refusal = live.page_subaccount()
+    if refusal is not None:
+        return _cors(refusal)
     from flask_login import current_user
 
     from portal.tenancy import current_subaccount
 
     sub = current_subaccount() if current_user.is_authenticated else None
     if sub is None or sub.id != sub_id:  # signed out everywhere, or no longer a member of that subaccount
-        return _cors(_refused("Please sign in again.", 401))
+        return _cors(live.refused("Please sign in again.", 401))
     live_list = _live_list(request.args.get("list"))
     seen = as_version(request.headers.get("Last-Event-ID") or request.args.get("v", ""))
     try:
@@ -230,7 +221,7 @@ def stream():
         live.version(sub_id)
     except Exception:
         log.warning("live stream: Redis unavailable", exc_info=True)
-        return _cors(_refused("Updates are paused for a moment.", 503))
+        return _cors(live.refused("Updates are paused for a moment.", 503))
     from portal.extensions import db
 
     if not db.is_closed():
