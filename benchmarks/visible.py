@@ -30,7 +30,8 @@ from portal.timeutil import to_iso, utcnow
 from . import stats
 from .stack import children
 
-GOAL = "p95 ≤ 1 s, p99 ≤ 1.5 s with 50 open pages"
+GOAL_PAGES = 50
+GOAL = f"p95 ≤ 1 s, p99 ≤ 1.5 s with {GOAL_PAGES} open pages"
 CHROMIUM = "/usr/bin/chromium"
 IDLE_SECONDS = 8.0
 
@@ -300,6 +301,8 @@ def run(sandbox, event_type_uri, *, portal_url, email, password, web_pid, pages=
         "gap_ms": int(GAP_SECONDS * 1000),
         "by_pages": by_pages,
     }
-    result["met"] = bool(all(r["not_seen"] == 0 for r in by_pages.values()) and top["p95_ms"] is not None
+    # The goal is at 50 open pages: a run with fewer (--quick) claims nothing.
+    result["met"] = bool(top["pages"] >= GOAL_PAGES and all(r["not_seen"] == 0 for r in by_pages.values())
+                         and top["p95_ms"] is not None
                          and top["p95_ms"] <= 1000 and top["p99_ms"] <= 1500)
     return result
