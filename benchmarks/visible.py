@@ -118,16 +118,44 @@ def _chromium_kind(pid):
     return found.group(1).decode() if found else "browser"
 
 
+def _threads(pid):
+    """{thread name: CPU ticks} of one process's threads (names without their numbers: CompositorTileW…)."""
+    found = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = re.sub(r"[0-9]+$", "", f.read().strip()) or "?"
+        except OSError:
+            continue
+        found[name] = found.get(name, 0) + _cpu_ticks(f"{pid}/task/{tid}")
+    return found
+
+
 class ChromiumByKind:
-    """Chromium's CPU share over a window, per kind of process (a share of one core each)."""
+    """Chromium's CPU share over a window, per kind of process (a share of one core each), and the renderers'
+    share per thread (the main thread, the compositor, the raster workers)."""
 
     def __init__(self):
         self.pids = [p for p in _descendants(os.getpid()) if _named(p, "chrom")]
         self.kinds = {p: _chromium_kind(p) for p in self.pids}
+        self.renderers = [p for p in self.pids if self.kinds[p] == "renderer"]
         self.hz = os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _sum_threads(pids):
+        total = {}
+        for p in pids:
+            for name, ticks in _threads(p).items():
+                total[name] = total.get(name, 0) + ticks
+        return total
 
     def __enter__(self):
         self.ticks, self.began = {p: _cpu_ticks(p) for p in self.pids}, time.monotonic()
+        self.thread_ticks = self._sum_threads(self.renderers)
         return self
 
     def __exit__(self, *exc):
@@ -137,6 +165,9 @@ class ChromiumByKind:
             kind = self.kinds[p]
             self.shares[kind] = self.shares.get(kind, 0.0) + (_cpu_ticks(p) - self.ticks[p]) / self.hz / took
         self.shares = {k: round(v, 3) for k, v in sorted(self.shares.items())}
+        after = self._sum_threads(self.renderers)
+        threads = {name: (ticks - self.thread_ticks.get(name, 0)) / self.hz / took for name, ticks in after.items()}
+        self.renderer_threads = {k: round(v, 3) for k, v in sorted(threads.items(), key=lambda kv: -kv[1]) if v >= 0.001}
         return False
 
 
@@ -255,6 +286,7 @@ def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_p
         "browser_cpu_share_idle": browser_idle.share, "browser_cpu_share_booking": browser_share, "load_average_1m": load,
         "live_cpu_share_idle": live_idle.share, "live_cpu_share_booking": live_busy.share,
         "page_main_thread_ms_per_s": main_thread, "browser_cpu_share_by_process": by_kind.shares,
+        "renderer_cpu_share_by_thread": by_kind.renderer_threads,
     }
     log(f"    p50/p95/p99 {result['p50_ms']}/{result['p95_ms']}/{result['p99_ms']} ms; not seen {missing}; "
         f"written p50/p95 {applied['p50_ms']}/{applied['p95_ms']} ms; "
@@ -263,7 +295,7 @@ def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_p
         f"booking {browser_share:.0%}; "
         f"load {load}")
     log(f"    each page's main thread while booking, ms per second: {main_thread}; Chromium by process: "
-        f"{by_kind.shares}")
+        f"{by_kind.shares}; renderers by thread: {by_kind.renderer_threads}")
     return result, first + len(booked)
 
 

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Response, current_app, request, stream_with_context
 
 from portal import live
+from portal.appointments.live_list import changes as list_changes
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,10 @@ _drawn_guard = threading.Lock()
 
 
 def _drawn_entry(sub_id, key):
-    """``[lock, (drawn_as, event text) or None]`` of one list: the first stream of a beat draws, the others wait."""
+    """``[lock, (drawn_as, event text) or None, (fingerprint, html) or None]`` of one list: the first stream of a
+    beat draws, the others wait; the last drawing is kept to say what changed since."""
     with _drawn_guard:
-        return _drawn.setdefault((sub_id, key), [threading.Lock(), None])
+        return _drawn.setdefault((sub_id, key), [threading.Lock(), None, None])
 
 
 def _event(name, data, event_id=None):
@@ -139,9 +141,12 @@ def _changed_event(sub_id, version, live_list):
     with entry[0]:
         if entry[1] is None or entry[1][0] != drawn_as:
             fingerprint, html = live_list.draw()
-            data = json.dumps({"version": str(version), "fingerprint": fingerprint, "html": html},
-                              separators=(",", ":"))
-            entry[1] = (drawn_as, _event("changed", data, version))
+            answer = {"version": str(version), "fingerprint": fingerprint, "html": html}
+            changes = list_changes(entry[2], (fingerprint, html))
+            if changes is not None:  # a page drawn at the last beat's list takes only these
+                answer["changes"] = changes
+            entry[1], entry[2] = (drawn_as, _event("changed", json.dumps(answer, separators=(",", ":")), version)), \
+                (fingerprint, html)
         return entry[1][1]
 
 

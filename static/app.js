@@ -181,9 +181,16 @@ function announce(text) {
 
   // Lists and rows are compared as the server drew them (static/responsive.js later adds column names
   // and classes to the DOM, which are no change): each keeps its server HTML from when it was drawn.
+  // The pager is compared apart from the rest: its Next link names the last row, so it changes with
+  // nearly every booking, and the table around the rows should not be built again for that.
+  function shellOf(list, tbody) {
+    var html = list.innerHTML.replace(tbody.outerHTML, ""), pager = list.querySelector(".pager");
+    return pager ? html.replace(pager.outerHTML, "<pager>") : html;  // a pager come or gone is a change of shell
+  }
   function remember(list) {
-    var tbody = list.querySelector("tbody");
-    list.__shell = tbody ? list.innerHTML.replace(tbody.outerHTML, "") : null;
+    var tbody = list.querySelector("tbody"), pager = list.querySelector(".pager");
+    list.__shell = tbody ? shellOf(list, tbody) : null;
+    if (pager) pager.__html = pager.outerHTML;
     if (tbody) Array.prototype.forEach.call(tbody.children, function (tr) { tr.__html = tr.outerHTML; });
   }
   Array.prototype.forEach.call(document.querySelectorAll("[data-live-list]"), remember);
@@ -203,8 +210,9 @@ function announce(text) {
 
   function merge(list, fresh) {
     var tbody = list.querySelector("tbody"), freshBody = fresh.querySelector("tbody");
-    var freshShell = freshBody ? fresh.innerHTML.replace(freshBody.outerHTML, "") : null;
-    // Anything but the rows differs (the pager, the empty state, the caption): take the server's list whole.
+    var freshShell = freshBody ? shellOf(fresh, freshBody) : null;
+    // Anything but the rows and the pager's links differs (a pager come or gone, the empty state, the caption):
+    // take the server's list whole.
     var now = list;
     if (!tbody || !freshBody || list.__shell == null || list.__shell !== freshShell) {
       remember(fresh);
@@ -212,10 +220,55 @@ function announce(text) {
       now = fresh;
     } else {
       mergeRows(tbody, freshBody);
+      var pager = list.querySelector(".pager"), freshPager = fresh.querySelector(".pager");
+      if (pager && freshPager && pager.__html !== freshPager.outerHTML) {
+        freshPager.__html = freshPager.outerHTML;
+        pager.replaceWith(freshPager);
+      }
       Array.prototype.forEach.call(fresh.attributes, function (a) { list.setAttribute(a.name, a.value); });
     }
     // The announcer above says which rows are new (the merge is not an htmx swap, so no htmx:load).
     now.dispatchEvent(new CustomEvent("calbridge:merged", {bubbles: true}));
+  }
+
+  // A stream event's ``changes`` (portal/appointments/live_list.py) for a list still drawn as ``changes.from``:
+  // only the new and changed rows are parsed, the others stay as they are. False when they do not fit the
+  // page (it then takes the event's whole list).
+  function applyChanges(list, changes, fingerprint) {
+    var tbody = list.querySelector("tbody");
+    if (!tbody || list.getAttribute("data-live-fingerprint") !== changes.from) return false;
+    var kept = rowsById(tbody), ids = Object.keys(changes.rows), fresh = {};
+    if (ids.length) {
+      var holder = document.createElement("template");
+      holder.innerHTML = "<table><tbody>" + ids.map(function (id) { return changes.rows[id]; }).join("") + "</tbody></table>";
+      Array.prototype.forEach.call(holder.content.querySelector("tbody").children, function (tr) {
+        tr.__html = tr.outerHTML;
+        fresh[tr.getAttribute("data-id")] = tr;
+      });
+    }
+    var pager = list.querySelector(".pager"), freshPager = null;
+    if (changes.pager !== null) {
+      if (!pager) return false;
+      var box = document.createElement("template");
+      box.innerHTML = changes.pager;
+      freshPager = box.content.firstElementChild;
+    }
+    if (!changes.order.every(function (id) { return fresh[id] || kept[id]; })) return false;
+    changes.order.forEach(function (id, i) {
+      var use = fresh[id] || kept[id];
+      if (fresh[id] && kept[id]) kept[id].remove();
+      delete kept[id];
+      if (tbody.children[i] !== use) tbody.insertBefore(use, tbody.children[i] || null);
+    });
+    Object.keys(kept).forEach(function (id) { kept[id].remove(); });
+    if (freshPager) {
+      freshPager.__html = freshPager.outerHTML;
+      pager.replaceWith(freshPager);
+    }
+    list.setAttribute("data-live-fingerprint", fingerprint);
+    if (changes.list_url) list.setAttribute("data-live-list", changes.list_url);
+    list.dispatchEvent(new CustomEvent("calbridge:merged", {bubbles: true}));
+    return true;
   }
 
   // Resolves once the list is current (or gone); rejects when the server could not answer.
@@ -363,6 +416,7 @@ function announce(text) {
       var answer = JSON.parse(e.data), shown = keyedList();
       heardAt = Date.now();
       version = answer.version;
+      if (shown && answer.changes && applyChanges(shown, answer.changes, answer.fingerprint)) return;
       if (shown && typeof answer.html === "string") fromPoll(shown, answer);
       else changed("version");
     });

@@ -22,6 +22,7 @@ def streaming(app, monkeypatch):
     monkeypatch.setattr(live_stream, "KEEPALIVE_SECONDS", 0.3)
     monkeypatch.setattr(live_stream, "GAP_SECONDS", 0.05)
     monkeypatch.setattr(live_stream.hub, "versions", {})  # each test's Redis starts its counters again
+    monkeypatch.setattr(live_stream, "_drawn", {})  # and no list is drawn yet
     return app
 
 
@@ -88,6 +89,26 @@ def test_a_stream_sends_the_new_calendars_list_once_an_appointment_is_committed(
     assert name == "changed" and event["version"] != _drawn_at(html)
     assert "Pushed check-up" in event["html"] and 'id="appointments"' in event["html"]
     assert event["fingerprint"]
+    stream.close()
+
+
+def test_the_next_event_names_only_the_new_row_for_pages_showing_the_last_list(streaming, client, signed_in):
+    html = client.get("/calendars/?when=all").get_data(as_text=True)
+    stream = client.get(f"{_stream_path(html)}&v={_drawn_at(html)}&list={_list_url(html)}", buffered=False)
+    next(iter(stream.response))
+    _make_appointment(client, "First check-up")
+    (_, data), = _events(stream, 1)
+    first = json.loads(data)
+    _make_appointment(client, "Second check-up")
+    (_, data), = _events(stream, 1)
+    second = json.loads(data)
+    changes = second["changes"]
+    assert changes["from"] == first["fingerprint"] and second["fingerprint"] != first["fingerprint"]
+    new_rows = list(changes["rows"].values())
+    assert len(new_rows) == 1 and "Second check-up" in new_rows[0] and new_rows[0].startswith("<tr data-id=")
+    assert len(changes["order"]) == len(re.findall(r"<tr data-id=", second["html"]))
+    assert changes["list_url"] == _list_url(second["html"])
+    assert "Second check-up" in second["html"]  # the whole list too, for a page drawn at another version
     stream.close()
 
 

@@ -35,6 +35,16 @@ def test_an_open_calendars_list_gets_a_booking_from_its_stream_without_asking_th
     assert asked == [], f"the page asked {asked} instead of hearing its stream"
     expect(page.locator("#live-announcer")).to_contain_text("1 new booking: ")
 
+    # The next event names only the new row: the row already shown stays as it is, the new one is added.
+    grace = page.locator("#appointments tbody tr", has=page.get_by_role("link", name="Grace Hopper"))
+    grace.evaluate("tr => { tr.__shownBefore = true; }")
+    book_first_free_time(invitee, intro["scheduling_url"], "Ada Lovelace", "ada@example.com")
+    expect(page.get_by_role("link", name="Ada Lovelace")).to_be_visible(timeout=ARRIVES)
+    assert grace.evaluate("tr => tr.__shownBefore === true"), "the rows already shown were drawn again"
+    assert asked == [], f"the page asked {asked} instead of hearing its stream"
+    expect(page.locator("#live-announcer")).to_contain_text("1 new booking: ")
+    expect(page.locator("#live-announcer")).to_contain_text("Ada Lovelace")
+
 
 def test_an_open_page_keeps_up_while_the_live_process_is_down_and_takes_its_stream_again(
         page, live_server, live_process, sandbox, people, worker):
