@@ -195,17 +195,30 @@ function announce(text) {
   }
   Array.prototype.forEach.call(document.querySelectorAll("[data-live-list]"), remember);
 
+  // Shows ``rows`` in this order in ``tbody``: rows already there stay in the DOM, the others go.
+  function placeRows(tbody, rows) {
+    Array.prototype.slice.call(tbody.children).forEach(function (tr) {
+      if (tr.getAttribute("data-id") && rows.indexOf(tr) === -1) tr.remove();
+    });
+    rows.forEach(function (tr, i) {
+      if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
+    });
+  }
+
+  // The pager as the server drew it now (replaced only when its links differ).
+  function takePager(pager, freshPager) {
+    if (!pager || !freshPager || pager.__html === freshPager.outerHTML) return;
+    freshPager.__html = freshPager.outerHTML;
+    pager.replaceWith(freshPager);
+  }
+
   function mergeRows(tbody, fresh) {
     var kept = rowsById(tbody);
-    Array.prototype.slice.call(fresh.children).forEach(function (tr, i) {
-      var id = tr.getAttribute("data-id"), was = id && kept[id];
+    placeRows(tbody, Array.prototype.map.call(fresh.children, function (tr) {
+      var was = kept[tr.getAttribute("data-id")];
       tr.__html = tr.outerHTML;
-      var use = was && was.__html === tr.__html ? was : tr;
-      if (was) delete kept[id];
-      if (was && use !== was) was.remove();
-      if (tbody.children[i] !== use) tbody.insertBefore(use, tbody.children[i] || null);
-    });
-    Object.keys(kept).forEach(function (id) { kept[id].remove(); });
+      return was && was.__html === tr.__html ? was : tr;
+    }));
   }
 
   function merge(list, fresh) {
@@ -220,11 +233,7 @@ function announce(text) {
       now = fresh;
     } else {
       mergeRows(tbody, freshBody);
-      var pager = list.querySelector(".pager"), freshPager = fresh.querySelector(".pager");
-      if (pager && freshPager && pager.__html !== freshPager.outerHTML) {
-        freshPager.__html = freshPager.outerHTML;
-        pager.replaceWith(freshPager);
-      }
+      takePager(list.querySelector(".pager"), fresh.querySelector(".pager"));
       Array.prototype.forEach.call(fresh.attributes, function (a) { list.setAttribute(a.name, a.value); });
     }
     // The announcer above says which rows are new (the merge is not an htmx swap, so no htmx:load).
@@ -254,17 +263,8 @@ function announce(text) {
       freshPager = box.content.firstElementChild;
     }
     if (!changes.order.every(function (id) { return fresh[id] || kept[id]; })) return false;
-    changes.order.forEach(function (id, i) {
-      var use = fresh[id] || kept[id];
-      if (fresh[id] && kept[id]) kept[id].remove();
-      delete kept[id];
-      if (tbody.children[i] !== use) tbody.insertBefore(use, tbody.children[i] || null);
-    });
-    Object.keys(kept).forEach(function (id) { kept[id].remove(); });
-    if (freshPager) {
-      freshPager.__html = freshPager.outerHTML;
-      pager.replaceWith(freshPager);
-    }
+    placeRows(tbody, changes.order.map(function (id) { return fresh[id] || kept[id]; }));
+    takePager(pager, freshPager);
     list.setAttribute("data-live-fingerprint", fingerprint);
     if (changes.list_url) list.setAttribute("data-live-list", changes.list_url);
     list.dispatchEvent(new CustomEvent("calbridge:merged", {bubbles: true}));
