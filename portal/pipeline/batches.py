@@ -8,6 +8,7 @@ the app's W2 window.
 import contextvars
 import json
 import logging
+import random
 import time
 
 from flask import current_app
@@ -87,7 +88,34 @@ def apply_booking(connection, booking, via, delivery=None):
                                backfill_days=current_app.config.get("BACKFILL_DAYS", 180), memo=_batch_memo.get())
 
 
+class _BatchConflict(Exception):
+    """A delivery of a batch met another worker's batch (a deadlock): the whole batch is rolled back."""
+
+
 def _apply_group(ids):
+    """Apply ``ids`` in one transaction; a batch that deadlocks with another worker is undone and tried again.
+
+    Rolling back only the delivery that met the deadlock is not enough when
+    the other worker waits on a row an earlier delivery of this batch wrote:
+    that lock lasts until this batch commits, so both would wait again.
+    Rolling back the batch frees every lock it took; after ``TRANSIENT_TRIES``
+    such tries its deliveries go one by one.
+    """
+    if len(ids) > 1:
+        for attempt in range(TRANSIENT_TRIES):
+            try:
+                return _apply_group_once(ids, alone=False)
+            except _BatchConflict as conflict:
+                log.info("batch of %s deliveries: %s; trying again", len(ids), conflict)
+                time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))  # apart from the other worker's next try
+        results = {}
+        for i in ids:
+            results.update(_apply_group_once([i], alone=True))
+        return results
+    return _apply_group_once(ids, alone=True)
+
+
+def _apply_group_once(ids, alone):
     results, connections, applied = {}, {}, []
     token = _batch_memo.set({})
     try:
@@ -102,7 +130,7 @@ def _apply_group(ids):
                 rows = rows.for_update()
             by_id = {d.id: d for d in rows}
             for delivery in (by_id[i] for i in ids if i in by_id):
-                outcome = _apply_in_savepoint(delivery, connections)
+                outcome = _apply_in_savepoint(delivery, connections, alone)
                 results[delivery.id] = outcome
                 if isinstance(outcome, Exception):
                     _failed(delivery, connections, outcome)
@@ -116,17 +144,20 @@ def _apply_group(ids):
     return results
 
 
-def _apply_in_savepoint(delivery, connections):
+def _apply_in_savepoint(delivery, connections, alone):
     """One delivery in its own savepoint; a deadlock with another worker is tried again, not failed.
 
-    Rolling back to the savepoint releases the locks this delivery took, so
-    the other worker goes on and our next try waits for its commit.
+    Alone in its transaction, rolling back to the savepoint releases every
+    lock this delivery took, so the other worker goes on and our next try
+    waits for its commit. In a batch, the whole batch is tried again.
     """
     for attempt in range(TRANSIENT_TRIES):
         try:
             with db.atomic():  # a savepoint: a failure undoes this delivery's writes only
                 return _apply_one(delivery, connections)
         except Exception as exc:
+            if not alone and transient_conflict(exc):
+                raise _BatchConflict(f"delivery {delivery.id}: {exc.__class__.__name__}") from exc
             if attempt + 1 < TRANSIENT_TRIES and transient_conflict(exc):
                 log.info("delivery %s: %s; trying again", delivery.id, exc.__class__.__name__)
                 time.sleep(0.02 * (attempt + 1))
