@@ -169,7 +169,7 @@ class Run:
             self.out["booking_to_visible"] = visible.run(
                 sandbox, event_type["uri"], portal_url=self.stack.portal_url, email=owner.email,
                 password=data.PASSWORD, web_pid=self.stack.webs["web"].process.pid, pages=self.p["visible_pages"],
-                live_pid=self.stack.live.process.pid,
+                live_pid=self.stack.live.process.pid, workdir=self.workdir,
                 rate=self.p["visible_rate"], seconds=self.p["visible_seconds"], log=log)
         finally:
             self.stack.stop_workers()

@@ -10,8 +10,10 @@ The write side is portal/live.py: each change bumps the subaccount's
 counter and publishes ``"<subaccount> <version>"`` on ``CHANNEL``. Here one
 listener thread per process hears that channel and wakes the streams of that
 subaccount; each stream answers ``event: changed`` with ``{"version": …}``,
-plus ``fingerprint`` and ``html`` when the page has a live list (drawn once
-per version for all pages through portal/live_fragments.py).
+plus ``fingerprint`` and, when the page has a live list, that list: only its
+``changes`` for a page showing the last drawing, else the whole ``html`` too
+(drawn once per version through portal/live_fragments.py, and turned into
+event text once per phase of the beat for all the pages of that phase).
 
 Streams hold no request thread: ``make run`` serves them from their own
 gunicorn with the gevent worker (``live_wsgi.py``, ``LIVE_STREAM_SERVER``),
@@ -20,6 +22,7 @@ keeps polling (portal/live.py). A stream ends itself after ``RENEW_SECONDS``
 with ``event: renew`` (the page opens a new one at once), so the session and
 membership are checked again at least that often.
 """
+import itertools
 import json
 import logging
 import random
@@ -35,7 +38,11 @@ from portal.appointments.live_list import changes as list_changes
 log = logging.getLogger(__name__)
 
 CHANNEL = "calbridge:live:changes"
-GAP_SECONDS = 0.8  # at most one event per page this often: what a page costs to redraw, against how late it may be
+GAP_SECONDS = 0.7  # at most one event per page this often: what a page costs to redraw, against how late it may be
+# Streams are dealt in turn to this many points of the beat: pages of one point share a drawing, and 50 open
+# pages do not all redraw in the same instant (issue 19, figure 2: on a shared machine their renderers queued
+# behind each other for ~0.4 s after every beat). Each point costs the live process one drawing per beat.
+PHASES = 6
 KEEPALIVE_SECONDS = 15
 RENEW_SECONDS = 300
 RETRY_MS = 1000
@@ -116,15 +123,17 @@ def as_version(value):
 
 
 hub = Hub()
-_drawn = {}  # (subaccount, list key) -> (version, the event's text): one draw and one text for every page
+_phases = itertools.count()  # the next stream's point of the beat
+_drawn = {}  # (subaccount, list key, phase) -> its drawing: one draw and one text for the pages of one phase
 _drawn_guard = threading.Lock()
 
 
-def _drawn_entry(sub_id, key):
-    """``[lock, (drawn_as, event text) or None, (fingerprint, html) or None]`` of one list: the first stream of a
-    beat draws, the others wait; the last drawing is kept to say what changed since."""
+def _drawn_entry(sub_id, key, phase=0):
+    """``[lock, (drawn_as, whole text, lean text or None, lean's from, fingerprint) or None, (fingerprint, html)
+    or None]`` of one list at one phase: the first stream of a beat draws, the others wait; the last drawing is
+    kept to say what changed since."""
     with _drawn_guard:
-        return _drawn.setdefault((sub_id, key), [threading.Lock(), None, None])
+        return _drawn.setdefault((sub_id, key, phase), [threading.Lock(), None, None])
 
 
 def _event(name, data, event_id=None):
@@ -132,42 +141,56 @@ def _event(name, data, event_id=None):
     return f"{head}event: {name}\ndata: {data}\n\n"
 
 
-def _changed_event(sub_id, version, live_list):
-    """The ``changed`` event at ``version``; with a list, drawn once for all the pages showing it."""
+def _changed_event(sub_id, version, live_list, phase=0, shown=None):
+    """``(event text, fingerprint)``: the ``changed`` event at ``version``; with a list, drawn once for all the
+    pages of this phase. A page still showing the last drawing (``shown``) gets only its changes, the others
+    the whole list too."""
     if live_list is None:
-        return _event("changed", json.dumps({"version": str(version)}), version)
-    entry = _drawn_entry(sub_id, live_list.key)
+        return _event("changed", json.dumps({"version": str(version)}), version), None
+    entry = _drawn_entry(sub_id, live_list.key, phase)
     drawn_as = (version, int(time.time() // 60))  # lists that depend on the clock are drawn again each minute
     with entry[0]:
         if entry[1] is None or entry[1][0] != drawn_as:
             fingerprint, html = live_list.draw()
-            answer = {"version": str(version), "fingerprint": fingerprint, "html": html}
+            answer = {"version": str(version), "fingerprint": fingerprint}
             changes = list_changes(entry[2], (fingerprint, html))
-            if changes is not None:  # a page drawn at the last beat's list takes only these
+            lean = None
+            if changes is not None:  # a page drawn at the last beat's list needs only these
                 answer["changes"] = changes
-            entry[1], entry[2] = (drawn_as, _event("changed", json.dumps(answer, separators=(",", ":")), version)), \
-                (fingerprint, html)
-        return entry[1][1]
+                lean = _event("changed", json.dumps(answer, separators=(",", ":")), version)
+            answer["html"] = html
+            whole = _event("changed", json.dumps(answer, separators=(",", ":")), version)
+            entry[1] = (drawn_as, whole, lean, changes and changes["from"], fingerprint)
+            entry[2] = (fingerprint, html)
+        _, whole, lean, since, fingerprint = entry[1]
+        return (lean if lean is not None and shown == since else whole), fingerprint
 
 
-def _next_tick(now):
-    """Streams send on a shared beat (multiples of GAP_SECONDS): their pages' events then share one draw."""
-    return (int(now / GAP_SECONDS) + 1) * GAP_SECONDS
+def _next_tick(now, phase=0):
+    """Streams send on a shared beat (multiples of GAP_SECONDS, moved by ``phase`` PHASES-ths of it): the events
+    of one phase's pages then share one draw."""
+    offset = phase * GAP_SECONDS / PHASES
+    return (int((now - offset) / GAP_SECONDS) + 1) * GAP_SECONDS + offset
 
 
-def events(sub_id, seen, live_list=None):
-    """The stream's text: a ``changed`` event whenever the version moves (at most one per GAP_SECONDS)."""
+def events(sub_id, seen, live_list=None, shown=None):
+    """The stream's text: a ``changed`` event whenever the version moves (at most one per GAP_SECONDS).
+
+    ``shown``: the fingerprint of the list the page shows; while it is the last drawing, an event carries only
+    the changes since (a page then parses a few rows, not the list twice)."""
     yield f"retry: {RETRY_MS}\n\n"
     started, last_sent = time.monotonic(), -GAP_SECONDS
     renew_after = RENEW_SECONDS + random.uniform(0, RENEW_SECONDS / 5)  # pages opened together renew apart
     current = hub.first(sub_id, live.version(sub_id))
+    phase = next(_phases) % PHASES
     while True:
         if current != seen:
             now = time.time()
             if time.monotonic() - last_sent < GAP_SECONDS:  # a burst: wait for the beat, then send the newest
-                time.sleep(max(0.0, _next_tick(now) - now))
+                time.sleep(max(0.0, _next_tick(now, phase) - now))
                 current = hub.latest(sub_id, current)
-            yield _changed_event(sub_id, current, live_list)
+            text, shown = _changed_event(sub_id, current, live_list, phase, shown)
+            yield text
             seen, last_sent = current, time.monotonic()
         if time.monotonic() - started > renew_after:
             yield _event("renew", "")
@@ -190,18 +213,20 @@ def _cors(response):
 
 
 def _live_list(query):
-    """The Calendars list the page shows (its ``data-live-list`` URL), or None for pages without one."""
+    """The Calendars list the page shows (its ``data-live-list`` URL) and the fingerprint it was drawn at, or
+    ``(None, None)`` for pages without one."""
     if not query:
-        return None
+        return None, None
     from portal.appointments.live_list import LiveList
 
     try:
         parts = urlsplit(query)
     except ValueError:  # not a URL at all (a crafted request): a stream without the list
-        return None
+        return None, None
     if parts.scheme or parts.netloc:
-        return None
-    return LiveList.for_url(parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()})
+        return None, None
+    args = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return LiveList.for_url(parts.path, args), args.get("v")
 
 
 def stream():
@@ -218,7 +243,7 @@ def stream():
     sub = current_subaccount() if current_user.is_authenticated else None
     if sub is None or sub.id != sub_id:  # signed out everywhere, or no longer a member of that subaccount
         return _cors(live.refused("Please sign in again.", 401))
-    live_list = _live_list(request.args.get("list"))
+    live_list, shown = _live_list(request.args.get("list"))
     seen = as_version(request.headers.get("Last-Event-ID") or request.args.get("v", ""))
     try:
         hub.start(current_app.config["REDIS_URL"])
@@ -231,7 +256,7 @@ def stream():
 
     if not db.is_closed():
         db.close()  # a stream lasts minutes: it opens the database only to draw its list
-    response = Response(stream_with_context(events(sub_id, seen, live_list)), mimetype="text/event-stream")
+    response = Response(stream_with_context(events(sub_id, seen, live_list, shown)), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # a proxy in front must pass each event on at once
     return _cors(response)

@@ -92,7 +92,9 @@ def test_a_stream_sends_the_new_calendars_list_once_an_appointment_is_committed(
     stream.close()
 
 
-def test_the_next_event_names_only_the_new_row_for_pages_showing_the_last_list(streaming, client, signed_in):
+def test_a_page_showing_the_last_list_gets_only_the_new_row_and_a_page_drawn_earlier_the_whole_list(
+        streaming, client, signed_in, monkeypatch):
+    monkeypatch.setattr(live_stream, "PHASES", 1)  # both pages at one point of the beat: they share a drawing
     html = client.get("/calendars/?when=all").get_data(as_text=True)
     stream = client.get(f"{_stream_path(html)}&v={_drawn_at(html)}&list={_list_url(html)}", buffered=False)
     next(iter(stream.response))
@@ -106,10 +108,29 @@ def test_the_next_event_names_only_the_new_row_for_pages_showing_the_last_list(s
     assert changes["from"] == first["fingerprint"] and second["fingerprint"] != first["fingerprint"]
     new_rows = list(changes["rows"].values())
     assert len(new_rows) == 1 and "Second check-up" in new_rows[0] and new_rows[0].startswith("<tr data-id=")
-    assert len(changes["order"]) == len(re.findall(r"<tr data-id=", second["html"]))
-    assert changes["list_url"] == _list_url(second["html"])
-    assert "Second check-up" in second["html"]  # the whole list too, for a page drawn at another version
+    assert "html" not in second, "a page showing the last list was sent the whole list to parse as well"
+
+    # A page still drawn as before both bookings opens its stream now: it gets the whole list.
+    late = client.get(f"{_stream_path(html)}&v={_drawn_at(html)}&list={_list_url(html)}", buffered=False)
+    (_, data), = _events(late, 1)
+    whole = json.loads(data)
+    assert whole["fingerprint"] == second["fingerprint"]
+    assert "Second check-up" in whole["html"] and "First check-up" in whole["html"]
+    assert len(changes["order"]) == len(re.findall(r"<tr data-id=", whole["html"]))
+    assert changes["list_url"] == _list_url(whole["html"])
+    late.close()  # streams hold request contexts: the last opened is closed first
     stream.close()
+
+
+def test_streams_are_dealt_in_turn_to_points_spread_evenly_over_the_beat():
+    """50 open pages must not all redraw in the same instant: each point of the beat gets its share."""
+    dealt = [next(live_stream._phases) % live_stream.PHASES for _ in range(3 * live_stream.PHASES)]
+    assert all(dealt.count(p) == 3 for p in range(live_stream.PHASES))
+    gap, now = live_stream.GAP_SECONDS, 1_000_000.01
+    ticks = [live_stream._next_tick(now, p) for p in range(live_stream.PHASES)]
+    assert all(now < t <= now + gap for t in ticks)
+    points = sorted(round(t % gap, 6) for t in ticks)
+    assert all(abs((b - a) - gap / live_stream.PHASES) < 1e-6 for a, b in zip(points, points[1:]))
 
 
 def test_a_page_drawn_before_a_change_hears_of_it_as_soon_as_its_stream_opens(streaming, app, client, signed_in):
