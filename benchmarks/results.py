@@ -144,13 +144,18 @@ def figure_rows(r):
         f"empty route {_fmt(w.get('empty_route_rate_per_s'), '/s')} → ratio {_fmt(w.get('ratio_to_empty_route'))}",
         w.get("goal", ""), _met(w)))
     b = r.get("booking_to_visible") or {}
+    one = (b.get("by_pages") or {}).get("1") if b.get("pages") != 1 else None
     rows.append((
         "2. Booking to visible",
         f"p50/p95/p99 {_fmt(b.get('p50_ms'))}/{_fmt(b.get('p95_ms'))}/{_fmt(b.get('p99_ms'))} ms",
         f"{_fmt(b.get('bookings'))} bookings at {_fmt(b.get('rate_per_s'), '/s')}; not seen {_fmt(b.get('not_seen'))}"
         + (f"; {b['pages']} open pages, web CPU {_fmt(b.get('web_cpu_share_idle'))} idle / "
            f"{_fmt(b.get('web_cpu_share_booking'))} booking (cores)" if b.get("pages") else "")
-        + (f"; Chromium {_fmt(b.get('browser_cpu_share_idle'))} idle / {_fmt(b.get('browser_cpu_share_booking'))} "
+        + (f"; written p50/p95 {_fmt(b.get('applied_p50_ms'))}/{_fmt(b.get('applied_p95_ms'))} ms"
+           if b.get("applied_p95_ms") is not None else "")
+        + (f"; 1 open page p95/p99 {_fmt(one.get('p95_ms'))}/{_fmt(one.get('p99_ms'))} ms" if one else "")
+        + (f"; Chromium{' (' + b['browser_priority'] + ')' if b.get('browser_priority') else ''} "
+           f"{_fmt(b.get('browser_cpu_share_idle'))} idle / {_fmt(b.get('browser_cpu_share_booking'))} "
            f"booking (cores); load {_fmt(b.get('load_average_1m'))}" if b.get("browser_cpu_share_booking") is not None
            else ""),
         b.get("goal", ""), _met(b)))

@@ -149,7 +149,7 @@ def check_signature(connection, header, body):
     if not keys:
         return 401, "no signing key is configured for this connection"
     now = time.time()
-    if any([signatures.verify(header, body, key, tolerance=tolerance, now=now) for key in keys]):
+    if any(signatures.verify(header, body, key, tolerance=tolerance, now=now) for key in keys):  # own key first
         return None
     if abs(now - t) > tolerance:
         return 401, f"signature timestamp outside the {tolerance} s tolerance"
