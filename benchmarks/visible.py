@@ -18,8 +18,9 @@ Beside the latencies: the CPU share (from /proc) of the web processes
 (gunicorn master and workers) and of the live process, while the N pages
 sit idle and while bookings arrive, so the cost of many open pages is on the
 record; and Chromium's, which is on this machine only because the bench is.
-The "written" latency (booking call to appointment committed) says how much
-of the wait is the server's.
+The "written" latency (booking call returned to the appointment's row
+written, its ``created_at``, inside the worker's batch before it commits)
+says roughly how much of the wait is the server's.
 """
 import os
 import re
@@ -245,7 +246,8 @@ def _collect(pages, booked, settle):
 
 
 def _applied(booked):
-    """Booking call → appointment committed (its ``created_at``), per booking: the server's share of the wait."""
+    """Booking call returned → the appointment's row written (its ``created_at``, set as the worker inserts it,
+    before its batch commits and the pages are told), per booking: most of the server's share of the wait."""
     from portal.extensions import db
     from portal.models import Appointment, Contact
 
@@ -278,6 +280,7 @@ def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_p
         browser_share = round(sum(by_kind.shares.values()), 3)  # Chromium's processes, all kinds
         main_thread = {name: round((after[name] - before[name]) / (count * seconds) * 1000, 1) for name in METRICS}
         load = round(os.getloadavg()[0], 1)
+        policy = _chromium_policy()  # while every page's renderer is up
         latencies, missing = _collect(pages, booked, settle)
     finally:
         for context in contexts:
@@ -292,7 +295,7 @@ def measure(browser, sandbox, event_type_uri, portal_url, email, password, web_p
         "browser_cpu_share_idle": browser_idle.share, "browser_cpu_share_booking": browser_share, "load_average_1m": load,
         "live_cpu_share_idle": live_idle.share, "live_cpu_share_booking": live_busy.share,
         "page_main_thread_ms_per_s": main_thread, "browser_cpu_share_by_process": by_kind.shares,
-        "renderer_cpu_share_by_thread": by_kind.renderer_threads,
+        "renderer_cpu_share_by_thread": by_kind.renderer_threads, "browser_policy": policy,
     }
     log(f"    p50/p95/p99 {result['p50_ms']}/{result['p95_ms']}/{result['p99_ms']} ms; not seen {missing}; "
         f"written p50/p95 {applied['p50_ms']}/{applied['p95_ms']} ms; "
@@ -325,6 +328,17 @@ def _idle_chromium(workdir):
     return path, "SCHED_IDLE"
 
 
+def _chromium_policy():
+    """``"SCHED_IDLE"`` when every Chromium process (renderers included, read while the pages are open) runs under
+    it, else "normal": the label says what the pages really ran as."""
+    pids = [p for p in _descendants(os.getpid()) if _named(p, "chrom")]
+    try:
+        idle = bool(pids) and all(os.sched_getscheduler(p) == os.SCHED_IDLE for p in pids)
+    except OSError:  # a process ended while it was read
+        idle = False
+    return "SCHED_IDLE" if idle else "normal"
+
+
 def run(sandbox, event_type_uri, *, portal_url, email, password, web_pid, workdir, pages=(1, 50), rate=20.0,
         seconds=60.0, log=print, live_pid=None):
     """Figure 2 at each count of open pages; the headline figures are those of the largest count."""
@@ -340,6 +354,8 @@ def run(sandbox, event_type_uri, *, portal_url, email, password, web_pid, workdi
                 by_pages[str(count)], first = measure(browser, sandbox, event_type_uri, portal_url, email, password,
                                                       web_pid, count, rate, seconds, first=first, log=log,
                                                       live_pid=live_pid)
+                if priority == "SCHED_IDLE":
+                    priority = by_pages[str(count)]["browser_policy"]
         finally:
             browser.close()
     top = by_pages[str(max(pages))]

@@ -390,7 +390,7 @@ function announce(text) {
   // A browser opens at most 6 connections to one host:port, so a seventh tab's stream would wait, silent,
   // for one of them: a stream not open within STREAM_WAIT ms is given up for the poll and tried again later.
   // The live process pings every 15 s; a stream silent for SILENT ms is dead (a half-open connection) and opened again.
-  var STREAM_WAIT = 3000, SILENT = 40000, heardAt = 0;
+  var STREAM_WAIT = 3000, SILENT = 40000, LEAN_RETRY = 5000, heardAt = 0, reopenedAt = 0;
   var streamUrl = document.body.getAttribute("data-live-stream"), source = null, streaming = false, streamFailures = 0;
 
   function openStream() {
@@ -415,16 +415,16 @@ function announce(text) {
     source.addEventListener("changed", function (e) {
       var answer = JSON.parse(e.data), shown = keyedList();
       heardAt = Date.now();
+      if (shown && answer.changes && applyChanges(shown, answer.changes, answer.fingerprint)) { version = answer.version; return; }
+      if (shown && typeof answer.html === "string") { version = answer.version; fromPoll(shown, answer); return; }
+      // Only changes, for a list this page no longer shows (it was fetched meanwhile): the stream thinks the page
+      // is at its last event. A stream opened again names the list the page does show, and, the version left as
+      // it was, sends at once: the whole list, or changes that fit. Again within LEAN_RETRY ms: fetch the list.
+      if (shown && answer.changes && Date.now() - reopenedAt > LEAN_RETRY) { reopenedAt = Date.now(); reopen(); return; }
       version = answer.version;
-      if (shown && answer.changes && applyChanges(shown, answer.changes, answer.fingerprint)) return;
-      if (shown && typeof answer.html === "string") fromPoll(shown, answer);
-      else changed("version");
+      changed("version");
     });
-    source.addEventListener("renew", function () {
-      source.close();
-      streaming = false;
-      if (!openStream()) schedule(0);
-    });
+    source.addEventListener("renew", reopen);
     source.addEventListener("error", function () {
       if (source !== opening) return;
       clearTimeout(waited);
@@ -438,6 +438,12 @@ function announce(text) {
       setTimeout(openStream, pause * (0.5 + Math.random()));
     });
     return true;
+  }
+
+  function reopen() {
+    source.close();
+    streaming = false;
+    if (!openStream()) schedule(0);
   }
 
   setInterval(function () {

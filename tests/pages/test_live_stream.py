@@ -3,6 +3,7 @@ and how the page learns where it is. The live process itself (gevent, many strea
 test_live_process.py; a browser on it in test_live_stream_e2e.py."""
 import json
 import re
+from urllib.parse import quote
 
 import pytest
 from redis import Redis
@@ -96,11 +97,12 @@ def test_a_page_showing_the_last_list_gets_only_the_new_row_and_a_page_drawn_ear
         streaming, client, signed_in, monkeypatch):
     monkeypatch.setattr(live_stream, "PHASES", 1)  # both pages at one point of the beat: they share a drawing
     html = client.get("/calendars/?when=all").get_data(as_text=True)
-    stream = client.get(f"{_stream_path(html)}&v={_drawn_at(html)}&list={_list_url(html)}", buffered=False)
+    stream = client.get(f"{_stream_path(html)}&v={_drawn_at(html)}&list={quote(_list_url(html), safe='')}", buffered=False)
     next(iter(stream.response))
     _make_appointment(client, "First check-up")
     (_, data), = _events(stream, 1)
     first = json.loads(data)
+    at_first = client.get("/calendars/?when=all").get_data(as_text=True)  # a page drawn now shows that list
     _make_appointment(client, "Second check-up")
     (_, data), = _events(stream, 1)
     second = json.loads(data)
@@ -110,8 +112,14 @@ def test_a_page_showing_the_last_list_gets_only_the_new_row_and_a_page_drawn_ear
     assert len(new_rows) == 1 and "Second check-up" in new_rows[0] and new_rows[0].startswith("<tr data-id=")
     assert "html" not in second, "a page showing the last list was sent the whole list to parse as well"
 
+    # That page opens its stream now: its list URL says which list it shows, so its first event is only the changes.
+    joined = client.get(f"{_stream_path(at_first)}&v={_drawn_at(at_first)}&list={quote(_list_url(at_first), safe='')}",
+                        buffered=False)
+    (_, data), = _events(joined, 1)
+    assert json.loads(data) == second
+
     # A page still drawn as before both bookings opens its stream now: it gets the whole list.
-    late = client.get(f"{_stream_path(html)}&v={_drawn_at(html)}&list={_list_url(html)}", buffered=False)
+    late = client.get(f"{_stream_path(html)}&v={_drawn_at(html)}&list={quote(_list_url(html), safe='')}", buffered=False)
     (_, data), = _events(late, 1)
     whole = json.loads(data)
     assert whole["fingerprint"] == second["fingerprint"]
@@ -119,6 +127,7 @@ def test_a_page_showing_the_last_list_gets_only_the_new_row_and_a_page_drawn_ear
     assert len(changes["order"]) == len(re.findall(r"<tr data-id=", whole["html"]))
     assert changes["list_url"] == _list_url(whole["html"])
     late.close()  # streams hold request contexts: the last opened is closed first
+    joined.close()
     stream.close()
 
 

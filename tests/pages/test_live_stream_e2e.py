@@ -67,3 +67,26 @@ def test_an_open_page_keeps_up_while_the_live_process_is_down_and_takes_its_stre
     expect(page.get_by_role("link", name="Alan Turing")).to_be_visible(timeout=ARRIVES)
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded instead of catching up"
     assert not [u for u in asked if "/live?" in u], "the page kept polling once its stream was open again"
+
+
+def test_a_page_showing_a_list_its_stream_does_not_know_opens_its_stream_again_and_gets_the_whole_list(
+        page, live_server, live_process, sandbox, people, worker):
+    intro = connect_nina(page, live_server, sandbox, people)
+    invitee = page.context.new_page()
+    _open_calendars_with_its_stream(page)
+    book_first_free_time(invitee, intro["scheduling_url"], "Grace Hopper", "grace@example.com")
+    expect(page.get_by_role("link", name="Grace Hopper")).to_be_visible(timeout=ARRIVES)
+
+    # The page now shows a list its stream never sent (as after a fetch of its own): the next event's changes
+    # do not fit it, and there is no whole list in that event.
+    page.evaluate("""() => {
+      const list = document.getElementById('appointments');
+      list.setAttribute('data-live-fingerprint', 'elsewhere');
+      list.setAttribute('data-live-list', list.getAttribute('data-live-list').replace(/([?&]v=)[^&]*/, '$1elsewhere'));
+    }""")
+    asked = _asks(page)
+    book_first_free_time(invitee, intro["scheduling_url"], "Ada Lovelace", "ada@example.com")
+    expect(page.get_by_role("link", name="Ada Lovelace")).to_be_visible(timeout=ARRIVES)
+    expect(page.get_by_role("link", name="Grace Hopper")).to_be_visible()
+    assert [u for u in asked if "/live/stream?" in u], "the page did not open its stream again"
+    assert not [u for u in asked if "/calendars/?" in u or "/live?" in u], f"the page asked {asked}"
