@@ -115,6 +115,11 @@ class WebCpu:
         return False
 
 
+def _chromium_pids():
+    """Chromium's processes (this process's descendants: the bench started it)."""
+    return [p for p in _descendants(os.getpid()) if _named(p, "chrom")]
+
+
 def _chromium_kind(pid):
     """renderer / gpu-process / utility (the network service) / browser, from the process's command line."""
     try:
@@ -147,7 +152,7 @@ class ChromiumByKind:
     share per thread (the main thread, the compositor, the raster workers)."""
 
     def __init__(self):
-        self.pids = [p for p in _descendants(os.getpid()) if _named(p, "chrom")]
+        self.pids = _chromium_pids()
         self.kinds = {p: _chromium_kind(p) for p in self.pids}
         self.renderers = [p for p in self.pids if self.kinds[p] == "renderer"]
         self.hz = os.sysconf("SC_CLK_TCK")
@@ -331,7 +336,7 @@ def _idle_chromium(workdir):
 def _chromium_policy():
     """``"SCHED_IDLE"`` when every Chromium process (renderers included, read while the pages are open) runs under
     it, else "normal": the label says what the pages really ran as."""
-    pids = [p for p in _descendants(os.getpid()) if _named(p, "chrom")]
+    pids = _chromium_pids()
     try:
         idle = bool(pids) and all(os.sched_getscheduler(p) == os.SCHED_IDLE for p in pids)
     except OSError:  # a process ended while it was read

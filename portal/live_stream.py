@@ -129,8 +129,7 @@ _drawn_guard = threading.Lock()
 
 
 def _drawn_entry(sub_id, key, phase=0):
-    """``[lock, (drawn_as, whole text, lean text or None, lean's from, fingerprint) or None, (fingerprint, html)
-    or None]`` of one list at one phase: the first stream of a beat draws, the others wait; the last drawing is
+    """``[lock, (drawn_as, whole text, lean text or None, lean's from) or None, (fingerprint, html) or None]`` of one list at one phase: the first stream of a beat draws, the others wait; the last drawing is
     kept to say what changed since."""
     with _drawn_guard:
         return _drawn.setdefault((sub_id, key, phase), [threading.Lock(), None, None])
@@ -160,10 +159,10 @@ def _changed_event(sub_id, version, live_list, phase=0, shown=None):
                 lean = _event("changed", json.dumps(answer, separators=(",", ":")), version)
             answer["html"] = html
             whole = _event("changed", json.dumps(answer, separators=(",", ":")), version)
-            entry[1] = (drawn_as, whole, lean, changes and changes["from"], fingerprint)
+            entry[1] = (drawn_as, whole, lean, changes and changes["from"])
             entry[2] = (fingerprint, html)
-        _, whole, lean, since, fingerprint = entry[1]
-        return (lean if lean is not None and shown == since else whole), fingerprint
+        _, whole, lean, since = entry[1]
+        return (lean if lean is not None and shown == since else whole), entry[2][0]
 
 
 def _next_tick(now, phase=0):
