@@ -8,6 +8,7 @@ when the retry budget runs out with nothing delivered, the subscription becomes
 """
 import hashlib
 import hmac
+import http.cookiejar
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,10 @@ import peewee as pw
 import requests
 from flask import current_app
 
-from .store import WebhookAttempt, WebhookJob, WebhookSubscription, db, utcnow
+from .store import Organization, WebhookAttempt, WebhookJob, WebhookSubscription, db, utcnow
+
+_local = threading.local()  # one requests.Session per sender thread (a Session is not shared across threads)
+_JOB_STATE = (WebhookJob.status, WebhookJob.attempts, WebhookJob.first_attempt_at, WebhookJob.next_attempt_at)
 
 
 def default_retry_schedule(first=5, factor=5, budget=86400):
@@ -38,6 +42,32 @@ def signature_header(key, body, timestamp=None):
     return f"t={t},v1={mac}"
 
 
+class _NoCookies(http.cookiejar.CookiePolicy):
+    """A kept Session must not carry a receiver's cookies into later deliveries (each POST stands alone)."""
+
+    netscape, rfc2965, hide_cookie2 = True, False, False
+
+    def set_ok(self, cookie, request):
+        return False
+
+    def return_ok(self, cookie, request):
+        return False
+
+    def domain_return_ok(self, domain, request):
+        return False
+
+    def path_return_ok(self, path, request):
+        return False
+
+
+def _session():
+    """This thread's Session: connections to a receiver are kept alive between deliveries (as Calendly's are)."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+        session.cookies.set_policy(_NoCookies())
+    return session
+
 
 # ------------------------------------------------------------------ sender
 def send_due(app=None, now=None, limit=50):
@@ -46,7 +76,7 @@ def send_due(app=None, now=None, limit=50):
     with app.app_context():
         now = now or utcnow()
         with db.atomic():
-            jobs = list(WebhookJob.select().where(WebhookJob.status == "pending", WebhookJob.next_attempt_at <= now)
+            jobs = list(WebhookJob.select(WebhookJob.id, WebhookJob.subscription).where(WebhookJob.status == "pending", WebhookJob.next_attempt_at <= now)
                         .order_by(WebhookJob.next_attempt_at, WebhookJob.id).limit(limit))
             if jobs:
                 WebhookJob.update(status="sending").where(WebhookJob.id.in_([j.id for j in jobs])).execute()
@@ -77,8 +107,15 @@ def _attempt(app, job_id):
                 db.close()
 
 
+def _load(job_id):
+    """The job with its subscription and the subscription's organization, in one query."""
+    return (WebhookJob.select(WebhookJob, WebhookSubscription, Organization)
+            .join(WebhookSubscription).join(Organization)
+            .where(WebhookJob.id == job_id).get())
+
+
 def _attempt_in_context(app, job_id):
-    job = WebhookJob.get_by_id(job_id)
+    job = _load(job_id)
     sub = job.subscription
     number = job.attempts + 1
     skip = ("deleted" if sub.deleted_at else "disabled" if sub.state != "active"
@@ -87,7 +124,7 @@ def _attempt_in_context(app, job_id):
         with db.atomic():
             _log(job, sub, attempt=number, skipped=skip, error=f"skipped: {skip}")
             job.status = "skipped"
-            job.save()
+            job.save(only=_JOB_STATE)
         return
     faults = app.extensions["sandbox"].faults
     delay = faults.get("webhook_delay_ms")
@@ -97,7 +134,7 @@ def _attempt_in_context(app, job_id):
         with db.atomic():
             _log(job, sub, attempt=number, dropped=True, error="dropped by fault injection")
             job.status, job.attempts = "dropped", number
-            job.save()
+            job.save(only=_JOB_STATE)
         return
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Calendly Sandbox Webhooks"}
     key = sub.signing_key or (sub.client.webhook_signing_key if sub.client_id else None)
@@ -108,7 +145,7 @@ def _attempt_in_context(app, job_id):
     # Calendly's delivery timeouts: 10 s to connect, 15 s to read (a timeout is a failure, retried).
     timeout = (app.config["SANDBOX_WEBHOOK_CONNECT_TIMEOUT"], app.config["SANDBOX_WEBHOOK_READ_TIMEOUT"])
     try:
-        resp = requests.post(sub.callback_url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        resp = _session().post(sub.callback_url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
         status_code = resp.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
@@ -133,7 +170,7 @@ def _attempt_in_context(app, job_id):
                 sub.save()
         else:
             _schedule_retry(app, job, sub, now)
-        job.save()
+        job.save(only=_JOB_STATE)
 
 
 def _schedule_retry(app, job, sub, now):
