@@ -18,10 +18,10 @@ import peewee as pw
 import requests
 from flask import current_app
 
-from .store import Organization, WebhookAttempt, WebhookJob, WebhookSubscription, db, utcnow
+from . import hotpath
+from .store import WebhookAttempt, WebhookJob, WebhookSubscription, db, utcnow
 
 _local = threading.local()  # one requests.Session per sender thread (a Session is not shared across threads)
-_JOB_STATE = (WebhookJob.status, WebhookJob.attempts, WebhookJob.first_attempt_at, WebhookJob.next_attempt_at)
 
 
 def default_retry_schedule(first=5, factor=5, budget=86400):
@@ -76,23 +76,22 @@ def send_due(app=None, now=None, limit=50):
     with app.app_context():
         now = now or utcnow()
         with db.atomic():
-            jobs = list(WebhookJob.select(WebhookJob.id, WebhookJob.subscription).where(WebhookJob.status == "pending", WebhookJob.next_attempt_at <= now)
-                        .order_by(WebhookJob.next_attempt_at, WebhookJob.id).limit(limit))
+            jobs = hotpath.due_jobs(now, limit)
             if jobs:
-                WebhookJob.update(status="sending").where(WebhookJob.id.in_([j.id for j in jobs])).execute()
+                hotpath.claim([job_id for job_id, _ in jobs])
     if not jobs:
         return 0
     # In order within a subscription, in parallel across subscriptions (a slow receiver delays only itself).
     lanes = {}
-    for job in jobs:
-        lanes.setdefault(job.subscription_id, []).append(job.id)
+    for job_id, subscription_id in jobs:
+        lanes.setdefault(subscription_id, []).append(job_id)
     state = app.extensions["sandbox"]
     list(state.executor.map(lambda ids: [_attempt(app, job_id) for job_id in ids], lanes.values()))
     return len(jobs)
 
 
 def _log(job, sub, **fields):
-    return WebhookAttempt.create(job=job, subscription=sub, url=sub.callback_url, event=job.event,
+    return hotpath.create(WebhookAttempt, job=job, subscription=sub, url=sub.callback_url, event=job.event,
                                  invitee_uri=job.invitee_uri, sent_at=utcnow(), **fields)
 
 
@@ -107,15 +106,8 @@ def _attempt(app, job_id):
                 db.close()
 
 
-def _load(job_id):
-    """The job with its subscription and the subscription's organization, in one query."""
-    return (WebhookJob.select(WebhookJob, WebhookSubscription, Organization)
-            .join(WebhookSubscription).join(Organization)
-            .where(WebhookJob.id == job_id).get())
-
-
 def _attempt_in_context(app, job_id):
-    job = _load(job_id)
+    job = hotpath.job_to_send(job_id)  # with its subscription and the subscription's organization
     sub = job.subscription
     number = job.attempts + 1
     skip = ("deleted" if sub.deleted_at else "disabled" if sub.state != "active"
@@ -124,7 +116,7 @@ def _attempt_in_context(app, job_id):
         with db.atomic():
             _log(job, sub, attempt=number, skipped=skip, error=f"skipped: {skip}")
             job.status = "skipped"
-            job.save(only=_JOB_STATE)
+            hotpath.save_job_state(job)
         return
     faults = app.extensions["sandbox"].faults
     delay = faults.get("webhook_delay_ms")
@@ -134,7 +126,7 @@ def _attempt_in_context(app, job_id):
         with db.atomic():
             _log(job, sub, attempt=number, dropped=True, error="dropped by fault injection")
             job.status, job.attempts = "dropped", number
-            job.save(only=_JOB_STATE)
+            hotpath.save_job_state(job)
         return
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Calendly Sandbox Webhooks"}
     key = sub.signing_key or (sub.client.webhook_signing_key if sub.client_id else None)
@@ -153,7 +145,13 @@ def _attempt_in_context(app, job_id):
         error = f"{type(exc).__name__}: {exc}"[:500]
     now = utcnow()
     with db.atomic():
-        sub = WebhookSubscription.get_by_id(sub.id)
+        if error is None:  # delivered: the subscription's retry period, if one had started, ends
+            _log(job, sub, attempt=number, status_code=status_code)
+            job.status, job.attempts, job.first_attempt_at = "delivered", number, job.first_attempt_at or now
+            hotpath.end_retry(sub.id, now)
+            hotpath.save_job_state(job)
+            return
+        sub = WebhookSubscription.get_by_id(sub.id)  # as it is now (the API may have deleted it meanwhile)
         _log(job, sub, attempt=number, status_code=status_code, error=error)
         job.attempts = number
         job.first_attempt_at = job.first_attempt_at or now
@@ -163,14 +161,9 @@ def _attempt_in_context(app, job_id):
             if sub.deleted_at is None:
                 sub.deleted_at = sub.updated_at = now
                 sub.save()
-        elif error is None:
-            job.status = "delivered"
-            if sub.retry_started_at is not None:
-                sub.retry_started_at, sub.updated_at = None, now
-                sub.save()
         else:
             _schedule_retry(app, job, sub, now)
-        job.save(only=_JOB_STATE)
+        hotpath.save_job_state(job)
 
 
 def _schedule_retry(app, job, sub, now):

@@ -315,15 +315,14 @@ def init_db(path):
     """Point the proxy at ``path`` (created if missing) and create the tables."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    # Pooled: every request runs on a new werkzeug thread, and opening a connection (its pragmas) cost
-    # more than a booking's queries; a closed connection goes back to the pool, open, for the next one.
+    # Pooled: each request is a new thread, and opening a connection (its pragmas) cost more than its queries.
     database = PooledSqliteDatabase(
         path,
         pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "off"},
         # synchronous=off: sandbox data survives restarts but not power loss; no fsync keeps requests fast.
         lock_type="IMMEDIATE",  # writers queue on busy_timeout instead of failing on upgrade
         check_same_thread=False,
-        max_connections=None,  # as many as there are concurrent requests (as before)
+        max_connections=None,  # as many as there are concurrent requests, as before
     )
     db.initialize(database)
     with db.connection_context():

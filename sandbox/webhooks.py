@@ -8,7 +8,7 @@ import json
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import apikit
+from . import apikit, hotpath
 from .apikit import ApiError
 from .delivery import Sender, default_retry_schedule, make_executor, send_due, signature_header  # noqa: F401
 from .scopes import EVENT_SCOPES
@@ -150,12 +150,7 @@ def delete_subscription(uuid):
 def _active_covering(org_id, host_ids, event_name):
     """Active subscriptions of the organization, or of one of ``host_ids``, that asked for ``event_name``
     (each with its creator, whom the envelope names)."""
-    subs = (WebhookSubscription.select(WebhookSubscription, User)
-            .join(User, on=WebhookSubscription.creator)).where(
-        WebhookSubscription.deleted_at.is_null(), WebhookSubscription.state == "active",
-        ((WebhookSubscription.scope == "organization") & (WebhookSubscription.organization == org_id))
-        | ((WebhookSubscription.scope == "user") & (WebhookSubscription.user.in_(host_ids or [0]))))
-    return [s for s in subs.order_by(WebhookSubscription.id) if event_name in s.events]
+    return [s for s in hotpath.active_covering(org_id, host_ids) if event_name in s.events]
 
 
 def covering_subscriptions(event, event_name, host_ids=None):
@@ -171,7 +166,7 @@ def _queue(subs, event_name, about_uri, build):
     jobs = []
     for sub in subs:
         body = build(sub, now)
-        jobs.append(WebhookJob.create(subscription=sub, event=event_name, invitee_uri=about_uri,
+        jobs.append(hotpath.create(WebhookJob, subscription=sub, event=event_name, invitee_uri=about_uri,
                                       body=body, next_attempt_at=now, created_at=now))
     state = current_app.extensions.get("sandbox")
     if jobs and state is not None:
