@@ -1,8 +1,8 @@
-"""The statements every booking and its webhook delivery run, as SQL written once.
+"""Hand-written SQL for the statements every booking and its delivery run: Peewee rebuilds SQL on each run.
 
-Hand-written because Peewee builds a statement's SQL anew on every execution
-(0.1-0.4 ms each here, several times SQLite's own work), and a booking with its
-delivery runs a dozen. Rows come back as the models Peewee would make (each
+Peewee builds a statement's SQL anew on every execution (0.1-0.4 ms each here,
+several times SQLite's own work), and a booking with its webhook delivery runs
+a dozen; these are written once. Rows come back as the models Peewee would make (each
 field's ``python_value``); values go in through each field's ``db_value``, so
 what is stored is byte for byte what ``Model.create`` / ``save`` would store.
 """
