@@ -13,8 +13,8 @@ from .apikit import ApiError
 from .delivery import Sender, default_retry_schedule, make_executor, send_due, signature_header  # noqa: F401
 from .scopes import EVENT_SCOPES
 from .serializers import (
-    event_type_uri,
     envelope_json,
+    event_type_uri,
     event_type_webhook_payload,
     invitee_uri,
     invitee_webhook_resource,
