@@ -116,7 +116,7 @@ def create_app(config=None):
     app.config["SESSION_COOKIE_NAME"] = "calendly_sandbox_session"
     app.json.sort_keys = False
 
-    store.init_db(app.config["SANDBOX_DATABASE"])
+    store.init_db(app.config["SANDBOX_DATABASE"], pooled=True)
     with app.app_context(), store.db.connection_context():
         # Jobs claimed by a sender that died with the previous process go back in the queue.
         store.WebhookJob.update(status="pending").where(store.WebhookJob.status == "sending").execute()

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import accounts, no_shows, scheduling
+from . import accounts, hotpath, no_shows, scheduling
 from .accounts import AccountError
 from .faults import FaultError
 from .no_shows import NoShowError
@@ -178,7 +178,7 @@ def delete_event_type(uuid):
 @bp.post("/bookings")
 def create_booking():
     body = _json()
-    event_type = EventType.get_or_none(EventType.uuid == _last_segment(body.get("event_type") or ""))
+    event_type = hotpath.event_type(_last_segment(body.get("event_type") or ""))
     if event_type is None or event_type.deleted_at is not None:
         raise AdminError("unknown event_type", 404)
     invitee = body.get("invitee") or {}

@@ -8,6 +8,7 @@ when the retry budget runs out with nothing delivered, the subscription becomes
 """
 import hashlib
 import hmac
+import http.cookiejar
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,10 @@ import peewee as pw
 import requests
 from flask import current_app
 
+from . import hotpath
 from .store import WebhookAttempt, WebhookJob, WebhookSubscription, db, utcnow
+
+_local = threading.local()  # one requests.Session per sender thread (a Session is not shared across threads)
 
 
 def default_retry_schedule(first=5, factor=5, budget=86400):
@@ -38,6 +42,32 @@ def signature_header(key, body, timestamp=None):
     return f"t={t},v1={mac}"
 
 
+class _NoCookies(http.cookiejar.CookiePolicy):
+    """A kept Session must not carry a receiver's cookies into later deliveries (each POST stands alone)."""
+
+    netscape, rfc2965, hide_cookie2 = True, False, False
+
+    def set_ok(self, cookie, request):
+        return False
+
+    def return_ok(self, cookie, request):
+        return False
+
+    def domain_return_ok(self, domain, request):
+        return False
+
+    def path_return_ok(self, path, request):
+        return False
+
+
+def _session():
+    """This thread's Session: connections to a receiver are kept alive between deliveries (as Calendly's are)."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+        session.cookies.set_policy(_NoCookies())
+    return session
+
 
 # ------------------------------------------------------------------ sender
 def send_due(app=None, now=None, limit=50):
@@ -46,23 +76,22 @@ def send_due(app=None, now=None, limit=50):
     with app.app_context():
         now = now or utcnow()
         with db.atomic():
-            jobs = list(WebhookJob.select().where(WebhookJob.status == "pending", WebhookJob.next_attempt_at <= now)
-                        .order_by(WebhookJob.next_attempt_at, WebhookJob.id).limit(limit))
+            jobs = hotpath.due_jobs(now, limit)
             if jobs:
-                WebhookJob.update(status="sending").where(WebhookJob.id.in_([j.id for j in jobs])).execute()
+                hotpath.claim([job_id for job_id, _ in jobs])
     if not jobs:
         return 0
     # In order within a subscription, in parallel across subscriptions (a slow receiver delays only itself).
     lanes = {}
-    for job in jobs:
-        lanes.setdefault(job.subscription_id, []).append(job.id)
+    for job_id, subscription_id in jobs:
+        lanes.setdefault(subscription_id, []).append(job_id)
     state = app.extensions["sandbox"]
     list(state.executor.map(lambda ids: [_attempt(app, job_id) for job_id in ids], lanes.values()))
     return len(jobs)
 
 
 def _log(job, sub, **fields):
-    return WebhookAttempt.create(job=job, subscription=sub, url=sub.callback_url, event=job.event,
+    return hotpath.create(WebhookAttempt, job=job, subscription=sub, url=sub.callback_url, event=job.event,
                                  invitee_uri=job.invitee_uri, sent_at=utcnow(), **fields)
 
 
@@ -78,7 +107,7 @@ def _attempt(app, job_id):
 
 
 def _attempt_in_context(app, job_id):
-    job = WebhookJob.get_by_id(job_id)
+    job = hotpath.job_to_send(job_id)  # with its subscription and the subscription's organization
     sub = job.subscription
     number = job.attempts + 1
     skip = ("deleted" if sub.deleted_at else "disabled" if sub.state != "active"
@@ -87,7 +116,7 @@ def _attempt_in_context(app, job_id):
         with db.atomic():
             _log(job, sub, attempt=number, skipped=skip, error=f"skipped: {skip}")
             job.status = "skipped"
-            job.save()
+            hotpath.save_job_state(job)
         return
     faults = app.extensions["sandbox"].faults
     delay = faults.get("webhook_delay_ms")
@@ -97,7 +126,7 @@ def _attempt_in_context(app, job_id):
         with db.atomic():
             _log(job, sub, attempt=number, dropped=True, error="dropped by fault injection")
             job.status, job.attempts = "dropped", number
-            job.save()
+            hotpath.save_job_state(job)
         return
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Calendly Sandbox Webhooks"}
     key = sub.signing_key or (sub.client.webhook_signing_key if sub.client_id else None)
@@ -108,7 +137,7 @@ def _attempt_in_context(app, job_id):
     # Calendly's delivery timeouts: 10 s to connect, 15 s to read (a timeout is a failure, retried).
     timeout = (app.config["SANDBOX_WEBHOOK_CONNECT_TIMEOUT"], app.config["SANDBOX_WEBHOOK_READ_TIMEOUT"])
     try:
-        resp = requests.post(sub.callback_url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        resp = _session().post(sub.callback_url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
         status_code = resp.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
@@ -116,7 +145,13 @@ def _attempt_in_context(app, job_id):
         error = f"{type(exc).__name__}: {exc}"[:500]
     now = utcnow()
     with db.atomic():
-        sub = WebhookSubscription.get_by_id(sub.id)
+        if error is None:  # delivered: the subscription's retry period, if one had started, ends
+            _log(job, sub, attempt=number, status_code=status_code)
+            job.status, job.attempts, job.first_attempt_at = "delivered", number, job.first_attempt_at or now
+            hotpath.end_retry(sub.id, now)
+            hotpath.save_job_state(job)
+            return
+        sub = WebhookSubscription.get_by_id(sub.id)  # as it is now (the API may have deleted it meanwhile)
         _log(job, sub, attempt=number, status_code=status_code, error=error)
         job.attempts = number
         job.first_attempt_at = job.first_attempt_at or now
@@ -126,14 +161,9 @@ def _attempt_in_context(app, job_id):
             if sub.deleted_at is None:
                 sub.deleted_at = sub.updated_at = now
                 sub.save()
-        elif error is None:
-            job.status = "delivered"
-            if sub.retry_started_at is not None:
-                sub.retry_started_at, sub.updated_at = None, now
-                sub.save()
         else:
             _schedule_retry(app, job, sub, now)
-        job.save()
+        hotpath.save_job_state(job)
 
 
 def _schedule_retry(app, job, sub, now):

@@ -1,4 +1,6 @@
 """Resource JSON builders: the exact shapes of Calendly API v2 (API-FACTS §4-7)."""
+import json
+
 from flask import current_app, has_request_context, request
 
 from .store import EventGuest, EventMembership, Invitee, InviteeNoShow, User, isoformat
@@ -166,11 +168,16 @@ def _cancellation(obj):
     }
 
 
-def event_resource(event):
-    members = (EventMembership.select(EventMembership, User).join(User)
-               .where(EventMembership.event == event).order_by(EventMembership.id))
-    guests = EventGuest.select().where(EventGuest.event == event).order_by(EventGuest.id)
-    invitees = list(Invitee.select(Invitee.status).where(Invitee.event == event))
+def event_resource(event, hosts=None, guests=None, statuses=None):
+    """``hosts`` (users, in membership order), ``guests`` (rows, in order) and ``statuses`` (of its invitees)
+    are read from the database unless the caller already holds them (a booking that just wrote them)."""
+    if hosts is None:
+        hosts = [m.user for m in EventMembership.select(EventMembership, User).join(User)
+                 .where(EventMembership.event == event).order_by(EventMembership.id)]
+    if guests is None:
+        guests = EventGuest.select().where(EventGuest.event == event).order_by(EventGuest.id)
+    if statuses is None:
+        statuses = [i.status for i in Invitee.select(Invitee.status).where(Invitee.event == event)]
     data = {
         "uri": event_uri(event),
         "name": event.name,
@@ -181,14 +188,14 @@ def event_resource(event):
         "event_type": event_type_uri(event.event_type),
         "location": _location(event),
         "invitees_counter": {
-            "total": len(invitees),
-            "active": sum(1 for i in invitees if i.status == "active"),
+            "total": len(statuses),
+            "active": sum(1 for status in statuses if status == "active"),
             "limit": event.invitees_limit,
         },
         "created_at": isoformat(event.created_at),
         "updated_at": isoformat(event.updated_at),
         "event_memberships": [
-            {"user": user_uri(m.user), "user_email": m.user.email, "user_name": m.user.name} for m in members
+            {"user": user_uri(host), "user_email": host.email, "user_name": host.name} for host in hosts
         ],
         "event_guests": [
             {"email": g.email, "created_at": isoformat(g.created_at), "updated_at": isoformat(g.updated_at)}
@@ -203,7 +210,11 @@ def event_resource(event):
     return data
 
 
-def invitee_resource(invitee):
+_READ = object()  # "not known here: read it"
+
+
+def invitee_resource(invitee, no_show=_READ):
+    """``no_show``: the invitee's InviteeNoShow row or None when the caller knows it (a new invitee has none)."""
     tracking = {key: (invitee.tracking or {}).get(key) for key in TRACKING_KEYS}
     data = {
         "uri": invitee_uri(invitee),
@@ -224,7 +235,7 @@ def invitee_resource(invitee):
         "reschedule_url": f"{base_url()}/reschedulings/{invitee.uuid}",
         "routing_form_submission": None,
         "payment": None,
-        "no_show": _no_show_summary(invitee),
+        "no_show": _no_show_summary(invitee, no_show),
         "reconfirmation": None,
         "canceled": invitee.status == "canceled",
         "scheduling_method": None,
@@ -237,9 +248,10 @@ def invitee_resource(invitee):
     return data
 
 
-def _no_show_summary(invitee):
+def _no_show_summary(invitee, no_show=_READ):
     """The invitee's ``no_show``: ``{uri, created_at}`` or null (API-FACTS §6)."""
-    no_show = InviteeNoShow.get_or_none(InviteeNoShow.invitee == invitee)
+    if no_show is _READ:
+        no_show = InviteeNoShow.get_or_none(InviteeNoShow.invitee == invitee)
     return {"uri": no_show_uri(no_show), "created_at": isoformat(no_show.created_at)} if no_show else None
 
 
@@ -266,16 +278,23 @@ def subscription_resource(sub):
     }
 
 
-def webhook_payload(event_name, invitee, sub, created_at):
-    """The delivery envelope: the Invitee with its scheduled event embedded."""
-    payload = invitee_resource(invitee)
-    payload["scheduled_event"] = event_resource(invitee.event)
-    return {
-        "event": event_name,
-        "created_at": isoformat(created_at),
-        "created_by": user_uri(sub.creator),
-        "payload": payload,
-    }
+def invitee_webhook_resource(invitee, fresh=None):
+    """The invitee.* / invitee_no_show.* payload: the Invitee with its scheduled event embedded.
+    ``fresh`` = (hosts, guests) when the invitee and its event were just created (nothing to read back)."""
+    if fresh is None:
+        payload = invitee_resource(invitee)
+        payload["scheduled_event"] = event_resource(invitee.event)
+    else:
+        payload = invitee_resource(invitee, no_show=None)
+        payload["scheduled_event"] = event_resource(invitee.event, *fresh, statuses=[invitee.status])
+    return payload
+
+
+def envelope_json(event_name, creator, created_at, payload_json):
+    """``json.dumps(<envelope>, separators=(",", ":"))`` byte for byte, around a payload serialised once."""
+    head = json.dumps({"event": event_name, "created_at": isoformat(created_at), "created_by": user_uri(creator)},
+                      separators=(",", ":"))
+    return f'{head[:-1]},"payload":{payload_json}}}'
 
 
 def event_type_webhook_payload(event_name, event_type, sub, created_at):

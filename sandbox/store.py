@@ -10,6 +10,7 @@ import uuid as uuidlib
 from datetime import UTC, datetime
 
 import peewee as pw
+from playhouse.pool import PooledSqliteDatabase
 
 db = pw.DatabaseProxy()
 
@@ -310,16 +311,18 @@ ALL_MODELS = [
 ]
 
 
-def init_db(path):
-    """Point the proxy at ``path`` (created if missing) and create the tables."""
+def init_db(path, pooled=False):
+    """Point the proxy at ``path`` (created if missing) and create the tables. The app's is ``pooled``: each
+    request is a new thread, and opening a connection (its pragmas) cost more than the request's queries."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    database = pw.SqliteDatabase(
+    database = (PooledSqliteDatabase if pooled else pw.SqliteDatabase)(
         path,
         pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "off"},
         # synchronous=off: sandbox data survives restarts but not power loss; no fsync keeps requests fast.
         lock_type="IMMEDIATE",  # writers queue on busy_timeout instead of failing on upgrade
         check_same_thread=False,
+        **({"max_connections": None} if pooled else {}),  # as many as there are concurrent requests, as before
     )
     db.initialize(database)
     with db.connection_context():

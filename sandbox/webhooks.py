@@ -8,17 +8,18 @@ import json
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import apikit
+from . import apikit, hotpath
 from .apikit import ApiError
 from .delivery import Sender, default_retry_schedule, make_executor, send_due, signature_header  # noqa: F401
 from .scopes import EVENT_SCOPES
 from .serializers import (
+    envelope_json,
     event_type_uri,
     event_type_webhook_payload,
     invitee_uri,
+    invitee_webhook_resource,
     subscription_resource,
     subscription_uri,
-    webhook_payload,
 )
 from .store import (
     WEBHOOK_EVENTS,
@@ -147,26 +148,25 @@ def delete_subscription(uuid):
 
 # ------------------------------------------------------------------ fan-out
 def _active_covering(org_id, host_ids, event_name):
-    """Active subscriptions of the organization, or of one of ``host_ids``, that asked for ``event_name``."""
-    subs = WebhookSubscription.select().where(
-        WebhookSubscription.deleted_at.is_null(), WebhookSubscription.state == "active",
-        ((WebhookSubscription.scope == "organization") & (WebhookSubscription.organization == org_id))
-        | ((WebhookSubscription.scope == "user") & (WebhookSubscription.user.in_(host_ids or [0]))))
-    return [s for s in subs.order_by(WebhookSubscription.id) if event_name in s.events]
+    """Active subscriptions of the organization, or of one of ``host_ids``, that asked for ``event_name``
+    (each with its creator, whom the envelope names)."""
+    return [s for s in hotpath.active_covering(org_id, host_ids) if event_name in s.events]
 
 
-def covering_subscriptions(event, event_name):
-    """Active subscriptions of the event's organization, or of one of its hosts."""
-    host_ids = [m.user_id for m in EventMembership.select().where(EventMembership.event == event)]
+def covering_subscriptions(event, event_name, host_ids=None):
+    """Active subscriptions of the event's organization, or of one of its hosts (``host_ids`` if known)."""
+    if host_ids is None:
+        host_ids = [m.user_id for m in EventMembership.select(EventMembership.user).where(EventMembership.event == event)]
     return _active_covering(event.organization_id, host_ids, event_name)
 
 
 def _queue(subs, event_name, about_uri, build):
+    """One job per subscription; ``build(sub, now)`` gives the exact body."""
     now = utcnow()
     jobs = []
     for sub in subs:
-        body = json.dumps(build(sub, now), separators=(",", ":"))
-        jobs.append(WebhookJob.create(subscription=sub, event=event_name, invitee_uri=about_uri,
+        body = build(sub, now)
+        jobs.append(hotpath.create(WebhookJob, subscription=sub, event=event_name, invitee_uri=about_uri,
                                       body=body, next_attempt_at=now, created_at=now))
     state = current_app.extensions.get("sandbox")
     if jobs and state is not None:
@@ -174,10 +174,18 @@ def _queue(subs, event_name, about_uri, build):
     return jobs
 
 
-def fan_out(invitee, event_name):
-    """Queue ``event_name`` (invitee.* or invitee_no_show.*) about ``invitee`` for every covering subscription."""
-    return _queue(covering_subscriptions(invitee.event, event_name), event_name, invitee_uri(invitee),
-                  lambda sub, now: webhook_payload(event_name, invitee, sub, now))
+def fan_out(invitee, event_name, fresh=None):
+    """Queue ``event_name`` (invitee.* or invitee_no_show.*) about ``invitee`` for every covering subscription.
+
+    ``fresh`` = (hosts, guests) when ``invitee`` and its event were just created: the hosts and guests are
+    those rows, it is the event's only invitee and has no no-show, so nothing is read back."""
+    host_ids = [h.id for h in fresh[0]] if fresh is not None else None
+    subs = covering_subscriptions(invitee.event, event_name, host_ids)
+    if not subs:
+        return []
+    payload = json.dumps(invitee_webhook_resource(invitee, fresh), separators=(",", ":"))  # the same for every sub
+    return _queue(subs, event_name, invitee_uri(invitee),
+                  lambda sub, now: envelope_json(event_name, sub.creator, now, payload))
 
 
 def fan_out_event_type(event_type, event_name):
@@ -185,4 +193,5 @@ def fan_out_event_type(event_type, event_name):
     host_ids = [h.user_id for h in EventTypeHost.select().where(EventTypeHost.event_type == event_type)]
     subs = _active_covering(event_type.organization_id, host_ids, event_name)
     return _queue(subs, event_name, event_type_uri(event_type),
-                  lambda sub, now: event_type_webhook_payload(event_name, event_type, sub, now))
+                  lambda sub, now: json.dumps(event_type_webhook_payload(event_name, event_type, sub, now),
+                                              separators=(",", ":")))
