@@ -170,7 +170,7 @@ def _queue(subs, event_name, about_uri, build):
                                       body=body, next_attempt_at=now, created_at=now))
     state = current_app.extensions.get("sandbox")
     if jobs and state is not None:
-        state.wake_sender()
+        db.after_commit(state.wake_sender)  # woken before the commit, it would find nothing and sleep a tick
     return jobs
 
 

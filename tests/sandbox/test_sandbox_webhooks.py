@@ -224,6 +224,32 @@ def test_background_sender_delivers_without_help(api, admin, world, receiver):
     assert verify_signature(req["body"], req["headers"]["Calendly-Webhook-Signature"], APP_KEY)
 
 
+def test_the_sender_is_woken_once_the_booking_is_committed_so_it_finds_the_delivery(sb_app, api, admin, world):
+    """Woken inside the booking's transaction, the sender read nothing and slept until its next tick."""
+    import threading
+
+    from sandbox.store import WebhookJob, db
+
+    subscribe(api, world, url="http://127.0.0.1:9/hooks")
+    seen = []
+
+    class Sender:  # stands where the background sender is; it counts the deliveries another thread can see
+        def wake(self):
+            def look():
+                with db.connection_context():
+                    seen.append(WebhookJob.select().where(WebhookJob.status == "pending").count())
+            reader = threading.Thread(target=look)
+            reader.start()
+            reader.join()
+
+        def stop(self):
+            pass
+
+    sb_app.extensions["sandbox"].sender = Sender()
+    admin.book(world["chat"]["uri"], at(1))
+    assert seen == [1]
+
+
 def test_default_retry_schedule_adds_up_to_24_hours():
     schedule = webhooks.default_retry_schedule()
     assert schedule[:3] == [5, 25, 125] and sum(schedule) == 86400
