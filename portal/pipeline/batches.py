@@ -15,7 +15,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from portal.extensions import db
-from portal.models import CalendlyConnection, DeliveryState, WebhookDelivery
+from portal.models import CalendlyConnection, DeliveryState, User, WebhookDelivery
 from portal.pipeline import inbox, plan_watch, workflows
 from portal.pipeline.inbox import QUEUE
 from portal.queues import claim_jobs, get_queue
@@ -194,7 +194,9 @@ def _apply_one(delivery, connections):
 
 def _connection(connections, connection_id):
     if connection_id not in connections:
-        connections[connection_id] = CalendlyConnection.get_by_id(connection_id)
+        # With its user (O1 names the owner): one query, not a second one per batch.
+        connections[connection_id] = (CalendlyConnection.select(CalendlyConnection, User).join(User)
+                                      .where(CalendlyConnection.id == connection_id).get())
     return connections[connection_id]
 
 

@@ -26,6 +26,7 @@ from rq.job import Job, JobStatus
 from portal.extensions import db
 from portal.models import DeliveryState, WebhookDelivery
 from portal.queues import get_queue, get_redis
+from portal.statement_cache import CachedStatement
 from portal.sync.apply import write_transaction
 from portal.timeutil import utcnow
 
@@ -148,15 +149,21 @@ def retry_later(delivery_id):
         log.warning("delivery %s failed; left to the sweep: Redis unavailable (%s)", delivery_id, exc)
 
 
+def _received(limit):
+    rows = (WebhookDelivery.select(WebhookDelivery.id)
+            .where((WebhookDelivery.state == DeliveryState.RECEIVED) & WebhookDelivery.connection.is_null(False)
+                   & (WebhookDelivery.attempts < MAX_ATTEMPTS))
+            .order_by(WebhookDelivery.id).limit(limit))
+    return rows.for_update("FOR UPDATE SKIP LOCKED") if db.obj.for_update else rows
+
+
+# Every drain runs it: compiled once per database kind (``portal.statement_cache``).
+_RECEIVED = CachedStatement(_received, ints=("limit",))
+
+
 def _claim(limit):
     with write_transaction():
-        rows = (WebhookDelivery.select(WebhookDelivery.id)
-                .where((WebhookDelivery.state == DeliveryState.RECEIVED) & WebhookDelivery.connection.is_null(False)
-                       & (WebhookDelivery.attempts < MAX_ATTEMPTS))
-                .order_by(WebhookDelivery.id).limit(limit))
-        if db.obj.for_update:
-            rows = rows.for_update("FOR UPDATE SKIP LOCKED")
-        ids = [r.id for r in rows]
+        ids = [i for (i,) in _RECEIVED.rows(limit=limit)]
         if ids:
             WebhookDelivery.update(state=DeliveryState.QUEUED).where(
                 WebhookDelivery.id.in_(ids) & (WebhookDelivery.state == DeliveryState.RECEIVED)).execute()
