@@ -1,7 +1,7 @@
 """RQ entry points of the sync engine (enqueue by dotted path, ids only).
 
-- ``drain_inbox()``: hand every stored (``received``) delivery to an ``apply_batch`` job; one per burst of
-  deliveries, woken by the intake (``inbox.wake``);
+- ``drain_inbox()``: hand every stored (``received``) delivery to an ``apply_batch`` job, or apply a few
+  itself (``batches.apply_claimed``); one per burst of deliveries, woken by the intake (``inbox.wake``);
 - ``apply_batch(delivery_id)``: a batch: one webhook delivery (queue ``sync``, job id ``delivery-<id>``),
   and the deliveries queued right behind it, in one job (``batches.apply_batch``);
 - ``backfill_connection(connection_id)``: W2 after the first Save (queue ``bulk``, ``backfill-<id>``);
@@ -18,7 +18,7 @@ from portal.pipeline import backfill, batches, inbox, reconcile, retention
 
 @job
 def drain_inbox():
-    return inbox.drain()
+    return inbox.drain(apply_here=batches.apply_claimed)
 
 
 @job

@@ -69,6 +69,8 @@ class CachedStatement:
         converters = None
         if isinstance(query, Select):
             converters = [f.python_value if isinstance(f, Field) else None for f in query._returning]
+            self._model = query.model
+            self._field_names = [f.name if isinstance(f, Field) else None for f in query._returning]
         return sql, slots, converters
 
     @staticmethod
@@ -107,6 +109,15 @@ class CachedStatement:
         """The first row of a SELECT (write the query with ``.limit(1)``), or ``None``."""
         found = self.rows(**values)
         return found[0] if found else None
+
+    def first_instance(self, **values):
+        """The first row of a SELECT of one model's fields as that model's instance (as ``get_or_none``), or ``None``."""
+        found = self.first(**values)
+        if found is None:
+            return None
+        instance = self._model(__no_default__=1, **dict(zip(self._field_names, found)))
+        instance._dirty.clear()
+        return instance
 
     def execute(self, **values):
         """An UPDATE or DELETE; returns the number of rows changed."""

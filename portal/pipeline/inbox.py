@@ -8,7 +8,10 @@ drain job (on a worker) claims every received row and queues one
 ``jobs.sync.apply_batch`` job each, in pipelines; the batch jobs then take
 up to ``APPLY_BATCH`` deliveries at a time (``portal.pipeline.batches``).
 The drain deletes the key before it looks, so a delivery stored after its
-last look wakes a new drain. If Redis is down a delivery stays ``received``
+last look wakes a new drain. A claim of at most ``APPLY_BATCH`` rows (a
+low rate: usually one) is applied in the drain's own job instead
+(``apply_here``): one RQ job per booking instead of two; the rows are
+``queued`` with no job meanwhile, which the sweep hands on if the worker dies. If Redis is down a delivery stays ``received``
 and ``sweep`` hands it on later, as it does for whatever a dead worker left
 behind. Applying is safe to run twice.
 """
@@ -23,6 +26,7 @@ from rq.job import Job, JobStatus
 from portal.extensions import db
 from portal.models import DeliveryState, WebhookDelivery
 from portal.queues import get_queue, get_redis
+from portal.statement_cache import CachedStatement
 from portal.sync.apply import write_transaction
 from portal.timeutil import utcnow
 
@@ -38,6 +42,8 @@ WAKE_KEY = "calbridge:inbox:wake"
 WAKE_TTL_MS = 5000
 # Rows the drain claims and queues per transaction and Redis pipeline.
 DRAIN_CHUNK = 500
+# A first claim up to this size is applied in the drain's job (an apply job would take as many at once).
+APPLY_HERE_MAX = 20
 RETRY = dict(max=3, interval=[5, 30, 120])
 # After this many attempts a failed delivery is left for support (S2 retry action).
 MAX_ATTEMPTS = 8
@@ -64,7 +70,9 @@ def wake():
         redis = get_redis()
         if redis.set(WAKE_KEY, b"1", nx=True, px=WAKE_TTL_MS):
             pipe = redis.pipeline()
-            queue.enqueue(DRAIN_JOB, pipeline=pipe, description="Hand stored Calendly deliveries to the workers")
+            # Nobody reads a drain's result: none is stored (RQ's finished registry and result stream).
+            queue.enqueue(DRAIN_JOB, pipeline=pipe, result_ttl=0,
+                          description="Hand stored Calendly deliveries to the workers")
             pipe.execute()
     except RedisError as exc:
         log.warning("stored deliveries stay in the inbox: Redis unavailable (%s)", exc)
@@ -77,13 +85,17 @@ def _apply_job(delivery_id):
                               description=f"Apply Calendly delivery {delivery_id}")
 
 
-def drain():
+def drain(apply_here=None):
     """``jobs.sync.drain_inbox``: claim every ``received`` delivery and queue its apply job; returns how many.
 
     Claiming (``received`` → ``queued``) and queueing go a chunk at a time; a
     row claimed by another drain meanwhile is not queued twice (the write lock
     on SQLite, ``SKIP LOCKED`` on PostgreSQL). If Redis fails after a claim the
-    rows go back to ``received`` for the sweep.
+    rows go back to ``received`` for the sweep. A first claim of at most
+    ``APPLY_HERE_MAX`` rows goes to ``apply_here(ids)`` instead, when given and
+    the queue is asynchronous. A claim short of a chunk is the last look: the
+    wake key was deleted before the first, so a delivery stored since woke
+    another drain.
     """
     redis = get_redis()
     queue = get_queue(QUEUE)
@@ -94,30 +106,64 @@ def drain():
         ids = _claim(DRAIN_CHUNK)
         if not ids:
             return total
-        try:
-            if queue.is_async:
-                pipe = redis.pipeline()
-                queue.enqueue_many([_apply_job(i) for i in ids], pipeline=pipe)
-                pipe.execute()
-            else:
-                for i in ids:
-                    queue.enqueue(APPLY_JOB, i, job_id=job_id(i), retry=Retry(**RETRY))
-        except RedisError:
-            WebhookDelivery.update(state=DeliveryState.RECEIVED).where(
-                WebhookDelivery.id.in_(ids) & (WebhookDelivery.state == DeliveryState.QUEUED)).execute()
-            raise
+        if apply_here is not None and queue.is_async and total == 0 and len(ids) <= APPLY_HERE_MAX:
+            apply_here(ids)
+            return len(ids)
+        hand_to_jobs(ids)
         total += len(ids)
+        if len(ids) < DRAIN_CHUNK:
+            return total
+
+
+def hand_to_jobs(ids):
+    """Queue one apply job per claimed (``queued``) delivery, in one pipeline; back to ``received`` if Redis fails."""
+    queue = get_queue(QUEUE)
+    try:
+        if queue.is_async:
+            pipe = get_redis().pipeline()
+            queue.enqueue_many([_apply_job(i) for i in ids], pipeline=pipe)
+            pipe.execute()
+        else:
+            for i in ids:
+                queue.enqueue(APPLY_JOB, i, job_id=job_id(i), retry=Retry(**RETRY))
+    except RedisError:
+        WebhookDelivery.update(state=DeliveryState.RECEIVED).where(
+            WebhookDelivery.id.in_(ids) & (WebhookDelivery.state == DeliveryState.QUEUED)).execute()
+        raise
+
+
+def retry_later(delivery_id):
+    """A delivery that failed in the drain's job: its apply job, at the moments RQ's ``RETRY`` would have tried it.
+
+    As if it had had its own job from the start: tried again after the first
+    interval, then after the others, then left in the failed registry (S2).
+    The job is scheduled, so the sweep sees it active meanwhile; if Redis is
+    down the delivery stays failed and the sweep retries it.
+    """
+    first, *rest = RETRY["interval"]
+    try:
+        get_queue(QUEUE).enqueue_in(timedelta(seconds=first), APPLY_JOB, delivery_id, job_id=job_id(delivery_id),
+                                    retry=Retry(max=RETRY["max"] - 1, interval=rest),
+                                    description=f"Apply Calendly delivery {delivery_id}")
+    except RedisError as exc:
+        log.warning("delivery %s failed; left to the sweep: Redis unavailable (%s)", delivery_id, exc)
+
+
+def _received(limit):
+    rows = (WebhookDelivery.select(WebhookDelivery.id)
+            .where((WebhookDelivery.state == DeliveryState.RECEIVED) & WebhookDelivery.connection.is_null(False)
+                   & (WebhookDelivery.attempts < MAX_ATTEMPTS))
+            .order_by(WebhookDelivery.id).limit(limit))
+    return rows.for_update("FOR UPDATE SKIP LOCKED") if db.obj.for_update else rows
+
+
+# Every drain runs it: compiled once per database kind (``portal.statement_cache``).
+_RECEIVED = CachedStatement(_received, ints=("limit",))
 
 
 def _claim(limit):
     with write_transaction():
-        rows = (WebhookDelivery.select(WebhookDelivery.id)
-                .where((WebhookDelivery.state == DeliveryState.RECEIVED) & WebhookDelivery.connection.is_null(False)
-                       & (WebhookDelivery.attempts < MAX_ATTEMPTS))
-                .order_by(WebhookDelivery.id).limit(limit))
-        if db.obj.for_update:
-            rows = rows.for_update("FOR UPDATE SKIP LOCKED")
-        ids = [r.id for r in rows]
+        ids = [i for (i,) in _RECEIVED.rows(limit=limit)]
         if ids:
             WebhookDelivery.update(state=DeliveryState.QUEUED).where(
                 WebhookDelivery.id.in_(ids) & (WebhookDelivery.state == DeliveryState.RECEIVED)).execute()

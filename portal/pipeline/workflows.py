@@ -37,6 +37,7 @@ from portal.models import (
 )
 from portal.pipeline import workflow_actions
 from portal.queues import get_queue
+from portal.statement_cache import CachedStatement
 from portal.sync import events
 from portal.sync.apply import write_transaction
 from portal.timeutil import utcnow
@@ -62,9 +63,14 @@ def kick():
         log.warning("workflow matching not enqueued (%s); the scheduler's sweep matches the events", exc)
 
 
+# Asked after every apply: compiled once (``portal.statement_cache``).
+_UNMATCHED = CachedStatement(lambda: (
+    DomainEvent.select(DomainEvent.id).where(DomainEvent.matched_at.is_null()).limit(1)))
+
+
 def kick_if_pending():
     """``kick`` when some event waits to be matched (after an apply that wrote events)."""
-    if DomainEvent.select(DomainEvent.id).where(DomainEvent.matched_at.is_null()).exists():
+    if _UNMATCHED.first() is not None:
         kick()
 
 
@@ -120,7 +126,7 @@ def match_all(max_batches=200):
     for _ in range(max_batches):
         batch = match_pending()
         new.extend(batch)
-        if not DomainEvent.select(DomainEvent.id).where(DomainEvent.matched_at.is_null()).exists():
+        if _UNMATCHED.first() is None:
             break
     return new
 

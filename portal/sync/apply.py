@@ -23,12 +23,11 @@ from portal.models import (
     Outcome,
     SkipReason,
     Source,
-    Subaccount,
     SyncDecision,
     normalize_email,
 )
 from portal.models import Origin
-from portal.sync import events, meeting, ownership, windows
+from portal.sync import apply_statements as statements, events, meeting, ownership, windows
 from portal.sync.status import change_status
 from portal.timeutil import utcnow
 
@@ -86,7 +85,8 @@ def _selections(connection):
 
 
 def _reflects_cancellations(subaccount_id):
-    return bool(Subaccount.select(Subaccount.reflect_cancellations).where(Subaccount.id == subaccount_id).scalar())
+    found = statements.REFLECTS_CANCELLATIONS.first(id=subaccount_id)
+    return bool(found and found[0])
 
 
 def apply_booking(connection, booking, via, delivery=None, *, backfill_days=DEFAULT_BACKFILL_DAYS, memo=None):
@@ -133,9 +133,7 @@ def event_origin(connection, via, delivery):
 def find_appointment(subaccount_id, invitee_uri):
     if not invitee_uri:
         return None
-    return Appointment.get_or_none(
-        (Appointment.subaccount == subaccount_id) & (Appointment.invitee_uri == invitee_uri)
-    )
+    return statements.APPOINTMENT_BY_INVITEE.first_instance(subaccount=subaccount_id, invitee_uri=invitee_uri)
 
 
 # ------------------------------------------------------------------ import (E1, E2, O, W6)
@@ -337,7 +335,7 @@ def _record(connection, booking, via, delivery, outcome, reason, rule, detail, a
         if same or (quiet_duplicate and last is not None):
             return Applied(outcome, reason, rule, detail, appointment)
     live.touch(connection.subaccount_id)  # the Connections row and any changed appointment, after the commit
-    SyncDecision.create(
+    statements.RECORD_DECISION.insert(
         subaccount=connection.subaccount_id,
         connection=connection.id,
         delivery=delivery.id if delivery is not None else None,
@@ -350,6 +348,7 @@ def _record(connection, booking, via, delivery, outcome, reason, rule, detail, a
         reason=reason,
         rule=rule,
         detail=detail,
+        at=utcnow(),
     )
     return Applied(outcome, reason, rule, detail, appointment)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from portal import live
 from portal.models import DomainEvent, EventKind, Origin
+from portal.statement_cache import CachedStatement
 from portal.timeutil import utcnow
 
 
@@ -46,14 +47,31 @@ def emit(kind, subaccount_id, *, appointment=None, contact=None, from_value=None
         calendar = (appointment.event_type_uri or "") if appointment is not None else ""
     contact_id = contact.id if contact is not None else (appointment.contact_id if appointment is not None else None)
     live.touch(subaccount_id)  # open pages refresh after the commit
-    return DomainEvent.create(
+    fields = dict(
         subaccount=subaccount_id, kind=kind,
         appointment=appointment.id if appointment is not None else None, contact=contact_id,
         from_value=None if from_value is None else str(from_value),
         to_value=None if to_value is None else str(to_value),
         origin=cause.origin, cause=cause.cause[:255], calendar=calendar or "",
-        by_workflow=cause.by_workflow, starts_workflows=cause.starts_workflows, created_at=utcnow(),
+        by_workflow=cause.by_workflow, created_at=utcnow(),
     )
+    starts = bool(cause.starts_workflows)
+    event = DomainEvent(id=_INSERT_EVENT[starts].insert(**fields), starts_workflows=starts, **fields)
+    event._dirty.clear()  # as ``create`` leaves it: stored
+    return event
+
+
+def _insert_event(starts_workflows):
+    # Every change writes its events: the INSERT is compiled once (``portal.statement_cache``), one per flag value.
+    return CachedStatement(lambda subaccount, kind, appointment, contact, from_value, to_value, origin, cause, calendar,
+                           by_workflow, created_at: DomainEvent.insert(
+        subaccount=subaccount, kind=kind, appointment=appointment, contact=contact, from_value=from_value,
+        to_value=to_value, origin=origin, cause=cause, calendar=calendar, by_workflow=by_workflow,
+        starts_workflows=starts_workflows, created_at=created_at),
+        ints=("subaccount", "appointment", "contact", "by_workflow"))
+
+
+_INSERT_EVENT = {flag: _insert_event(flag) for flag in (True, False)}
 
 
 def appointment_booked(appointment):

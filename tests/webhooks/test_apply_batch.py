@@ -6,13 +6,15 @@ whichever worker wins its job, and a failure in the batch is left to the
 inbox sweep.
 """
 import json
+import time
 
 import pytest
 from rq import Queue
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
-from jobs.sync import apply_batch
-from portal.models import Appointment, Contact, DeliveryState, Subaccount, WebhookDelivery
+from jobs.sync import apply_batch, drain_inbox
+from portal.models import Appointment, Contact, DeliveryState, DomainEvent, Subaccount, WebhookDelivery
 from portal.queues import get_redis
 from portal.pipeline import batches, inbox
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
@@ -144,3 +146,50 @@ def test_a_lone_surrogate_in_the_guests_name_and_the_title_is_replaced_and_the_b
     assert WebhookDelivery.get_by_id(delivery.id).state == DeliveryState.APPLIED
     assert Contact.get().name == "Zoë \ufffdBroken"
     assert Appointment.get().title == "Visit \ufffd"
+
+
+def take_drain_job(client, conn, count):
+    """Post ``count`` bookings and take the one drain job they woke off the queue, as a worker does."""
+    for n in range(count):
+        b = booking(ET, invitee=f"D{n}", event=f"DE{n}", email=f"drained{n}@example.com")
+        assert post_delivery(client, conn, envelope(b)).status_code == 200
+    (drain,) = sync_queue().get_jobs()
+    sync_queue().remove(drain)
+
+
+# At a low rate the drain job applies what it claimed itself: one RQ job per booking, not three (issue: worker CPU).
+def test_the_drain_job_applies_a_small_claim_itself_and_matches_its_events(client, conn):
+    take_drain_job(client, conn, 2)
+    assert drain_inbox() == 2
+    assert [d.state for d in WebhookDelivery.select()] == [DeliveryState.APPLIED] * 2
+    assert Appointment.select().count() == 2
+    assert sync_queue().count == 0 and Queue("default", connection=get_redis()).count == 0  # no apply or match job
+    assert DomainEvent.select().where(DomainEvent.matched_at.is_null()).count() == 0
+
+
+def test_a_claim_larger_than_a_batch_still_goes_to_apply_jobs(client, conn):
+    take_drain_job(client, conn, inbox.APPLY_HERE_MAX + 1)
+    assert drain_inbox() == inbox.APPLY_HERE_MAX + 1
+    assert {d.state for d in WebhookDelivery.select()} == {DeliveryState.QUEUED}
+    assert sync_queue().count == inbox.APPLY_HERE_MAX + 1
+
+
+def test_a_delivery_failing_in_the_drain_job_gets_its_apply_job_when_rq_would_have_retried_it(client, conn, monkeypatch):
+    take_drain_job(client, conn, 2)
+    real = batches.apply_booking
+
+    def flaky(connection, b, via, delivery=None):
+        if b.email == "drained1@example.com":
+            raise RuntimeError("database went away")
+        return real(connection, b, via, delivery=delivery)
+
+    monkeypatch.setattr(batches, "apply_booking", flaky)
+    drain_inbox()
+    first, failed = WebhookDelivery.select().order_by(WebhookDelivery.id)
+    assert (first.state, failed.state, failed.attempts) == (DeliveryState.APPLIED, DeliveryState.FAILED, 1)
+    scheduled = ScheduledJobRegistry("sync", connection=get_redis())
+    assert scheduled.get_job_ids() == [inbox.job_id(failed.id)]
+    job = Job.fetch(inbox.job_id(failed.id), connection=get_redis())
+    assert (job.func_name, job.args) == (inbox.APPLY_JOB, (failed.id,))
+    assert (job.retries_left, job.retry_intervals) == (2, [30, 120])  # the rest of RQ's RETRY
+    assert 0 < scheduled.get_scheduled_time(job).timestamp() - time.time() <= inbox.RETRY["interval"][0]
