@@ -175,8 +175,8 @@ def test_every_open_page_at_one_version_gets_the_list_drawn_once(app, client, si
     from portal.appointments import live_list
 
     drawn = []
-    real = live_list.render_template
-    monkeypatch.setattr(live_list, "render_template", lambda name, **kw: drawn.append(name) or real(name, **kw))
+    real = live_list.LiveList._draw
+    monkeypatch.setattr(live_list.LiveList, "_draw", lambda self: drawn.append("appointments/_appointments.html") or real(self))
     poll = _live_list_url(client.get("/calendars/?when=all").get_data(as_text=True))
     _announce(app, rows.appointment(title="Seen by every tab"))
     hx = {"HX-Request": "true"}
