@@ -254,11 +254,11 @@ def apply_claimed(ids):
         log.exception("deliveries %s not applied in the drain's job; handed to apply jobs", ids)
         inbox.hand_to_jobs(ids)
         return
-    match_new_events()
-    for delivery_id in ids:
+    for delivery_id in ids:  # before matching, which may take long or fail: the retries are not held up
         if isinstance(results.get(delivery_id), Exception):
             log.error("delivery %s failed (%s); its apply job tries again", delivery_id, results[delivery_id])
             inbox.retry_later(delivery_id)
+    match_new_events()
 
 
 def match_new_events():

@@ -92,8 +92,8 @@ def drain(apply_here=None):
     row claimed by another drain meanwhile is not queued twice (the write lock
     on SQLite, ``SKIP LOCKED`` on PostgreSQL). If Redis fails after a claim the
     rows go back to ``received`` for the sweep. A first claim of at most
-    ``APPLY_HERE_MAX`` rows goes to ``apply_here(ids)`` instead, when given and
-    the queue is asynchronous. A claim short of a chunk is the last look: the
+    ``APPLY_HERE_MAX`` rows goes to ``apply_here(ids)`` instead, when given, the
+    queue is asynchronous and the sweep cannot take them meanwhile. A claim short of a chunk is the last look: the
     wake key was deleted before the first, so a delivery stored since woke
     another drain.
     """
@@ -103,10 +103,11 @@ def drain(apply_here=None):
         redis.delete(WAKE_KEY)  # before looking: a delivery stored from now on wakes another drain
     total = 0
     while True:
-        ids = _claim(DRAIN_CHUNK)
+        ids, oldest = _claim(DRAIN_CHUNK)
         if not ids:
             return total
-        if apply_here is not None and queue.is_async and total == 0 and len(ids) <= APPLY_HERE_MAX:
+        if apply_here is not None and queue.is_async and total == 0 and len(ids) <= APPLY_HERE_MAX \
+                and _sweep_cannot_take(oldest):
             apply_here(ids)
             return len(ids)
         hand_to_jobs(ids)
@@ -150,7 +151,7 @@ def retry_later(delivery_id):
 
 
 def _received(limit):
-    rows = (WebhookDelivery.select(WebhookDelivery.id)
+    rows = (WebhookDelivery.select(WebhookDelivery.id, WebhookDelivery.received_at)
             .where((WebhookDelivery.state == DeliveryState.RECEIVED) & WebhookDelivery.connection.is_null(False)
                    & (WebhookDelivery.attempts < MAX_ATTEMPTS))
             .order_by(WebhookDelivery.id).limit(limit))
@@ -162,12 +163,23 @@ _RECEIVED = CachedStatement(_received, ints=("limit",))
 
 
 def _claim(limit):
+    """``(ids, oldest received_at)`` of the rows claimed (``received`` → ``queued``)."""
     with write_transaction():
-        ids = [i for (i,) in _RECEIVED.rows(limit=limit)]
+        rows = _RECEIVED.rows(limit=limit)
+        ids = [i for i, _ in rows]
         if ids:
             WebhookDelivery.update(state=DeliveryState.QUEUED).where(
                 WebhookDelivery.id.in_(ids) & (WebhookDelivery.state == DeliveryState.RECEIVED)).execute()
-    return ids
+    oldest = min((at for _, at in rows), default=None)
+    return ids, oldest
+
+
+def _sweep_cannot_take(received_at):
+    """True while rows received at ``received_at`` are too young for the sweep (it takes rows received
+    ``INBOX_SWEEP_AFTER_SECONDS`` ago that have no RQ job, as the drain's own rows have none): half that, for the
+    drain's job to apply them. Older rows (a drain that waited behind a backlog, or a Redis outage) get apply jobs."""
+    after = current_app.config.get("INBOX_SWEEP_AFTER_SECONDS", 30)
+    return received_at is not None and received_at > utcnow() - timedelta(seconds=after / 2)
 
 
 def enqueue(delivery_id):

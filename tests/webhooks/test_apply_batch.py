@@ -7,6 +7,7 @@ inbox sweep.
 """
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from rq import Queue
@@ -17,6 +18,7 @@ from jobs.sync import apply_batch, drain_inbox
 from portal.models import Appointment, Contact, DeliveryState, DomainEvent, Subaccount, WebhookDelivery
 from portal.queues import get_redis
 from portal.pipeline import batches, inbox
+from portal.timeutil import utcnow
 from sync.helpers import booking, envelope, make_connection, post_delivery, select
 
 ET = "https://api.calendly.com/event_types/CLEANING"
@@ -158,7 +160,7 @@ def take_drain_job(client, conn, count):
 
 
 # At a low rate the drain job applies what it claimed itself: one RQ job per booking, not three (issue: worker CPU).
-def test_the_drain_job_applies_a_small_claim_itself_and_matches_its_events(client, conn):
+def test_the_drain_job_applies_a_small_claim_itself_and_marks_its_events_matched(client, conn):
     take_drain_job(client, conn, 2)
     assert drain_inbox() == 2
     assert [d.state for d in WebhookDelivery.select()] == [DeliveryState.APPLIED] * 2
@@ -172,6 +174,18 @@ def test_a_claim_larger_than_a_batch_still_goes_to_apply_jobs(client, conn):
     assert drain_inbox() == inbox.APPLY_HERE_MAX + 1
     assert {d.state for d in WebhookDelivery.select()} == {DeliveryState.QUEUED}
     assert sync_queue().count == inbox.APPLY_HERE_MAX + 1
+
+
+def test_deliveries_old_enough_for_the_sweep_go_to_apply_jobs_so_the_sweep_cannot_apply_them_beside_the_drain(
+        app, client, conn):
+    """The drain's own rows have no RQ job, which is what the sweep looks for in rows received long enough ago."""
+    take_drain_job(client, conn, 2)
+    half = app.config.get("INBOX_SWEEP_AFTER_SECONDS", 30) / 2
+    WebhookDelivery.update(received_at=utcnow() - timedelta(seconds=half + 1)).execute()
+    assert drain_inbox() == 2
+    assert {d.state for d in WebhookDelivery.select()} == {DeliveryState.QUEUED}
+    assert sorted(sync_queue().get_job_ids()) == sorted(inbox.job_id(d.id) for d in WebhookDelivery.select())
+    assert inbox.sweep(now=utcnow() + timedelta(seconds=60)) == 0  # each has its job: the sweep leaves them
 
 
 def test_a_delivery_failing_in_the_drain_job_gets_its_apply_job_when_rq_would_have_retried_it(client, conn, monkeypatch):
@@ -193,3 +207,8 @@ def test_a_delivery_failing_in_the_drain_job_gets_its_apply_job_when_rq_would_ha
     assert (job.func_name, job.args) == (inbox.APPLY_JOB, (failed.id,))
     assert (job.retries_left, job.retry_intervals) == (2, [30, 120])  # the rest of RQ's RETRY
     assert 0 < scheduled.get_scheduled_time(job).timestamp() - time.time() <= inbox.RETRY["interval"][0]
+    assert inbox.sweep(now=utcnow() + timedelta(seconds=60)) == 0  # scheduled counts as active: no second job
+    monkeypatch.setattr(batches, "apply_booking", real)  # the database is back when the retry comes
+    apply_batch(failed.id)
+    assert WebhookDelivery.get_by_id(failed.id).state == DeliveryState.APPLIED
+    assert Appointment.select().count() == 2
