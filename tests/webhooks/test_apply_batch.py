@@ -79,17 +79,23 @@ def test_claims_take_batches_in_queue_order_and_never_the_same_delivery_twice(cl
     assert batches.claim_queued(4) == []
 
 
-def test_a_failure_in_the_batch_is_left_to_the_sweep_and_the_rest_is_applied(client, conn, monkeypatch):
-    ids = deliver(client, conn, 3)
-    sync_queue().remove(f"delivery-{ids[0]}")
+def fail_for(monkeypatch, email):
+    """``apply_booking`` raising for the guest ``email`` (the database gone for that one); returns the real one."""
     real = batches.apply_booking
 
     def flaky(connection, b, via, delivery=None):
-        if b.email == "guest1@example.com":
+        if b.email == email:
             raise RuntimeError("database went away")
         return real(connection, b, via, delivery=delivery)
 
     monkeypatch.setattr(batches, "apply_booking", flaky)
+    return real
+
+
+def test_a_failure_in_the_batch_is_left_to_the_sweep_and_the_rest_is_applied(client, conn, monkeypatch):
+    ids = deliver(client, conn, 3)
+    sync_queue().remove(f"delivery-{ids[0]}")
+    fail_for(monkeypatch, "guest1@example.com")
     apply_batch(ids[0])
     states = {i: WebhookDelivery.get_by_id(i) for i in ids}
     assert states[ids[0]].state == states[ids[2]].state == DeliveryState.APPLIED
@@ -190,14 +196,7 @@ def test_deliveries_old_enough_for_the_sweep_go_to_apply_jobs_so_the_sweep_canno
 
 def test_a_delivery_failing_in_the_drain_job_gets_its_apply_job_when_rq_would_have_retried_it(client, conn, monkeypatch):
     take_drain_job(client, conn, 2)
-    real = batches.apply_booking
-
-    def flaky(connection, b, via, delivery=None):
-        if b.email == "drained1@example.com":
-            raise RuntimeError("database went away")
-        return real(connection, b, via, delivery=delivery)
-
-    monkeypatch.setattr(batches, "apply_booking", flaky)
+    real = fail_for(monkeypatch, "drained1@example.com")
     drain_inbox()
     first, failed = WebhookDelivery.select().order_by(WebhookDelivery.id)
     assert (first.state, failed.state, failed.attempts) == (DeliveryState.APPLIED, DeliveryState.FAILED, 1)
