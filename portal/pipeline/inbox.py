@@ -82,7 +82,7 @@ def wake():
 
 def _apply_job(delivery_id):
     return Queue.prepare_data(APPLY_JOB, (delivery_id,), job_id=job_id(delivery_id), retry=Retry(**RETRY),
-                              description=f"Apply Calendly delivery {delivery_id}")
+                              description=_describe(delivery_id))
 
 
 def drain(apply_here=None):
@@ -145,7 +145,7 @@ def retry_later(delivery_id):
     try:
         get_queue(QUEUE).enqueue_in(timedelta(seconds=first), APPLY_JOB, delivery_id, job_id=job_id(delivery_id),
                                     retry=Retry(max=RETRY["max"] - 1, interval=rest),
-                                    description=f"Apply Calendly delivery {delivery_id}")
+                                    description=_describe(delivery_id))
     except RedisError as exc:
         log.warning("delivery %s failed; left to the sweep: Redis unavailable (%s)", delivery_id, exc)
 
@@ -174,18 +174,26 @@ def _claim(limit):
     return ids, oldest
 
 
+def _sweep_age():
+    """How long ago a row must have been received for the sweep to take it (when it has no RQ job)."""
+    return timedelta(seconds=current_app.config.get("INBOX_SWEEP_AFTER_SECONDS", 30))
+
+
+def _describe(delivery_id):
+    return f"Apply Calendly delivery {delivery_id}"
+
+
 def _sweep_cannot_take(received_at):
     """True while rows received at ``received_at`` are too young for the sweep (it takes rows received
     ``INBOX_SWEEP_AFTER_SECONDS`` ago that have no RQ job, as the drain's own rows have none): half that, for the
     drain's job to apply them. Older rows (a drain that waited behind a backlog, or a Redis outage) get apply jobs."""
-    after = current_app.config.get("INBOX_SWEEP_AFTER_SECONDS", 30)
-    return received_at is not None and received_at > utcnow() - timedelta(seconds=after / 2)
+    return received_at is not None and received_at > utcnow() - _sweep_age() / 2
 
 
 def enqueue(delivery_id):
     """Hand one delivery to a worker now (the sweep, support's retry); False when Redis is unavailable."""
     queue = get_queue(QUEUE)
-    job = dict(job_id=job_id(delivery_id), retry=Retry(**RETRY), description=f"Apply Calendly delivery {delivery_id}")
+    job = dict(job_id=job_id(delivery_id), retry=Retry(**RETRY), description=_describe(delivery_id))
     try:
         if queue.is_async:
             # One round trip to Redis instead of RQ's two (queue registration, then the job).
@@ -233,7 +241,7 @@ def sweep(now=None):
     ago whose RQ job is not queued, running or scheduled for a retry.
     """
     now = now or utcnow()
-    cutoff = now - timedelta(seconds=current_app.config.get("INBOX_SWEEP_AFTER_SECONDS", 30))
+    cutoff = now - _sweep_age()
     rows = list(
         WebhookDelivery.select(WebhookDelivery.id)
         .where(
